@@ -1,0 +1,1 @@
+"""Handlers for the example specs in specs/: small, real functions."""

@@ -1,0 +1,3 @@
+from flowgen.cli import main
+
+raise SystemExit(main())

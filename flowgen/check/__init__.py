@@ -1,0 +1,46 @@
+"""Stage 3, check: the semantic rules of SPEC.md over a structurally valid `Spec`.
+
+Each module holds one family of rules and returns diagnostics; this module runs
+them all, so every problem is reported at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flowgen.check.activities import check_activities
+from flowgen.check.budget import check_budget, check_critical_path
+from flowgen.check.effective import Effective, effective
+from flowgen.check.graph import check_requires, topological_order, upstream
+from flowgen.check.references import Analysis, analyse
+from flowgen.check.timeouts import check_activity_timeouts, check_workflow_durations
+from flowgen.diagnostics import Diagnostic
+from flowgen.spec.models import Spec
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A spec with what the checks learned about it (the plan is built from this)."""
+
+    spec: Spec
+    order: list[str]
+    upstream: dict[str, set[str]]
+    settings: dict[str, Effective]
+    analysis: Analysis
+
+
+def check(spec: Spec) -> tuple[Checked, list[Diagnostic]]:
+    diagnostics = check_requires(spec)
+    order = topological_order(spec)
+    ups = upstream(spec)
+    settings = {name: effective(spec, name) for name in spec.activities}
+    analysis, found = analyse(spec, ups, order)
+    diagnostics += found
+    diagnostics += check_activities(spec, analysis)
+    diagnostics += check_workflow_durations(spec)
+    diagnostics += check_activity_timeouts(spec, settings)
+    diagnostics += check_budget(spec, analysis, settings)
+    if not any(d.is_error for d in diagnostics):
+        diagnostics += check_critical_path(spec, analysis, settings, order)
+    checked = Checked(spec=spec, order=order, upstream=ups, settings=settings, analysis=analysis)
+    return checked, diagnostics

@@ -1,0 +1,63 @@
+"""Per-activity rules that span several keys: handlers, external, reverts, ids."""
+
+from __future__ import annotations
+
+from flowgen.check.references import Analysis
+from flowgen.diagnostics import Diagnostic
+from flowgen.runtime.ids import MAX_ID, instance_id, revert_id, revert_type_name
+from flowgen.spec.models import Spec
+
+
+def check_activities(spec: Spec, analysis: Analysis) -> list[Diagnostic]:
+    diagnostics: list[Diagnostic] = []
+    for name, activity in spec.activities.items():
+        base = ("activities", name)
+        if activity.external:
+            if activity.handler is not None:
+                diagnostics.append(
+                    Diagnostic(
+                        base + ("handler",),
+                        "an external activity has no handler here; remove handler or external",
+                    )
+                )
+            if activity.revert is not None:
+                diagnostics.append(
+                    Diagnostic(
+                        base + ("revert",),
+                        "an external activity cannot have a revert: this package runs no worker code for it",
+                    )
+                )
+        elif activity.handler is None:
+            diagnostics.append(
+                Diagnostic(base, f"{name} needs a handler (package.module:function), or external: true")
+            )
+        if activity.max_items is not None and not activity.generators:
+            diagnostics.append(
+                Diagnostic(base + ("max_items",), "max_items applies only to activities with generators")
+            )
+        if activity.max_concurrency and not activity.generators:
+            diagnostics.append(
+                Diagnostic(
+                    base + ("max_concurrency",), "max_concurrency applies only to activities with generators"
+                )
+            )
+        typing = analysis.activities.get(name)
+        last = None if not activity.generators or typing is None else max(typing.max_instances - 1, 0)
+        longest = revert_id(name, last) if activity.revert else instance_id(name, last)
+        if len(longest) > MAX_ID:
+            diagnostics.append(
+                Diagnostic(
+                    base,
+                    f"the activity id {longest[:20]}... would be {len(longest)} characters; SWF allows {MAX_ID}: shorten the name",
+                    at_key=True,
+                )
+            )
+        if activity.revert and len(revert_type_name(name)) > MAX_ID:
+            diagnostics.append(
+                Diagnostic(
+                    base,
+                    f"the revert's activity type name would be {len(revert_type_name(name))} characters; SWF allows {MAX_ID}",
+                    at_key=True,
+                )
+            )
+    return diagnostics

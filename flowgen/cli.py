@@ -1,0 +1,81 @@
+"""The `flowgen` command line. Exit codes: 0 fine, 1 a spec is invalid, 2 usage or I/O."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from flowgen import __version__
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def use_colour(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flowgen",
+        description="Compile workflow specs into typed Amazon SWF packages.",
+        epilog="Run 'flowgen COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"flowgen {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    validate = commands.add_parser(
+        "validate",
+        help="check specs and print every problem as FILE:LINE:COL: PATH: message",
+        description="Check specs; print nothing and exit 0 when all are valid.",
+    )
+    validate.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (YAML or JSON)")
+    validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    validate.set_defaults(run=_validate)
+
+    schema = commands.add_parser("schema", help="print the spec language's JSON Schema")
+    schema.set_defaults(run=_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `flowgen schema | head`: the reader left; that is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    return code
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from flowgen.compiler import compile_spec
+
+    colour = use_colour(sys.stderr)
+    code = EXIT_OK
+    for file in args.specs:
+        compiled = compile_spec(file, strict=args.strict)
+        for located in compiled.diagnostics:
+            print(located.render(colour), file=sys.stderr)
+        if compiled.unreadable:
+            code = EXIT_USAGE
+        elif compiled.errors and code == EXIT_OK:
+            code = EXIT_INVALID
+    return code
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from flowgen.spec.schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return EXIT_OK

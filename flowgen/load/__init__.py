@@ -1,0 +1,352 @@
+"""Stage 1, load: spec text to plain data plus the position of every key and value.
+
+YAML and JSON are read by one event-driven builder on top of PyYAML's parser
+(libyaml when available). Building from parse events instead of PyYAML's
+composer lets us:
+
+- resolve plain scalars by the YAML 1.2 core schema (so `on`, `yes` and `no`
+  stay strings and `2024-01-01` stays a string, as in JSON);
+- report duplicate keys, which PyYAML silently overwrites;
+- bound nesting depth without recursion, so hostile input cannot overflow the
+  stack.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from flowgen.diagnostics import Diagnostic, Path, Position, kind_of, show
+
+try:  # libyaml is much faster; the pure-Python parser gives the same events.
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 100
+
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_TRUE = re.compile(r"^(?:true|True|TRUE)$")
+_FALSE = re.compile(r"^(?:false|False|FALSE)$")
+_INT = re.compile(r"^[-+]?[0-9]+$")
+_OCT = re.compile(r"^0o[0-7]+$")
+_HEX = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_SPECIAL_FLOAT = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_STR_TAG = "tag:yaml.org,2002:str"
+# Far beyond any real spec value, well inside Python's int-from-string limit.
+_MAX_DIGITS = 100
+
+
+class LoadError(Exception):
+    """The text cannot be turned into data; carries one located diagnostic."""
+
+    def __init__(self, diagnostic: Diagnostic, unreadable: bool = False) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+        # The file could not be read at all (missing, a directory, no permission).
+        self.unreadable = unreadable
+
+
+@dataclass(frozen=True)
+class Document:
+    """Loaded spec data and where each part of it stands in the file."""
+
+    data: Any
+    values: dict[Path, Position]
+    keys: dict[Path, Position]
+
+    def position_of(self, path: Path, at_key: bool = False) -> Position:
+        """The position of `path`, or of its nearest ancestor that has one."""
+        if at_key and path in self.keys:
+            return self.keys[path]
+        for end in range(len(path), -1, -1):
+            found = self.values.get(path[:end])
+            if found is not None:
+                return found
+        return Position(1, 1)
+
+    def data_path(self, loc: tuple[Any, ...]) -> tuple[Path, bool]:
+        """Map a validator's location onto this document's data.
+
+        Validators add steps that are not in the data (union tags, `[key]`
+        markers); walking the data and skipping what does not match keeps only
+        the real path. Returns the path and whether a key (not a value) is meant.
+        """
+        node = self.data
+        path: list[str | int] = []
+        for step in loc:
+            if step == "[key]":
+                return tuple(path), True
+            if (isinstance(node, dict) and isinstance(step, str) and step in node) or (
+                isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
+            ):
+                node = node[step]  # type: ignore[index]
+                path.append(step)
+            elif isinstance(node, dict) and not isinstance(step, int) and _is_field_name(step):
+                # A missing or unknown key: point at the mapping, name the key.
+                path.append(str(step))
+                node = None
+        return tuple(path), False
+
+
+def _is_field_name(step: object) -> bool:
+    # pydantic's own steps (union tags, function wrappers) are never spec keys.
+    return isinstance(step, str) and not step.startswith(("<", "function-", "tagged-union"))
+
+
+def read_spec_file(file: str) -> Document:
+    """Read and load a spec file; every failure is a LoadError with a position."""
+    try:
+        if os.path.isdir(file):
+            raise IsADirectoryError(file)
+        size = os.path.getsize(file)
+        if size > MAX_BYTES:
+            raise LoadError(
+                Diagnostic(
+                    (),
+                    f"the file is {size:,} bytes; a spec may be at most {MAX_BYTES:,} bytes",
+                    position=Position(1, 1),
+                )
+            )
+        with open(file, "rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
+    except IsADirectoryError:
+        raise LoadError(
+            Diagnostic((), "is a directory, not a spec file", position=Position(1, 1)), True
+        ) from None
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise LoadError(Diagnostic((), f"cannot read: {reason}", position=Position(1, 1)), True) from None
+    return load_bytes(raw)
+
+
+def load_bytes(raw: bytes) -> Document:
+    if len(raw) > MAX_BYTES:
+        raise LoadError(Diagnostic((), f"a spec may be at most {MAX_BYTES:,} bytes", position=Position(1, 1)))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        before = raw[: error.start]
+        line = before.count(b"\n") + 1
+        column = error.start - (before.rfind(b"\n") + 1) + 1
+        raise LoadError(
+            Diagnostic(
+                (),
+                f"not UTF-8 text: byte 0x{raw[error.start]:02x} cannot be decoded",
+                position=Position(line, column),
+            )
+        ) from None
+    return load_text(text)
+
+
+def load_text(text: str) -> Document:
+    """Load YAML (or JSON, which is YAML) text into a positioned document."""
+    builder = _Builder()
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            builder.feed(event)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = error.problem or error.context or "cannot be parsed"
+        if "flow" in (error.context or ""):
+            problem += " (inside {...} or [...], quote values that contain [ ] { } , or :)"
+        position = Position(mark.line + 1, mark.column + 1) if mark else Position(1, 1)
+        raise LoadError(Diagnostic(builder.path(), f"invalid YAML: {problem}", position=position)) from None
+    except yaml.YAMLError as error:
+        raise LoadError(
+            Diagnostic((), f"invalid YAML: {_first_line(str(error))}", position=Position(1, 1))
+        ) from None
+    if not builder.documents:
+        raise LoadError(
+            Diagnostic(
+                (),
+                "the file is empty; a spec needs flowgen, domain, workflow and activities",
+                position=Position(1, 1),
+            )
+        )
+    data = builder.result
+    if not isinstance(data, dict):
+        raise LoadError(
+            Diagnostic(
+                (),
+                f"a spec is a mapping of keys to values; found {kind_of(data)} at the top",
+                position=builder.values.get((), Position(1, 1)),
+            )
+        )
+    return Document(data=data, values=builder.values, keys=builder.keys)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "cannot be parsed"
+
+
+def _position(event: yaml.Event) -> Position:
+    mark = event.start_mark
+    return Position(mark.line + 1, mark.column + 1) if mark is not None else Position(1, 1)
+
+
+class _Frame:
+    """A mapping or list under construction."""
+
+    __slots__ = ("container", "key", "key_position", "path")
+
+    def __init__(self, container: dict[str, Any] | list[Any], path: Path) -> None:
+        self.container = container
+        self.path = path
+        self.key: str | None = None
+        self.key_position: Position | None = None
+
+
+class _Builder:
+    """Turns parse events into data and positions, without recursion."""
+
+    def __init__(self) -> None:
+        self.stack: list[_Frame] = []
+        self.values: dict[Path, Position] = {}
+        self.keys: dict[Path, Position] = {}
+        self.result: Any = None
+        self.documents = 0
+
+    def path(self) -> Path:
+        if not self.stack:
+            return ()
+        top = self.stack[-1]
+        if isinstance(top.container, list):
+            return top.path + (len(top.container),)
+        return top.path + ((top.key,) if top.key is not None else ())
+
+    def feed(self, event: yaml.Event) -> None:
+        if isinstance(event, yaml.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                raise LoadError(
+                    Diagnostic(
+                        (),
+                        "a spec file holds one YAML document; a second one starts here",
+                        position=_position(event),
+                    )
+                )
+        elif isinstance(event, yaml.AliasEvent):
+            raise LoadError(
+                Diagnostic(
+                    self.path(),
+                    f"YAML aliases (*{event.anchor}) are not supported; use `defaults` to share values",
+                    position=_position(event),
+                )
+            )
+        elif isinstance(event, yaml.ScalarEvent):
+            self._scalar(event)
+        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            self._check_tag(event.tag, event)
+            container: dict[str, Any] | list[Any] = {} if isinstance(event, yaml.MappingStartEvent) else []
+            path = self._place(container, event)
+            if len(self.stack) >= MAX_DEPTH:
+                raise LoadError(
+                    Diagnostic(
+                        path,
+                        f"nested more than {MAX_DEPTH} levels deep",
+                        position=_position(event),
+                    )
+                )
+            self.stack.append(_Frame(container, path))
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            self.stack.pop()
+
+    def _check_tag(self, tag: str | None, event: yaml.Event) -> None:
+        if tag is not None and tag not in ("!", _STR_TAG) and not tag.startswith("tag:yaml.org,2002:"):
+            raise LoadError(
+                Diagnostic(
+                    self.path(),
+                    f"YAML tags such as {show(tag)} are not supported",
+                    position=_position(event),
+                )
+            )
+
+    def _scalar(self, event: yaml.ScalarEvent) -> None:
+        frame = self.stack[-1] if self.stack else None
+        if frame is not None and isinstance(frame.container, dict) and frame.key is None:
+            self._key(frame, event)
+            return
+        self._check_tag(event.tag, event)
+        plain = event.implicit[0] and event.tag is None
+        value = _resolve(event.value, event, self.path()) if plain else event.value
+        self._place(value, event)
+
+    def _key(self, frame: _Frame, event: yaml.ScalarEvent) -> None:
+        # Keys are always strings: `1:` and `on:` are the keys "1" and "on".
+        key = event.value
+        assert isinstance(frame.container, dict)
+        if key in frame.container:
+            first = self.keys[frame.path + (key,)]
+            raise LoadError(
+                Diagnostic(
+                    frame.path + (key,),
+                    f"duplicate key {show(key)} (first at line {first.line}, column {first.column})",
+                    at_key=True,
+                    position=_position(event),
+                )
+            )
+        frame.key = key
+        frame.key_position = _position(event)
+
+    def _place(self, value: Any, event: yaml.Event) -> Path:
+        position = _position(event)
+        if not self.stack:
+            self.result = value
+            self.values[()] = position
+            return ()
+        frame = self.stack[-1]
+        if isinstance(frame.container, list):
+            path = frame.path + (len(frame.container),)
+            frame.container.append(value)
+        else:
+            if frame.key is None:
+                raise LoadError(
+                    Diagnostic(
+                        frame.path,
+                        "mapping keys must be plain strings, not lists or mappings",
+                        position=position,
+                    )
+                )
+            path = frame.path + (frame.key,)
+            frame.container[frame.key] = value
+            assert frame.key_position is not None
+            self.keys[path] = frame.key_position
+            frame.key = None
+        self.values[path] = position
+        return path
+
+
+def _resolve(text: str, event: yaml.Event, path: Path) -> Any:
+    """A plain scalar's value by the YAML 1.2 core schema (JSON's types)."""
+    if _NULL.match(text):
+        return None
+    if _TRUE.match(text):
+        return True
+    if _FALSE.match(text):
+        return False
+    if _INT.match(text) or _OCT.match(text) or _HEX.match(text):
+        if len(text) > _MAX_DIGITS:
+            raise LoadError(
+                Diagnostic(path, f"the number {show(text)} is too large", position=_position(event))
+            )
+        return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
+    if _SPECIAL_FLOAT.match(text):
+        raise LoadError(
+            Diagnostic(path, f"{text} is not allowed: numbers must be finite", position=_position(event))
+        )
+    if _FLOAT.match(text):
+        value = float(text)
+        if not math.isfinite(value):
+            raise LoadError(
+                Diagnostic(path, f"the number {show(text)} is too large", position=_position(event))
+            )
+        return value
+    return text

@@ -1,0 +1,61 @@
+"""The project's promises about itself: README's commands, CI, the committed schema."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+
+import jsonschema
+import pytest
+
+from flowgen.load import read_spec_file
+from flowgen.spec.schema import json_schema, schema_text
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "specs").glob("*.json"))
+
+
+def _readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)\n```", section, re.S)
+
+
+def test_readme_has_the_two_set_up_commands() -> None:
+    commands = _readme_commands()
+    assert len(commands) == 2
+    assert commands[0].startswith("python -m pip install -e . && flowgen ")
+    assert commands[1].startswith("python -m pip install -e '.[test]' && ")
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert _readme_commands()[1] in ci.splitlines()
+
+
+def test_committed_schema_is_current() -> None:
+    committed = (ROOT / "schemas" / "flowgen.schema.json").read_text()
+    assert committed == schema_text(), "run: flowgen schema > schemas/flowgen.schema.json"
+
+
+def test_schema_is_valid_and_describes_every_field() -> None:
+    schema = json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    missing = []
+    for name, definition in [("Spec", schema), *schema["$defs"].items()]:
+        for key, prop in definition.get("properties", {}).items():
+            if "description" not in prop:
+                missing.append(f"{name}.{key}")
+    assert missing == []
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.name)
+def test_every_example_spec_validates_against_the_schema(spec: pathlib.Path) -> None:
+    validator = jsonschema.Draft202012Validator(json.loads(schema_text()))
+    errors = [e.message for e in validator.iter_errors(read_spec_file(str(spec)).data)]
+    assert errors == []
+
+
+def test_example_specs_exist() -> None:
+    assert (ROOT / "specs" / "country_flow.yaml") in SPECS
