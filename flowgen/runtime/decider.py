@@ -1,0 +1,526 @@
+"""`decide(plan, events) -> decisions`: the whole decider, as a pure function.
+
+Every call replays the full history: nothing is remembered between decision
+tasks, so the same history always gives the same decisions, and a decider
+that crashes and restarts loses nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowgen.runtime import plan as p
+from flowgen.runtime.history import RETRY_TIMER_PREFIX, Error, Execution, Instance, read_history
+from flowgen.runtime.ids import MAX_ID, instance_id, revert_id, revert_type_name
+from flowgen.runtime.values import MAX_PAYLOAD, clip, dumps, problem
+
+MAX_OPEN_ACTIVITIES = 1000
+MAX_OPEN_TIMERS = 1000
+# SWF accepts more, but 100 decisions per response keeps each one small and fast.
+MAX_DECISIONS = 100
+# 1 MB response limit, with room for the envelope.
+MAX_RESPONSE_BYTES = 1_000_000
+MAX_REASON = 256
+# Causes of ScheduleActivityTaskFailed that a later attempt can get past.
+RETRYABLE_CAUSES = frozenset({"ACTIVITY_CREATION_RATE_EXCEEDED", "OPEN_ACTIVITIES_LIMIT_EXCEEDED"})
+
+Decision = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One instance of an activity: its id, index and axis values."""
+
+    activity: p.ActivityPlan
+    index: int | None
+    values: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return instance_id(self.activity.name, self.index)
+
+    def label(self) -> str:
+        if not self.values:
+            return self.id
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in self.values.items())
+        return f"{self.id} ({shown})"
+
+
+class FlowFailure(Exception):
+    """The workflow cannot go on; the message is its reason."""
+
+    def __init__(self, reason: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details or {}
+
+
+@dataclass
+class _Run:
+    plan: p.FlowPlan
+    execution: Execution
+    input: dict[str, Any]
+    decisions: list[Decision] = field(default_factory=list)
+    open_total: int = 0
+    open_timers: int = 0
+    instances: dict[str, list[Planned] | None] = field(default_factory=dict)
+    # Outputs per settled activity, computed once per decision.
+    results: dict[str, list[Any]] = field(default_factory=dict)
+
+    def state(self, planned: Planned) -> Instance:
+        return self.execution.instances.get(planned.id) or Instance(planned.id)
+
+
+def decide(plan: p.FlowPlan, events: list[dict[str, Any]]) -> list[Decision]:
+    """The decisions for a decision task whose full history is `events`."""
+    execution = read_history(events)
+    if not execution.has_news:
+        return []
+    try:
+        workflow_input = _read_input(plan, execution.input)
+    except FlowFailure as failure:
+        return [_fail(failure.reason, failure.details)]
+    run = _Run(plan=plan, execution=execution, input=workflow_input)
+    run.open_total = sum(1 for i in execution.instances.values() if i.open)
+    run.open_timers = len(execution.open_timers)
+    if execution.cancel_requested:
+        return _chunk(run, _cancel(run))
+    try:
+        ending = _advance(run)
+    except FlowFailure as error:
+        ending = error
+    if ending is not None:
+        return _chunk(run, _fail_after_reverts(run, ending))
+    if run.decisions:
+        return _chunk(run, run.decisions)
+    if any(i.open for i in execution.instances.values()) or _waiting(run):
+        return []
+    return _chunk(run, [_complete(run)])
+
+
+# -- input -------------------------------------------------------------------------
+
+
+def _read_input(plan: p.FlowPlan, raw: str | None) -> dict[str, Any]:
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError as error:
+        raise FlowFailure(f"invalid input: not JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise FlowFailure("invalid input: expected a JSON object of input fields")
+    declared = dict(plan.input)
+    for name in data:
+        if name not in declared:
+            raise FlowFailure(f"invalid input: unknown field {clip(json.dumps(name), 60)}")
+    for name, expected in plan.input:
+        if name not in data and expected.kind not in ("optional", "any"):
+            raise FlowFailure(f"invalid input: missing field {name} ({expected})")
+        found = problem(data.get(name), expected, name)
+        if found:
+            raise FlowFailure(clip(f"invalid input: {found}", MAX_REASON))
+    return data
+
+
+# -- expanding generators and resolving inputs ------------------------------------
+
+
+def _results(run: _Run, name: str) -> list[Any]:
+    """The outputs of every instance of `name`, in order; None for a failed one."""
+    cached = run.results.get(name)
+    if cached is None:
+        cached = []
+        for item in run.instances.get(name) or []:
+            state = run.state(item)
+            cached.append(state.result if state.completed else None)
+        run.results[name] = cached
+    return cached
+
+
+def _value(run: _Run, source: p.Source, values: dict[str, Any]) -> Any:
+    if source.kind == p.LITERAL:
+        return source.value
+    if source.kind == p.INPUT:
+        return run.input.get(source.name)
+    if source.kind == p.AXIS:
+        return values[source.name]
+    results = _results(run, source.name)
+    if source.kind == p.EACH:
+        if source.field is None:
+            return results
+        return [None if r is None else r.get(source.field) for r in results]
+    result = results[0] if results else None
+    if source.field is None or result is None:
+        return result
+    return result.get(source.field)
+
+
+def _expand(run: _Run, activity: p.ActivityPlan) -> list[Planned]:
+    if not activity.generators:
+        return [Planned(activity, None, {})]
+    axes: list[list[Any]] = []
+    for generator in activity.generators:
+        axes.append(_axis_values(run, activity, generator))
+    total = math.prod(len(values) for values in axes)
+    if activity.max_items is not None and total > activity.max_items:
+        raise FlowFailure(
+            f"{activity.name} would have {total} instances, more than its max_items {activity.max_items}"
+        )
+    names = [g.axis for g in activity.generators]
+    return [
+        Planned(activity, index, dict(zip(names, combination, strict=True)))
+        for index, combination in enumerate(itertools.product(*axes))
+    ]
+
+
+def _axis_values(run: _Run, activity: p.ActivityPlan, generator: p.Generator) -> list[Any]:
+    if generator.kind == "items":
+        return list(generator.items)
+    if generator.kind == "range":
+        return list(range(*generator.range))
+    if generator.kind == "source":
+        assert generator.source is not None
+        values = _value(run, generator.source, {})
+        if not isinstance(values, list):
+            raise FlowFailure(
+                f"{activity.name}: generator {generator.axis} needs a list, found {type(values).__name__}"
+            )
+        return values
+    assert generator.start is not None and generator.end is not None
+    ends = []
+    for source in (generator.start, generator.end):
+        text = _value(run, source, {})
+        try:
+            ends.append(datetime.date.fromisoformat(str(text)))
+        except ValueError:
+            raise FlowFailure(
+                f"{activity.name}: generator {generator.axis} needs a date, found {text!r}"
+            ) from None
+    days = (ends[1] - ends[0]).days + 1
+    return [(ends[0] + datetime.timedelta(days=n)).isoformat() for n in range(max(days, 0))]
+
+
+def _input_of(run: _Run, planned: Planned, attempt: int) -> str:
+    """The task input: `{"input": {PARAM: VALUE...}, "attempt": N}` (docs: the wire format)."""
+    data = {name: _value(run, source, planned.values) for name, source in planned.activity.inputs}
+    text = dumps({"input": data, "attempt": attempt})
+    if len(text) > MAX_PAYLOAD:
+        raise FlowFailure(f"{planned.id}: its input is {len(text)} characters; SWF allows {MAX_PAYLOAD}")
+    return text
+
+
+# -- retries -----------------------------------------------------------------------
+
+
+def _retryable(activity: p.ActivityPlan, state: Instance) -> bool:
+    """Whether the last error may be retried (ignoring how many retries are left)."""
+    error = state.error
+    if error is None:
+        return False
+    if error.kind == "schedule_failed":
+        return error.name in RETRYABLE_CAUSES
+    if error.kind == "canceled":
+        return False
+    errors = activity.retry.errors
+    return errors is None or error.name in errors
+
+
+def _exhausted(activity: p.ActivityPlan, state: Instance) -> bool:
+    if state.completed or state.open or state.error is None:
+        return False
+    return not _retryable(activity, state) or state.attempts > activity.retry.max_retries
+
+
+def retry_wait(policy: p.RetryPolicy, activity_id: str, attempt: int) -> int:
+    """Seconds to wait before attempt `attempt + 1`, after `attempt` attempts failed."""
+    wait = policy.interval * policy.backoff_rate ** max(attempt - 1, 0)
+    if policy.max_interval is not None:
+        wait = min(wait, policy.max_interval)
+    if policy.jitter == "full":
+        digest = hashlib.sha256(f"{activity_id}#{attempt}".encode()).digest()
+        wait *= int.from_bytes(digest[:8], "big") / 2**64
+    return math.ceil(wait)
+
+
+def _ready_to_retry(run: _Run, activity: p.ActivityPlan, activity_id: str, state: Instance) -> bool:
+    """Whether the next attempt may be scheduled now; if it must wait, start its timer."""
+    if not state.attempts:
+        return True
+    wait = retry_wait(activity.retry, activity_id, state.attempts)
+    current = state.timer_attempt == state.attempts
+    if wait == 0 or (current and state.timer == "fired"):
+        return True
+    if not (current and state.timer == "open") and run.open_timers < MAX_OPEN_TIMERS:
+        run.decisions.append(_retry_timer(activity_id, state.attempts, wait))
+        run.open_timers += 1
+    return False
+
+
+def retry_timer_id(activity_id: str, attempt: int) -> str:
+    timer_id = f"{RETRY_TIMER_PREFIX}{attempt}-{activity_id}"
+    if len(timer_id) > MAX_ID:
+        timer_id = f"{RETRY_TIMER_PREFIX}{attempt}-{hashlib.sha256(activity_id.encode()).hexdigest()}"
+    return timer_id
+
+
+# -- moving the flow forward -------------------------------------------------------
+
+
+def _settled(run: _Run, name: str) -> bool:
+    """Every instance completed, or failed for good with on_failure: continue."""
+    planned = run.instances.get(name)
+    if planned is None:
+        return False
+    for item in planned:
+        state = run.state(item)
+        if state.completed:
+            continue
+        if item.activity.continue_on_failure and _exhausted(item.activity, state):
+            continue
+        return False
+    return True
+
+
+def _advance(run: _Run) -> FlowFailure | None:
+    """Schedule what is ready; return the failure that ends the flow, if any."""
+    first_failure: tuple[int, Planned, Instance] | None = None
+    for activity in run.plan.activities:
+        if not all(_settled(run, r) for r in activity.requires):
+            continue
+        run.instances[activity.name] = planned = _expand(run, activity)
+        open_here = sum(1 for item in planned if run.state(item).open)
+        for item in planned:
+            state = run.state(item)
+            if state.completed or state.open:
+                continue
+            if state.attempts and _exhausted(activity, state):
+                is_first = first_failure is None or state.closed_event < first_failure[0]
+                if not activity.continue_on_failure and is_first:
+                    first_failure = (state.closed_event, item, state)
+                continue
+            if first_failure is not None:
+                continue  # failing: start nothing new
+            if activity.max_concurrency and open_here >= activity.max_concurrency:
+                continue
+            if run.open_total >= MAX_OPEN_ACTIVITIES:
+                continue
+            if not _ready_to_retry(run, activity, item.id, state):
+                continue
+            text = _input_of(run, item, state.attempts + 1)
+            run.decisions.append(_schedule(activity, activity.name, item.id, text))
+            open_here += 1
+            run.open_total += 1
+    if first_failure is None:
+        return None
+    _, item, state = first_failure
+    error = state.error or Error("failed", "Error", "failed")
+    attempts = f"after {state.attempts} attempt{'s' if state.attempts != 1 else ''}"
+    reason = f"{item.label()} failed {attempts}: {error.describe()}"
+    details = {
+        "activity": item.activity.name,
+        "instance": item.id,
+        "values": item.values,
+        "attempts": state.attempts,
+        "error": error.reason,
+        "details": clip(error.details, 16384),
+    }
+    return FlowFailure(reason, details)
+
+
+def _waiting(run: _Run) -> bool:
+    """Whether something is still to happen (open timers, instances not settled)."""
+    if run.execution.open_timers:
+        return True
+    return not all(_settled(run, a.name) for a in run.plan.activities)
+
+
+# -- failing: reverts in reverse dependency order, then FailWorkflowExecution --------
+
+
+def _fail_after_reverts(run: _Run, failure: FlowFailure) -> list[Decision]:
+    run.decisions = []
+    if any(i.open for aid, i in run.execution.instances.items() if not aid.endswith(".revert")):
+        return []  # wait for what runs to finish: it may need reverting too
+    dependents: dict[str, set[str]] = {a.name: set() for a in run.plan.activities}
+    for activity in run.plan.activities:
+        for required in activity.requires:
+            dependents[required].add(activity.name)
+    reverts: dict[str, str] = {}
+    pending = False
+    for activity in reversed(run.plan.activities):
+        if activity.revert is None:
+            continue
+        if any(_reverting(run, d) for d in _downstream(dependents, activity.name)):
+            pending = True
+            continue
+        for item in run.instances.get(activity.name) or []:
+            state = run.state(item)
+            if not state.completed:
+                continue
+            rid = revert_id(activity.name, item.index)
+            revert = run.execution.instances.get(rid) or Instance(rid)
+            if revert.completed:
+                reverts[rid] = "reverted"
+            elif revert.open:
+                pending = True
+            elif revert.attempts and _exhausted(activity, revert):
+                reverts[rid] = f"revert failed: {revert.error.describe() if revert.error else 'error'}"
+            else:
+                pending = True
+                _revert_step(run, activity, item, state, revert)
+    if pending:
+        return run.decisions
+    details = dict(failure.details)
+    if reverts:
+        details["reverts"] = reverts
+    return [_fail(failure.reason, details)]
+
+
+def _downstream(dependents: dict[str, set[str]], name: str) -> set[str]:
+    seen: set[str] = set()
+    stack = list(dependents[name])
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(dependents[current])
+    return seen
+
+
+def _reverting(run: _Run, name: str) -> bool:
+    """Whether a revert of `name` has yet to finish."""
+    activity = run.plan.activity(name)
+    if activity.revert is None:
+        return False
+    for item in run.instances.get(name) or []:
+        if not run.state(item).completed:
+            continue
+        revert = run.execution.instances.get(revert_id(name, item.index))
+        if revert is None or revert.open or not (revert.completed or _exhausted(activity, revert)):
+            return True
+    return False
+
+
+def _revert_step(
+    run: _Run, activity: p.ActivityPlan, item: Planned, state: Instance, revert: Instance
+) -> None:
+    rid = revert_id(activity.name, item.index)
+    if not _ready_to_retry(run, activity, rid, revert):
+        return
+    forward = json.loads(state.input) if state.input else {}
+    data = {"input": forward.get("input", {}), "result": state.result, "attempt": revert.attempts + 1}
+    run.decisions.append(_schedule(activity, revert_type_name(activity.name), rid, dumps(data)))
+
+
+# -- cancellation ------------------------------------------------------------------
+
+
+def _cancel(run: _Run) -> list[Decision]:
+    decisions: list[Decision] = []
+    for activity_id, state in sorted(run.execution.instances.items()):
+        if state.open and not state.cancel_requested:
+            decisions.append(
+                {
+                    "decisionType": "RequestCancelActivityTask",
+                    "requestCancelActivityTaskDecisionAttributes": {"activityId": activity_id},
+                }
+            )
+    for timer_id in sorted(run.execution.open_timers):
+        decisions.append(
+            {"decisionType": "CancelTimer", "cancelTimerDecisionAttributes": {"timerId": timer_id}}
+        )
+    decisions.append(
+        {
+            "decisionType": "CancelWorkflowExecution",
+            "cancelWorkflowExecutionDecisionAttributes": {"details": "canceled on request"},
+        }
+    )
+    return decisions
+
+
+# -- decisions ---------------------------------------------------------------------
+
+
+def _timeout(seconds: int | None) -> str:
+    return "NONE" if seconds is None else str(seconds)
+
+
+def _schedule(activity: p.ActivityPlan, type_name: str, activity_id: str, text: str) -> Decision:
+    attributes: dict[str, Any] = {
+        "activityType": {"name": type_name, "version": activity.version},
+        "activityId": activity_id,
+        "input": text,
+        "taskList": {"name": activity.task_list},
+        "scheduleToStartTimeout": _timeout(activity.timeouts.schedule_to_start),
+        "startToCloseTimeout": _timeout(activity.timeouts.start_to_close),
+        "scheduleToCloseTimeout": _timeout(activity.timeouts.schedule_to_close),
+        "heartbeatTimeout": _timeout(activity.timeouts.heartbeat),
+    }
+    if activity.priority is not None:
+        attributes["taskPriority"] = str(activity.priority)
+    return {"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": attributes}
+
+
+def _retry_timer(activity_id: str, attempt: int, wait: int) -> Decision:
+    return {
+        "decisionType": "StartTimer",
+        "startTimerDecisionAttributes": {
+            "timerId": retry_timer_id(activity_id, attempt),
+            "startToFireTimeout": str(wait),
+            "control": dumps({"kind": "retry", "activity_id": activity_id, "attempt": attempt}),
+        },
+    }
+
+
+def _complete(run: _Run) -> Decision:
+    result = {name: _value(run, source, {}) for name, source in run.plan.result}
+    text = dumps(result)
+    if len(text) > MAX_PAYLOAD:
+        return _fail(f"the result is {len(text)} characters; SWF allows {MAX_PAYLOAD}", {})
+    return {
+        "decisionType": "CompleteWorkflowExecution",
+        "completeWorkflowExecutionDecisionAttributes": {"result": text},
+    }
+
+
+def _fail(reason: str, details: dict[str, Any]) -> Decision:
+    text = dumps(details)
+    if len(text) > MAX_PAYLOAD:
+        text = clip(text, MAX_PAYLOAD)
+    return {
+        "decisionType": "FailWorkflowExecution",
+        "failWorkflowExecutionDecisionAttributes": {"reason": clip(reason, MAX_REASON), "details": text},
+    }
+
+
+def _chunk(run: _Run, decisions: list[Decision]) -> list[Decision]:
+    """Keep a response within 100 decisions and 1 MB; the rest follow a 0 s timer."""
+    sizes = [len(json.dumps(d).encode()) for d in decisions]
+    if len(decisions) <= MAX_DECISIONS and sum(sizes) <= MAX_RESPONSE_BYTES:
+        return decisions
+    timer: Decision = {
+        "decisionType": "StartTimer",
+        "startTimerDecisionAttributes": {
+            "timerId": f"continue-{run.execution.last_event_id}",
+            "startToFireTimeout": "0",
+            "control": dumps({"kind": "continue"}),
+        },
+    }
+    kept: list[Decision] = []
+    total = len(json.dumps(timer).encode())
+    for decision, size in zip(decisions, sizes, strict=True):
+        if len(kept) >= MAX_DECISIONS - 1 or total + size > MAX_RESPONSE_BYTES:
+            break
+        kept.append(decision)
+        total += size
+    return kept + [timer]
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return clip(text, 40)

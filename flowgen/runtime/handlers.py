@@ -1,0 +1,51 @@
+"""Finding handlers by the `package.module:function` paths a spec names."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flowgen.runtime.ids import revert_type_name
+from flowgen.runtime.plan import FlowPlan
+
+
+class HandlerError(Exception):
+    """A handler path that cannot be imported; the message says which and why."""
+
+
+def import_handler(path: str) -> Callable[..., Any]:
+    module_name, _, attribute = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise HandlerError(
+            f"cannot import {module_name} for handler {path}: {type(error).__name__}: {error}"
+        ) from None
+    handler = getattr(module, attribute, None)
+    if not callable(handler):
+        raise HandlerError(f"{module_name} has no function {attribute} (handler {path})")
+    return handler  # type: ignore[no-any-return]
+
+
+def handlers_for(plan: FlowPlan, overrides: Mapping[str, str] | None = None) -> dict[str, Callable[..., Any]]:
+    """Activity type name -> handler, for every activity this package runs.
+
+    `overrides` maps an activity name to a handler path, to stand in for an
+    external activity (or replace a handler) in a local run.
+    """
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - {a.name for a in plan.activities})
+    if unknown:
+        raise HandlerError(f"no activity named {', '.join(unknown)} in {plan.workflow}")
+    handlers: dict[str, Callable[..., Any]] = {}
+    for activity in plan.activities:
+        path = overrides.get(activity.name, activity.handler)
+        if path is None:
+            raise HandlerError(
+                f"{activity.name} is external: give a stand-in with --handler {activity.name}=package.module:function"
+            )
+        handlers[activity.name] = import_handler(path)
+        if activity.revert is not None:
+            handlers[revert_type_name(activity.name)] = import_handler(activity.revert)
+    return handlers

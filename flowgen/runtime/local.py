@@ -1,0 +1,285 @@
+"""Run a plan in one process, without AWS, on the same `decide` that runs on SWF.
+
+The runner keeps an SWF-shaped history in memory, applies the decider's
+decisions to it, runs handlers in a thread pool and keeps a simulated clock,
+so timers and retry backoff take no real time. Faults (failures, each kind of
+time-out, failed scheduling) can be injected per attempt for tests.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import heapq
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowgen.runtime.decider import decide
+from flowgen.runtime.ids import REVERT_SUFFIX
+from flowgen.runtime.plan import ActivityPlan, FlowPlan
+from flowgen.runtime.task import Outcome, TaskContext, run_task
+
+EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+# A fault for one attempt: "fail", "schedule_failed" or an SWF time-out type.
+Fault = Callable[[str, int], str | None]
+TIMEOUT_TYPES = ("START_TO_CLOSE", "SCHEDULE_TO_START", "SCHEDULE_TO_CLOSE", "HEARTBEAT")
+_WAKES_DECIDER = frozenset(
+    {
+        "WorkflowExecutionStarted",
+        "ActivityTaskCompleted",
+        "ActivityTaskFailed",
+        "ActivityTaskTimedOut",
+        "ActivityTaskCanceled",
+        "ScheduleActivityTaskFailed",
+        "TimerFired",
+        "StartTimerFailed",
+        "WorkflowExecutionCancelRequested",
+    }
+)
+
+
+class StuckError(RuntimeError):
+    """Nothing runs, nothing waits, and the decider closes nothing: a decider bug."""
+
+
+@dataclass(frozen=True)
+class Result:
+    status: str  # COMPLETED | FAILED | CANCELED | TIMED_OUT
+    result: Any = None
+    reason: str = ""
+    details: Any = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0  # simulated time the run took
+
+
+class LocalRunner:
+    def __init__(
+        self,
+        plan: FlowPlan,
+        handlers: Mapping[str, Callable[..., Any]],
+        workers: int = 4,
+        fault: Fault | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+        workflow_id: str = "local",
+        max_decisions: int = 100_000,
+    ) -> None:
+        self.plan = plan
+        self.handlers = dict(handlers)
+        self.workers = workers
+        self.fault = fault
+        self.on_progress = on_progress
+        self.workflow_id = workflow_id
+        self.max_decisions = max_decisions
+
+    def run(self, workflow_input: Mapping[str, Any] | None = None, cancel_after: int | None = None) -> Result:
+        """Run to the end. `cancel_after` requests cancellation after that many decisions."""
+        return _Execution(self, json.dumps(dict(workflow_input or {})), cancel_after).run()
+
+
+class _Execution:
+    def __init__(self, runner: LocalRunner, input_text: str, cancel_after: int | None) -> None:
+        self.runner = runner
+        self.plan = runner.plan
+        self.input_text = input_text
+        self.cancel_after = cancel_after
+        self.events: list[dict[str, Any]] = []
+        self.now = 0.0
+        self.timers: list[tuple[float, int, str]] = []
+        self.timer_started: dict[str, int] = {}
+        self.running: dict[concurrent.futures.Future[Outcome], tuple[int, int]] = {}
+        self.decision_pending = False
+        self.decisions_made = 0
+        self.attempts: dict[str, int] = {}
+        self.done: set[str] = set()
+        self.seen: set[str] = set()
+
+    def add(self, kind: str, **attributes: Any) -> int:
+        event_id = len(self.events) + 1
+        name = kind[0].lower() + kind[1:] + "EventAttributes"
+        event = {
+            "eventId": event_id,
+            "eventType": kind,
+            "eventTimestamp": EPOCH + datetime.timedelta(seconds=self.now),
+            name: attributes,
+        }
+        self.events.append(event)
+        if kind in _WAKES_DECIDER:
+            self.decision_pending = True
+        return event_id
+
+    def run(self) -> Result:
+        self.add(
+            "WorkflowExecutionStarted",
+            input=self.input_text,
+            workflowType={"name": self.plan.workflow, "version": self.plan.version},
+            taskList={"name": self.plan.task_list},
+        )
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(self.runner.workers, 1)) as pool:
+            while True:
+                if self.now > self.plan.execution_timeout:
+                    self.add("WorkflowExecutionTimedOut", timeoutType="START_TO_CLOSE")
+                    return self._result("TIMED_OUT", reason="execution_timeout reached")
+                if self.decision_pending:
+                    closed = self._decide(pool)
+                    if closed is not None:
+                        return closed
+                    continue
+                if self.running:
+                    finished, _ = concurrent.futures.wait(
+                        list(self.running), return_when=concurrent.futures.FIRST_COMPLETED
+                    )
+                    # Report in scheduling order, so equal runs give equal histories.
+                    for future in sorted(finished, key=lambda f: self.running[f][0]):
+                        scheduled, started = self.running.pop(future)
+                        self._close_task(scheduled, started, future.result())
+                    continue
+                if self.timers:
+                    fire_at, _, timer_id = heapq.heappop(self.timers)
+                    if timer_id not in self.timer_started:
+                        continue  # canceled
+                    self.now = max(self.now, fire_at)
+                    self.add("TimerFired", timerId=timer_id, startedEventId=self.timer_started.pop(timer_id))
+                    continue
+                raise StuckError("nothing is running or waiting, and the decider did not close the workflow")
+
+    def _decide(self, pool: concurrent.futures.ThreadPoolExecutor) -> Result | None:
+        if self.cancel_after is not None and self.decisions_made >= self.cancel_after:
+            self.cancel_after = None
+            self.add("WorkflowExecutionCancelRequested")
+        self.decision_pending = False
+        scheduled = self.add("DecisionTaskScheduled", taskList={"name": self.plan.task_list})
+        started = self.add("DecisionTaskStarted", scheduledEventId=scheduled)
+        decisions = decide(self.plan, self.events)
+        self.decisions_made += 1
+        if self.decisions_made > self.runner.max_decisions:
+            raise StuckError(f"more than {self.runner.max_decisions} decision tasks")
+        completed = self.add("DecisionTaskCompleted", scheduledEventId=scheduled, startedEventId=started)
+        for decision in decisions:
+            closed = self._apply(decision, completed, pool)
+            if closed is not None:
+                return closed
+        return None
+
+    def _apply(
+        self, decision: dict[str, Any], completed: int, pool: concurrent.futures.ThreadPoolExecutor
+    ) -> Result | None:
+        kind = decision["decisionType"]
+        attributes = decision[kind[0].lower() + kind[1:] + "DecisionAttributes"]
+        if kind == "ScheduleActivityTask":
+            self._schedule(attributes, completed, pool)
+        elif kind == "StartTimer":
+            timer_id = attributes["timerId"]
+            event_id = self.add(
+                "TimerStarted",
+                timerId=timer_id,
+                startToFireTimeout=attributes["startToFireTimeout"],
+                control=attributes.get("control"),
+                decisionTaskCompletedEventId=completed,
+            )
+            self.timer_started[timer_id] = event_id
+            fire_at = self.now + int(attributes["startToFireTimeout"])
+            heapq.heappush(self.timers, (fire_at, event_id, timer_id))
+        elif kind == "CancelTimer":
+            timer_id = attributes["timerId"]
+            started = self.timer_started.pop(timer_id, None)
+            if started is not None:
+                self.add("TimerCanceled", timerId=timer_id, startedEventId=started)
+        elif kind == "RequestCancelActivityTask":
+            self.add("ActivityTaskCancelRequested", activityId=attributes["activityId"])
+        elif kind == "CompleteWorkflowExecution":
+            self.add("WorkflowExecutionCompleted", result=attributes.get("result"))
+            result = json.loads(attributes["result"]) if attributes.get("result") else None
+            return self._result("COMPLETED", result=result)
+        elif kind == "FailWorkflowExecution":
+            self.add(
+                "WorkflowExecutionFailed", reason=attributes.get("reason"), details=attributes.get("details")
+            )
+            details = json.loads(attributes["details"]) if attributes.get("details") else None
+            return self._result("FAILED", reason=attributes.get("reason", ""), details=details)
+        elif kind == "CancelWorkflowExecution":
+            self.add("WorkflowExecutionCanceled", details=attributes.get("details"))
+            return self._result("CANCELED", reason=attributes.get("details", ""))
+        else:
+            raise ValueError(f"the local runner does not support the decision {kind}")
+        return None
+
+    def _schedule(
+        self, attributes: dict[str, Any], completed: int, pool: concurrent.futures.ThreadPoolExecutor
+    ) -> None:
+        activity_id = attributes["activityId"]
+        type_name = attributes["activityType"]["name"]
+        attempt = self.attempts.get(activity_id, 0) + 1
+        self.attempts[activity_id] = attempt
+        fault = self.runner.fault(activity_id, attempt) if self.runner.fault else None
+        if fault == "schedule_failed":
+            self.add(
+                "ScheduleActivityTaskFailed",
+                activityId=activity_id,
+                activityType=attributes["activityType"],
+                cause="ACTIVITY_CREATION_RATE_EXCEEDED",
+                decisionTaskCompletedEventId=completed,
+            )
+            return
+        scheduled = self.add("ActivityTaskScheduled", decisionTaskCompletedEventId=completed, **attributes)
+        if not activity_id.endswith(REVERT_SUFFIX):
+            self.seen.add(activity_id)
+        if fault in ("SCHEDULE_TO_START", "SCHEDULE_TO_CLOSE"):
+            self.add("ActivityTaskTimedOut", timeoutType=fault, scheduledEventId=scheduled)
+            return
+        started = self.add("ActivityTaskStarted", scheduledEventId=scheduled, identity="local")
+        if fault in ("START_TO_CLOSE", "HEARTBEAT"):
+            self.add(
+                "ActivityTaskTimedOut", timeoutType=fault, scheduledEventId=scheduled, startedEventId=started
+            )
+            return
+        if fault == "fail":
+            outcome = Outcome(reason="InjectedFault: a test injected this failure", details="")
+            self._close_task(scheduled, started, outcome)
+            return
+        activity, revert = self._activity(type_name)
+        context = TaskContext(
+            domain=self.plan.domain,
+            workflow_id=self.runner.workflow_id,
+            run_id="local",
+            activity_id=activity_id,
+            attempt=attempt,
+        )
+        handler = self.runner.handlers.get(type_name)
+        if handler is None:
+            outcome = Outcome(reason=f"MissingHandler: no handler for {type_name}", details="")
+            self._close_task(scheduled, started, outcome)
+            return
+        future = pool.submit(run_task, activity, handler, attributes.get("input"), context, revert)
+        self.running[future] = (scheduled, started)
+
+    def _activity(self, type_name: str) -> tuple[ActivityPlan, bool]:
+        if type_name.endswith(REVERT_SUFFIX):
+            return self.plan.activity(type_name[: -len(REVERT_SUFFIX)]), True
+        return self.plan.activity(type_name), False
+
+    def _close_task(self, scheduled: int, started: int, outcome: Outcome) -> None:
+        if outcome.failed:
+            self.add(
+                "ActivityTaskFailed",
+                reason=outcome.reason,
+                details=outcome.details,
+                scheduledEventId=scheduled,
+                startedEventId=started,
+            )
+        else:
+            attributes: dict[str, Any] = {"scheduledEventId": scheduled, "startedEventId": started}
+            if outcome.result is not None:
+                attributes["result"] = outcome.result
+            self.add("ActivityTaskCompleted", **attributes)
+            activity_id = self.events[scheduled - 1]["activityTaskScheduledEventAttributes"]["activityId"]
+            if not activity_id.endswith(REVERT_SUFFIX):
+                self.done.add(activity_id)
+        if self.runner.on_progress:
+            self.runner.on_progress(len(self.done), len(self.seen))
+
+    def _result(self, status: str, **fields: Any) -> Result:
+        for future in self.running:
+            future.cancel()
+        return Result(status=status, history=self.events, seconds=self.now, **fields)

@@ -1,0 +1,298 @@
+"""The plan: a valid spec fully resolved, immutable, and convertible to plain data.
+
+The compiler builds it (flowgen.plan); generated packages hold it as constants
+and hand it to the decider, worker and local runner. Defaults are applied,
+durations are seconds (None means SWF's NONE, no limit), retry policies are
+normalised, references are resolved to typed sources, and activities are in
+topological order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Source kinds: where an input, result field or generator list comes from.
+INPUT = "input"  # a workflow input field: `name`
+AXIS = "axis"  # this instance's value on its axis `name`
+OUTPUT = "output"  # the output of single-instance activity `name` (`field`, or all of it)
+EACH = "each"  # the list over every instance of generated activity `name`
+LITERAL = "literal"  # `value` itself
+
+
+@dataclass(frozen=True)
+class TypeRef:
+    """A spec type: kind is str, int, float, bool, date, datetime, any, none,
+    list, dict, optional (with `item`) or record (with `fields`)."""
+
+    kind: str
+    item: TypeRef | None = None
+    fields: tuple[tuple[str, TypeRef], ...] = ()
+
+    def __str__(self) -> str:
+        if self.kind == "list":
+            return f"list[{self.item}]"
+        if self.kind == "dict":
+            return f"dict[str, {self.item}]"
+        if self.kind == "optional":
+            return f"{self.item} | None"
+        if self.kind == "record":
+            return "{" + ", ".join(f"{k}: {t}" for k, t in self.fields) + "}"
+        if self.kind == "none":
+            return "None"
+        return self.kind
+
+    def to_data(self) -> Any:
+        if self.kind in ("list", "dict", "optional"):
+            assert self.item is not None
+            return [self.kind, self.item.to_data()]
+        if self.kind == "record":
+            return ["record", [[k, t.to_data()] for k, t in self.fields]]
+        return self.kind
+
+    @staticmethod
+    def from_data(data: Any) -> TypeRef:
+        if isinstance(data, str):
+            return TypeRef(data)
+        kind, rest = data
+        if kind == "record":
+            return TypeRef("record", fields=tuple((k, TypeRef.from_data(t)) for k, t in rest))
+        return TypeRef(kind, TypeRef.from_data(rest))
+
+
+@dataclass(frozen=True)
+class Source:
+    """A resolved reference or a literal."""
+
+    kind: str
+    name: str = ""
+    field: str | None = None
+    value: Any = None
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind}
+        if self.kind == LITERAL:
+            data["value"] = self.value
+        else:
+            data["name"] = self.name
+            if self.field is not None:
+                data["field"] = self.field
+        return data
+
+    @staticmethod
+    def from_data(data: dict[str, Any]) -> Source:
+        return Source(data["kind"], data.get("name", ""), data.get("field"), data.get("value"))
+
+
+@dataclass(frozen=True)
+class Generator:
+    """One axis. kind: `source` (a list from `source`), `items`, `range` or `date_range`."""
+
+    axis: str
+    kind: str
+    element: TypeRef
+    source: Source | None = None
+    items: tuple[Any, ...] = ()
+    range: tuple[int, ...] = ()
+    # date_range ends: literal ISO dates or sources resolved at run time.
+    start: Source | None = None
+    end: Source | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"axis": self.axis, "kind": self.kind, "element": self.element.to_data()}
+        if self.kind == "source":
+            assert self.source is not None
+            data["source"] = self.source.to_data()
+        elif self.kind == "items":
+            data["items"] = list(self.items)
+        elif self.kind == "range":
+            data["range"] = list(self.range)
+        else:
+            assert self.start is not None and self.end is not None
+            data["start"], data["end"] = self.start.to_data(), self.end.to_data()
+        return data
+
+    @staticmethod
+    def from_data(data: dict[str, Any]) -> Generator:
+        def source(key: str) -> Source | None:
+            return Source.from_data(data[key]) if key in data else None
+
+        return Generator(
+            axis=data["axis"],
+            kind=data["kind"],
+            element=TypeRef.from_data(data["element"]),
+            source=source("source"),
+            items=tuple(data.get("items", ())),
+            range=tuple(data.get("range", ())),
+            start=source("start"),
+            end=source("end"),
+        )
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds; None is SWF's NONE (no limit)."""
+
+    schedule_to_start: int | None
+    start_to_close: int | None
+    schedule_to_close: int | None
+    heartbeat: int | None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 0
+    interval: int = 0
+    backoff_rate: float = 2.0
+    max_interval: int | None = None
+    jitter: str = "none"
+    # Error names that are retried; None retries every error.
+    errors: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ActivityPlan:
+    name: str
+    version: str
+    task_list: str
+    handler: str | None
+    external: bool
+    description: str
+    requires: tuple[str, ...]
+    generators: tuple[Generator, ...]
+    max_items: int | None
+    max_concurrency: int
+    inputs: tuple[tuple[str, Source], ...]
+    input_types: tuple[tuple[str, TypeRef], ...]
+    outputs: tuple[tuple[str, TypeRef], ...]
+    timeouts: Timeouts
+    retry: RetryPolicy
+    priority: int | None
+    continue_on_failure: bool
+    revert: str | None
+
+    @property
+    def generated(self) -> bool:
+        return bool(self.generators)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "task_list": self.task_list,
+            "handler": self.handler,
+            "external": self.external,
+            "description": self.description,
+            "requires": list(self.requires),
+            "generators": [g.to_data() for g in self.generators],
+            "max_items": self.max_items,
+            "max_concurrency": self.max_concurrency,
+            "inputs": [[k, s.to_data()] for k, s in self.inputs],
+            "input_types": [[k, t.to_data()] for k, t in self.input_types],
+            "outputs": [[k, t.to_data()] for k, t in self.outputs],
+            "timeouts": {
+                "schedule_to_start": self.timeouts.schedule_to_start,
+                "start_to_close": self.timeouts.start_to_close,
+                "schedule_to_close": self.timeouts.schedule_to_close,
+                "heartbeat": self.timeouts.heartbeat,
+            },
+            "retry": {
+                "max_retries": self.retry.max_retries,
+                "interval": self.retry.interval,
+                "backoff_rate": self.retry.backoff_rate,
+                "max_interval": self.retry.max_interval,
+                "jitter": self.retry.jitter,
+                "errors": None if self.retry.errors is None else list(self.retry.errors),
+            },
+            "priority": self.priority,
+            "continue_on_failure": self.continue_on_failure,
+            "revert": self.revert,
+        }
+
+    @staticmethod
+    def from_data(data: dict[str, Any]) -> ActivityPlan:
+        retry = dict(data["retry"])
+        if retry["errors"] is not None:
+            retry["errors"] = tuple(retry["errors"])
+        return ActivityPlan(
+            name=data["name"],
+            version=data["version"],
+            task_list=data["task_list"],
+            handler=data["handler"],
+            external=data["external"],
+            description=data["description"],
+            requires=tuple(data["requires"]),
+            generators=tuple(Generator.from_data(g) for g in data["generators"]),
+            max_items=data["max_items"],
+            max_concurrency=data["max_concurrency"],
+            inputs=tuple((k, Source.from_data(s)) for k, s in data["inputs"]),
+            input_types=tuple((k, TypeRef.from_data(t)) for k, t in data["input_types"]),
+            outputs=tuple((k, TypeRef.from_data(t)) for k, t in data["outputs"]),
+            timeouts=Timeouts(**data["timeouts"]),
+            retry=RetryPolicy(**retry),
+            priority=data["priority"],
+            continue_on_failure=data["continue_on_failure"],
+            revert=data["revert"],
+        )
+
+
+@dataclass(frozen=True)
+class FlowPlan:
+    domain: str
+    domain_retention_days: int
+    workflow: str
+    version: str
+    description: str
+    task_list: str
+    execution_timeout: int
+    decision_timeout: int | None
+    child_policy: str
+    tags: tuple[str, ...]
+    input: tuple[tuple[str, TypeRef], ...]
+    result: tuple[tuple[str, Source], ...]
+    result_types: tuple[tuple[str, TypeRef], ...]
+    activities: tuple[ActivityPlan, ...]
+    _by_name: dict[str, ActivityPlan] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({a.name: a for a in self.activities})
+
+    def activity(self, name: str) -> ActivityPlan:
+        return self._by_name[name]
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "domain": self.domain,
+            "domain_retention_days": self.domain_retention_days,
+            "workflow": self.workflow,
+            "version": self.version,
+            "description": self.description,
+            "task_list": self.task_list,
+            "execution_timeout": self.execution_timeout,
+            "decision_timeout": self.decision_timeout,
+            "child_policy": self.child_policy,
+            "tags": list(self.tags),
+            "input": [[k, t.to_data()] for k, t in self.input],
+            "result": [[k, s.to_data()] for k, s in self.result],
+            "result_types": [[k, t.to_data()] for k, t in self.result_types],
+            "activities": [a.to_data() for a in self.activities],
+        }
+
+    @staticmethod
+    def from_data(data: dict[str, Any]) -> FlowPlan:
+        return FlowPlan(
+            domain=data["domain"],
+            domain_retention_days=data["domain_retention_days"],
+            workflow=data["workflow"],
+            version=data["version"],
+            description=data["description"],
+            task_list=data["task_list"],
+            execution_timeout=data["execution_timeout"],
+            decision_timeout=data["decision_timeout"],
+            child_policy=data["child_policy"],
+            tags=tuple(data["tags"]),
+            input=tuple((k, TypeRef.from_data(t)) for k, t in data["input"]),
+            result=tuple((k, Source.from_data(s)) for k, s in data["result"]),
+            result_types=tuple((k, TypeRef.from_data(t)) for k, t in data["result_types"]),
+            activities=tuple(ActivityPlan.from_data(a) for a in data["activities"]),
+        )

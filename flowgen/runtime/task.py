@@ -1,0 +1,141 @@
+"""Running one activity task: decode its input, call the handler, encode what it returns.
+
+Shared by the SWF worker and the local runner, so a handler behaves the same in
+both. Nothing here raises: every outcome is a result or a failure to report.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowgen.runtime.plan import ActivityPlan, TypeRef
+from flowgen.runtime.values import MAX_PAYLOAD, clip, decode, dumps, problem
+
+MAX_REASON = 256
+MAX_HEARTBEAT_DETAILS = 2048
+
+
+@dataclass
+class TaskContext:
+    """What a handler that declares `context` receives about its running task."""
+
+    domain: str
+    workflow_id: str
+    run_id: str
+    activity_id: str
+    attempt: int
+    _beat: Callable[[str], bool] = field(default=lambda details: False, repr=False)
+    _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def heartbeat(self, details: str = "") -> None:
+        """Tell SWF the task is alive; notices a cancellation request."""
+        if self._beat(clip(details, MAX_HEARTBEAT_DETAILS)):
+            self._cancel.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A completed task's result text, or a failure's reason and details."""
+
+    result: str | None = None
+    reason: str | None = None
+    details: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.reason is not None
+
+
+def failure(error: BaseException, details: str | None = None) -> Outcome:
+    reason = f"{type(error).__name__}: {error}"
+    text = details if details is not None else "".join(traceback.format_exception(error))
+    return Outcome(reason=clip(reason, MAX_REASON), details=clip(text, MAX_PAYLOAD))
+
+
+def run_task(
+    activity: ActivityPlan,
+    handler: Callable[..., Any],
+    input_text: str | None,
+    context: TaskContext,
+    revert: bool = False,
+) -> Outcome:
+    """Call `handler` as SPEC.md's "Handlers" says and encode its outcome."""
+    try:
+        envelope = json.loads(input_text) if input_text else {}
+        given = envelope.get("input", {})
+        types = dict(activity.input_types)
+        kwargs = {name: decode(value, types.get(name, TypeRef("any"))) for name, value in given.items()}
+        if revert:
+            kwargs["result"] = decode(envelope.get("result"), TypeRef("record", fields=activity.outputs))
+        if _accepts_context(handler):
+            kwargs["context"] = context
+    except Exception as error:
+        return failure(error)
+    try:
+        returned = handler(**kwargs)
+    except Exception as error:
+        return failure(error)
+    if revert:
+        return Outcome(result=None)
+    return _encode_result(activity, returned)
+
+
+def _accepts_context(handler: Callable[..., Any]) -> bool:
+    try:
+        return "context" in inspect.signature(handler).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class OutputError(Exception):
+    """A handler returned something other than its declared outputs."""
+
+
+class ResultTooLarge(Exception):
+    """A result over SWF's 32,768 characters: failed clearly instead of cut."""
+
+
+def _encode_result(activity: ActivityPlan, returned: Any) -> Outcome:
+    outputs = activity.outputs
+    if not outputs:
+        if returned is not None:
+            return failure(
+                OutputError(
+                    f"{activity.name} declares no outputs but its handler returned {type(returned).__name__}"
+                ),
+                "",
+            )
+        return Outcome(result=None)
+    if not isinstance(returned, dict):
+        names = ", ".join(name for name, _ in outputs)
+        return failure(
+            OutputError(f"{activity.name} must return a mapping with {names}, not {type(returned).__name__}"),
+            "",
+        )
+    try:
+        text = dumps(returned)
+    except (TypeError, ValueError) as error:
+        return failure(OutputError(f"{activity.name} returned a value that is not JSON: {error}"), "")
+    data = json.loads(text)
+    for name, expected in outputs:
+        if name not in data:
+            return failure(OutputError(f"{activity.name} did not return its output {name}"), "")
+        found = problem(data[name], expected, name)
+        if found:
+            return failure(OutputError(f"{activity.name} returned {found}"), "")
+    if len(text) > MAX_PAYLOAD:
+        return failure(
+            ResultTooLarge(f"the result is {len(text):,} characters; SWF allows {MAX_PAYLOAD:,}"),
+            "",
+        )
+    return Outcome(result=text)

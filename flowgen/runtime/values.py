@@ -1,0 +1,136 @@
+"""Values on the wire: JSON text, checked against spec types, with dates as ISO strings."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+from flowgen.runtime.plan import TypeRef
+
+# SWF's limit on input, result, details and control.
+MAX_PAYLOAD = 32768
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON; `date`/`datetime` become ISO strings, as SPEC.md says they travel."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_encode)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def problem(value: Any, expected: TypeRef, where: str) -> str | None:
+    """Why a decoded JSON value is not an instance of `expected`, or None."""
+    kind = expected.kind
+    if kind == "any":
+        return None
+    if kind in ("optional", "none"):
+        if value is None:
+            return None
+        if expected.item is None:
+            return f"{where}: expected null, found {describe(value)}"
+        return problem(value, expected.item, where)
+    if kind == "list":
+        if not isinstance(value, list):
+            return f"{where}: expected {expected}, found {describe(value)}"
+        assert expected.item is not None
+        for index, item in enumerate(value):
+            found = problem(item, expected.item, f"{where}[{index}]")
+            if found:
+                return found
+        return None
+    if kind == "dict":
+        if not isinstance(value, dict):
+            return f"{where}: expected {expected}, found {describe(value)}"
+        assert expected.item is not None
+        for key, item in value.items():
+            found = problem(item, expected.item, f"{where}.{key}")
+            if found:
+                return found
+        return None
+    if kind == "record":
+        if not isinstance(value, dict):
+            return f"{where}: expected an object, found {describe(value)}"
+        for key, field_type in expected.fields:
+            found = problem(value.get(key), field_type, f"{where}.{key}")
+            if found:
+                return found
+        return None
+    if _scalar_fits(value, kind):
+        return None
+    shown = json.dumps(value)[:40] if isinstance(value, str) else describe(value)
+    return f"{where}: expected {kind}, found {shown}"
+
+
+def _scalar_fits(value: Any, kind: str) -> bool:
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "date":
+        return isinstance(value, str) and _parses(datetime.date.fromisoformat, value) and len(value) == 10
+    if kind == "datetime":
+        return isinstance(value, str) and _parses(datetime.datetime.fromisoformat, value)
+    return False
+
+
+def _parses(parse: Any, value: str) -> bool:
+    try:
+        parse(value)
+    except ValueError:
+        return False
+    return True
+
+
+def decode(value: Any, expected: TypeRef) -> Any:
+    """JSON value to what a handler receives: ISO strings become dates where typed so."""
+    kind = expected.kind
+    if value is None:
+        return None
+    if kind == "optional" and expected.item is not None:
+        return decode(value, expected.item)
+    if kind == "date" and isinstance(value, str):
+        return datetime.date.fromisoformat(value)
+    if kind == "datetime" and isinstance(value, str):
+        return datetime.datetime.fromisoformat(value)
+    if kind == "list" and isinstance(value, list) and expected.item is not None:
+        return [decode(item, expected.item) for item in value]
+    if kind == "dict" and isinstance(value, dict) and expected.item is not None:
+        return {key: decode(item, expected.item) for key, item in value.items()}
+    if kind == "record" and isinstance(value, dict):
+        types = dict(expected.fields)
+        return {key: decode(item, types[key]) if key in types else item for key, item in value.items()}
+    return value
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, marking the cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
