@@ -15,10 +15,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowgen.runtime import plan as p
-from flowgen.runtime.history import RETRY_TIMER_PREFIX, Error, Execution, Instance, read_history
-from flowgen.runtime.ids import MAX_ID, instance_id, revert_id, revert_type_name
-from flowgen.runtime.values import MAX_PAYLOAD, clip, dumps, problem
+from . import plan as p
+from .history import RETRY_TIMER_PREFIX, Error, Execution, Instance, read_history
+from .ids import MAX_ID, instance_id, revert_id, revert_type_name
+from .values import MAX_PAYLOAD, clip, dumps, problem
 
 MAX_OPEN_ACTIVITIES = 1000
 MAX_OPEN_TIMERS = 1000

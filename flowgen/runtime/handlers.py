@@ -6,8 +6,8 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flowgen.runtime.ids import revert_type_name
-from flowgen.runtime.plan import FlowPlan
+from .ids import revert_type_name
+from .plan import FlowPlan
 
 
 class HandlerError(Exception):

@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowgen.runtime.decider import decide
-from flowgen.runtime.ids import REVERT_SUFFIX
-from flowgen.runtime.plan import ActivityPlan, FlowPlan
-from flowgen.runtime.task import Outcome, TaskContext, run_task
+from .decider import decide
+from .ids import REVERT_SUFFIX
+from .plan import ActivityPlan, FlowPlan
+from .task import Outcome, TaskContext, run_task
 
 EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 # A fault for one attempt: "fail", "schedule_failed" or an SWF time-out type.

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowgen.runtime.plan import ActivityPlan, TypeRef
-from flowgen.runtime.values import MAX_PAYLOAD, clip, decode, dumps, problem
+from .plan import ActivityPlan, TypeRef
+from .values import MAX_PAYLOAD, clip, decode, dumps, problem
 
 MAX_REASON = 256
 MAX_HEARTBEAT_DETAILS = 2048

@@ -6,7 +6,7 @@ import datetime
 import json
 from typing import Any
 
-from flowgen.runtime.plan import TypeRef
+from .plan import TypeRef
 
 # SWF's limit on input, result, details and control.
 MAX_PAYLOAD = 32768
