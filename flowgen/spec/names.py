@@ -40,10 +40,11 @@ def identifier_problem(value: str, what: str) -> str | None:
         return problem
     if not _IDENTIFIER.match(value):
         return (
-            f"{what} {show(value)} must be a Python identifier (letters, digits and _, "
+            f"{what} {show(value)} must be a Python identifier (ASCII letters, digits and _, "
             "not starting with a digit), because it becomes a Python name"
         )
-    if keyword.iskeyword(value) or keyword.issoftkeyword(value):
+    # Soft keywords (match, case, type, _) are valid names; only hard keywords are refused.
+    if keyword.iskeyword(value):
         return f"{what} {show(value)} is a Python keyword and cannot become a Python name"
     return None
 
@@ -51,7 +52,8 @@ def identifier_problem(value: str, what: str) -> str | None:
 def handler_problem(value: str) -> str | None:
     """Why `value` is not `package.module:function`, or None."""
     if not _HANDLER.match(value):
-        return f"{show(value)} is not a handler: write package.module:function"
+        ascii_only = "" if value.isascii() else " with ASCII names"
+        return f"{show(value)} is not a handler: write package.module:function{ascii_only}"
     parts = value.replace(":", ".").split(".")
     for part in parts:
         if keyword.iskeyword(part):
