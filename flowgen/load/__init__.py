@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -61,6 +61,8 @@ class Document:
     data: Any
     values: dict[Path, Position]
     keys: dict[Path, Position]
+    # How numbers were written (`1.10` loads as 1.1), for messages that quote them.
+    texts: dict[Path, str] = field(default_factory=dict)
 
     def position_of(self, path: Path, at_key: bool = False) -> Position:
         """The position of `path`, or of its nearest ancestor that has one."""
@@ -155,10 +157,35 @@ def load_text(text: str) -> Document:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or error.context or "cannot be parsed"
-        if "flow" in (error.context or ""):
+        opened = error.context_mark
+        if "flow" in (error.context or "") and opened is not None and opened != mark:
+            problem += (
+                f" (in the {{...}} or [...] opened at line {opened.line + 1}, column {opened.column + 1};"
+                " quote values that contain [ ] { } , or :)"
+            )
+        elif "flow" in (error.context or ""):
             problem += " (inside {...} or [...], quote values that contain [ ] { } , or :)"
+        elif "mapping values are not allowed" in problem:
+            problem += ' (quote a value that contains ": ")'
+        elif mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+            problem += " (a tab: YAML indents with spaces only)"
         position = Position(mark.line + 1, mark.column + 1) if mark else Position(1, 1)
         raise LoadError(Diagnostic(builder.path(), f"invalid YAML: {problem}", position=position)) from None
+    except yaml.reader.ReaderError as error:
+        # libyaml reports a byte offset, the pure-Python reader a character offset:
+        # find the character itself (any occurrence of it is just as unacceptable).
+        char = chr(error.character) if isinstance(error.character, int) else str(error.character)
+        index = max(text.find(char), 0)
+        line = text.count("\n", 0, index) + 1
+        column = index - (text.rfind("\n", 0, index) + 1) + 1
+        raise LoadError(
+            Diagnostic(
+                builder.path(),
+                f"invalid YAML: the character U+{ord(char[:1] or '?'):04X} is not allowed in YAML text; "
+                "write it escaped inside double quotes",
+                position=Position(line, column),
+            )
+        ) from None
     except yaml.YAMLError as error:
         raise LoadError(
             Diagnostic((), f"invalid YAML: {_first_line(str(error))}", position=Position(1, 1))
@@ -180,7 +207,13 @@ def load_text(text: str) -> Document:
                 position=builder.values.get((), Position(1, 1)),
             )
         )
-    return Document(data=data, values=builder.values, keys=builder.keys)
+    return Document(data=data, values=builder.values, keys=builder.keys, texts=builder.texts)
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    """The character at a 0-based line and column, or "" past the end."""
+    lines = text.split("\n")
+    return lines[line][column : column + 1] if line < len(lines) else ""
 
 
 def _first_line(text: str) -> str:
@@ -211,6 +244,7 @@ class _Builder:
         self.stack: list[_Frame] = []
         self.values: dict[Path, Position] = {}
         self.keys: dict[Path, Position] = {}
+        self.texts: dict[Path, str] = {}
         self.result: Any = None
         self.documents = 0
 
@@ -277,7 +311,9 @@ class _Builder:
         self._check_tag(event.tag, event)
         plain = event.implicit[0] and event.tag is None
         value = _resolve(event.value, event, self.path()) if plain else event.value
-        self._place(value, event)
+        path = self._place(value, event)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            self.texts[path] = event.value
 
     def _key(self, frame: _Frame, event: yaml.ScalarEvent) -> None:
         # Keys are always strings: `1:` and `on:` are the keys "1" and "on".

@@ -50,10 +50,10 @@ def _diagnostic(document: Document, detail: ErrorDetails) -> Diagnostic:
         parent, key = path[:-1], path[-1] if path else ""
         where = "the spec" if not parent else "this mapping"
         return Diagnostic(parent, f"{where} needs the key {show(key)}", at_key=False)
-    return Diagnostic(path, _message(detail, value), at_key=at_key)
+    return Diagnostic(path, _message(detail, value, document.texts.get(path)), at_key=at_key)
 
 
-def _message(detail: ErrorDetails, value: Any) -> str:
+def _message(detail: ErrorDetails, value: Any, written: str | None = None) -> str:
     kind = detail["type"]
     context = detail.get("ctx") or {}
     if kind == "value_error":
@@ -62,7 +62,8 @@ def _message(detail: ErrorDetails, value: Any) -> str:
         expected = _EXPECTED[kind]
         hint = ""
         if kind == "string_type" and isinstance(value, (int, float)) and not isinstance(value, bool):
-            hint = f' (quote it: "{value}")'
+            text = written if written and len(written) <= 60 else value
+            hint = f' (quote it: "{text}")'
         return f"expected {expected}, found {kind_of(value)} {show(value)}{hint}".replace(
             " null null", " null"
         )
@@ -84,7 +85,8 @@ def _message(detail: ErrorDetails, value: Any) -> str:
     if kind == "string_too_long":
         return f"must be at most {context.get('max_length')} characters, found {len(str(value))}"
     if kind in ("source", "generator_source"):
-        return f"{detail['msg']}; found {kind_of(value)}"
+        hint = "; for literal elements write {items: [...]}" if isinstance(value, list) else ""
+        return f"{detail['msg']}; found {kind_of(value)}{hint}"
     return str(detail["msg"])
 
 
