@@ -102,6 +102,13 @@ def _kind(value: object) -> str:
     return kind_of(value)
 
 
+def _found(value: object) -> str:
+    """`a boolean true`, `a string "3"`, `null`: what was found, for messages."""
+    from flowgen.diagnostics import show
+
+    return "null" if value is None else f"{_kind(value)} {show(value)}"
+
+
 def _duration(allow_none: bool) -> Any:
     def parse(value: Any) -> Any:
         return parse_duration(value, allow_none)
@@ -287,6 +294,11 @@ class Retry(_Model):
 def _retry_shorthand(value: Any) -> Any:
     if type(value) is int:
         return {"max_retries": value}
+    if not isinstance(value, (dict, Retry)):
+        raise ValueError(
+            "expected a number of retries (3) or a mapping such as {max_retries: 3, interval: 10s}; "
+            f"found {_found(value)}"
+        )
     return value
 
 
@@ -420,6 +432,15 @@ class Workflow(_Model):
     )
 
 
+def _spec_version(value: Any) -> Any:
+    # `true == 1` in Python, so Literal[1] alone would take `flowgen: true`.
+    if type(value) is int and value != SPEC_VERSION:
+        raise ValueError(f"spec language version {value} is not supported: this flowgen reads version 1")
+    if type(value) is not int:
+        raise ValueError(f"expected the spec language version, the integer 1; found {_found(value)}")
+    return value
+
+
 class Spec(_Model):
     """A flowgen spec: one Amazon SWF workflow, its activities and their dependencies."""
 
@@ -434,7 +455,9 @@ class Spec(_Model):
     schema_: str | None = Field(
         None, alias="$schema", description="Ignored; lets editors find the JSON Schema."
     )
-    flowgen: Literal[1] = Field(description="Spec language version: 1.")
+    flowgen: Annotated[Literal[1], BeforeValidator(_spec_version)] = Field(
+        description="Spec language version: 1."
+    )
     domain: SwfName = Field(description="SWF domain name.")
     domain_retention: Duration = Field(
         30 * 86400,
