@@ -62,8 +62,13 @@ def format_path(path: Path) -> str:
         elif _PLAIN_KEY.match(part):
             out += ("." if out else "") + part
         else:
-            out += "[" + json.dumps(part, ensure_ascii=False) + "]"
+            out += "[" + _one_line(json.dumps(part, ensure_ascii=False)) + "]"
     return out
+
+
+def _one_line(text: str) -> str:
+    # json.dumps keeps U+2028/U+2029 and other line separators; messages are one line.
+    return "".join(ch if ch.isprintable() or ch == " " else f"\\u{ord(ch):04x}" for ch in text)
 
 
 def show(value: object, limit: int = 60) -> str:
@@ -76,8 +81,7 @@ def show(value: object, limit: int = 60) -> str:
         text = "true" if value else "false"
     else:
         text = json.dumps(value, ensure_ascii=False, default=str)
-    # json.dumps keeps U+2028/U+2029 and other line separators; messages are one line.
-    text = "".join(ch if ch.isprintable() or ch == " " else f"\\u{ord(ch):04x}" for ch in text)
+    text = _one_line(text)
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text
