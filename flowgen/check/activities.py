@@ -29,7 +29,9 @@ def check_activities(spec: Spec, analysis: Analysis) -> list[Diagnostic]:
                 )
         elif activity.handler is None:
             diagnostics.append(
-                Diagnostic(base, f"{name} needs a handler (package.module:function), or external: true")
+                Diagnostic(
+                    base, f"{name} needs a handler (package.module:function), or external: true", at_key=True
+                )
             )
         if activity.max_items is not None and not activity.generators:
             diagnostics.append(

@@ -93,7 +93,9 @@ def check_budget(spec: Spec, analysis: Analysis, settings: dict[str, Effective])
     biggest = max(items, key=lambda c: c.events)
     detail = f"{biggest.name} accounts for {biggest.events:,} ({biggest.explain()})"
     path: Path = ("activities", biggest.name)
-    if spec.activities[biggest.name].max_items is not None:
+    # At max_items when it is set; else at the activity's name, not inside its mapping.
+    at_key = spec.activities[biggest.name].max_items is None
+    if not at_key:
         path += ("max_items",)
     if total > HISTORY_LIMIT:
         return [
@@ -101,6 +103,7 @@ def check_budget(spec: Spec, analysis: Analysis, settings: dict[str, Effective])
                 path,
                 f"the worst-case history is {total:,} events, above SWF's limit of {HISTORY_LIMIT:,}: "
                 f"{detail}; lower max_items or retries, or split the workflow",
+                at_key=at_key,
             )
         ]
     return [
@@ -108,6 +111,7 @@ def check_budget(spec: Spec, analysis: Analysis, settings: dict[str, Effective])
             path,
             f"the worst-case history is {total:,} events, above the {HISTORY_ADVICE:,} AWS advises: {detail}",
             severity=Severity.WARNING,
+            at_key=at_key,
         )
     ]
 

@@ -231,8 +231,9 @@ def _activity(context: _Context, name: str) -> Typing:
         if static is None:
             if activity.max_items is None:
                 dynamic = [a.name for a in typing.axes if a.count is None]
+                # At the first axis known only at run time, not at whichever axis comes first.
                 context.error(
-                    base + ("generators",),
+                    base + ("generators", dynamic[0]),
                     f"generator {', '.join(dynamic)} is known only at run time: set max_items, "
                     "the most instances this activity may have (the history budget is checked with it)",
                 )
