@@ -39,7 +39,10 @@ _OCT = re.compile(r"^0o[0-7]+$")
 _HEX = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _SPECIAL_FLOAT = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
-_STR_TAG = "tag:yaml.org,2002:str"
+_YAML_TAG = "tag:yaml.org,2002:"
+_STR_TAG = _YAML_TAG + "str"
+# Tags that change nothing here; any other (!!int, !!python/..., !custom) would be ignored silently.
+_HARMLESS_TAGS = ("!", _STR_TAG, _YAML_TAG + "map", _YAML_TAG + "seq")
 # Far beyond any real spec value, well inside Python's int-from-string limit.
 _MAX_DIGITS = 100
 
@@ -294,11 +297,12 @@ class _Builder:
             self.stack.pop()
 
     def _check_tag(self, tag: str | None, event: yaml.Event) -> None:
-        if tag is not None and tag not in ("!", _STR_TAG) and not tag.startswith("tag:yaml.org,2002:"):
+        if tag is not None and tag not in _HARMLESS_TAGS:
+            written = "!!" + tag[len(_YAML_TAG) :] if tag.startswith(_YAML_TAG) else tag
             raise LoadError(
                 Diagnostic(
                     self.path(),
-                    f"YAML tags such as {show(tag)} are not supported",
+                    f"YAML tags such as {show(written)} are not supported; write the value without it",
                     position=_position(event),
                 )
             )
