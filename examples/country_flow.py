@@ -1,7 +1,9 @@
 """Handlers of specs/country_flow.yaml: one metrics fetch per (day, country).
 
 `fetch_country_metrics` fails at random, as an external API does, to show that a
-failure is contained to one (day, country) instance and retried there.
+failure is contained to one (day, country) instance and retried there. The draw
+comes from a hash of the run, the instance and the attempt, so a run can be
+replayed exactly by setting COUNTRY_FLOW_SEED.
 """
 
 from __future__ import annotations
@@ -9,8 +11,15 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
-import random
 import uuid
+from typing import Protocol
+
+
+class Context(Protocol):
+    """The part of flowgen's task context these handlers use."""
+
+    @property
+    def attempt(self) -> int: ...
 
 
 def start_run() -> dict[str, str]:
@@ -18,13 +27,20 @@ def start_run() -> dict[str, str]:
     return {"run_id": uuid.uuid4().hex}
 
 
-def fetch_country_metrics(country_id: int, day: datetime.date, run_id: str, source: str) -> dict[str, int]:
+def _draw(*parts: object) -> float:
+    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def fetch_country_metrics(
+    country_id: int, day: datetime.date, run_id: str, source: str, context: Context
+) -> dict[str, int]:
     """Rows the (pretend) API returns for one country and day; fails now and then."""
     failure_rate = float(os.environ.get("COUNTRY_FLOW_FAILURE_RATE", "0.2"))
-    if random.random() < failure_rate:
+    seed = os.environ.get("COUNTRY_FLOW_SEED", run_id)
+    if _draw(seed, country_id, day.isoformat(), context.attempt) < failure_rate:
         raise ConnectionError(f"{source} did not answer for country {country_id} on {day.isoformat()}")
-    digest = hashlib.sha256(f"{source}:{country_id}:{day.isoformat()}".encode()).digest()
-    return {"rows": int.from_bytes(digest[:2], "big") % 1000}
+    return {"rows": int(_draw(source, country_id, day.isoformat()) * 1000)}
 
 
 def report(rows: list[int]) -> dict[str, str]:

@@ -41,6 +41,29 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the spec language's JSON Schema")
     schema.set_defaults(run=_schema)
+
+    run = commands.add_parser(
+        "run",
+        help="run a spec locally, without AWS, and print its result as JSON",
+        description=(
+            "Run a spec in one process on flowgen's own decider, with handlers imported from the "
+            "current directory. Timers and retry waits take no real time."
+        ),
+    )
+    run.add_argument("spec", metavar="SPEC", help="spec file (YAML or JSON)")
+    given = run.add_mutually_exclusive_group()
+    given.add_argument("--input", metavar="JSON", help="the workflow input, as a JSON object")
+    given.add_argument("--input-file", metavar="FILE", help="a file holding the workflow input as JSON")
+    run.add_argument(
+        "--handler",
+        action="append",
+        default=[],
+        metavar="ACTIVITY=MODULE:FUNCTION",
+        help="use this handler for an activity (a stand-in for an external one); repeatable",
+    )
+    run.add_argument("--workers", type=int, default=4, metavar="N", help="handlers run at once (default 4)")
+    run.add_argument("--no-retries", action="store_true", help="run as if every activity had retry: 0")
+    run.set_defaults(run=_run)
     return parser
 
 
@@ -72,6 +95,17 @@ def _validate(args: argparse.Namespace) -> int:
         elif compiled.errors and code == EXIT_OK:
             code = EXIT_INVALID
     return code
+
+
+def _error(message: str) -> int:
+    print(f"flowgen: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    from flowgen.localrun import run_spec
+
+    return run_spec(args)
 
 
 def _schema(args: argparse.Namespace) -> int:
