@@ -85,7 +85,7 @@ def build_plan(checked: Checked) -> p.FlowPlan:
 
 def type_ref(t: TypeExpr) -> p.TypeRef:
     if t.kind == "record":
-        return p.TypeRef("record", fields=tuple((k, type_ref(v)) for k, v in t.fields))
+        return p.TypeRef("record", fields=tuple((k, type_ref(v)) for k, v in t.fields), name=t.name)
     return p.TypeRef(t.kind, None if t.item is None else type_ref(t.item))
 
 

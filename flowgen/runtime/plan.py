@@ -28,6 +28,8 @@ class TypeRef:
     kind: str
     item: TypeRef | None = None
     fields: tuple[tuple[str, TypeRef], ...] = ()
+    # For a record: the activity whose whole output it is.
+    name: str = ""
 
     def __str__(self) -> str:
         if self.kind == "list":
@@ -47,17 +49,18 @@ class TypeRef:
             assert self.item is not None
             return [self.kind, self.item.to_data()]
         if self.kind == "record":
-            return ["record", [[k, t.to_data()] for k, t in self.fields]]
+            return ["record", self.name, [[k, t.to_data()] for k, t in self.fields]]
         return self.kind
 
     @staticmethod
     def from_data(data: Any) -> TypeRef:
         if isinstance(data, str):
             return TypeRef(data)
-        kind, rest = data
-        if kind == "record":
-            return TypeRef("record", fields=tuple((k, TypeRef.from_data(t)) for k, t in rest))
-        return TypeRef(kind, TypeRef.from_data(rest))
+        if data[0] == "record":
+            _, name, fields = data
+            return TypeRef("record", fields=tuple((k, TypeRef.from_data(t)) for k, t in fields), name=name)
+        kind, item = data
+        return TypeRef(kind, TypeRef.from_data(item))
 
 
 @dataclass(frozen=True)
