@@ -1,0 +1,317 @@
+"""The decider's side of SWF: reading a decision task's whole history, and the decision loop.
+
+A decision task's history comes in pages of at most 1,000 events; the first
+comes with the task, the others from PollForDecisionTask called again with the
+`nextPageToken` (which returns no new task). `decide` needs every event.
+
+A decider that serves the same execution again and again may remember what it
+read: with a `HistoryCache`, polls ask for the newest events first
+(`reverseOrder`) and stop paging as soon as they reach an event already known,
+so a long history costs one page per task instead of all of them. Correctness
+never depends on the cache: whatever does not line up (a gap in event ids, a
+known event that reads differently) makes it read the whole history instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import ClientError
+
+from .decider import decide
+from .plan import FlowPlan
+from .swf import default_identity
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from mypy_boto3_swf import SWFClient
+    from mypy_boto3_swf.type_defs import DecisionTaskTypeDef, DecisionTypeDef
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000
+Event = dict[str, Any]
+Key = tuple[str, str]  # (workflow id, run id)
+
+# Decisions that close the execution: its cached history is of no further use.
+_CLOSING = frozenset(
+    {
+        "CompleteWorkflowExecution",
+        "FailWorkflowExecution",
+        "CancelWorkflowExecution",
+        "ContinueAsNewWorkflowExecution",
+    }
+)
+
+
+@dataclass(frozen=True)
+class DecisionTask:
+    """A decision task with its full history, oldest event first."""
+
+    token: str
+    workflow_id: str
+    run_id: str
+    workflow_name: str
+    workflow_version: str
+    events: list[Event]
+    # How many PollForDecisionTask calls it took, and whether the cache served the old part.
+    pages: int = 1
+    from_cache: bool = False
+
+    @property
+    def key(self) -> Key:
+        return (self.workflow_id, self.run_id)
+
+
+class HistoryCache:
+    """Histories of the executions a decider process served lately, least recently used evicted.
+
+    Bounded both in executions and in events held in all; thread-safe, so
+    several poller threads may share one.
+    """
+
+    def __init__(self, max_executions: int = 1000, max_events: int = 250_000) -> None:
+        self.max_executions = max_executions
+        self.max_events = max_events
+        self._histories: OrderedDict[Key, list[Event]] = OrderedDict()
+        self._events = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._histories)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._histories
+
+    def get(self, key: Key) -> list[Event] | None:
+        with self._lock:
+            events = self._histories.get(key)
+            if events is not None:
+                self._histories.move_to_end(key)
+            return events
+
+    def put(self, key: Key, events: list[Event]) -> None:
+        """Remember `events` (a whole history whose event ids run 1, 2, 3...); anything else is dropped."""
+        with self._lock:
+            self._drop(key)
+            if not _contiguous(events, 1) or len(events) > self.max_events:
+                return
+            self._histories[key] = list(events)
+            self._events += len(events)
+            while len(self._histories) > self.max_executions or self._events > self.max_events:
+                self._drop(next(iter(self._histories)))
+
+    def evict(self, key: Key) -> None:
+        with self._lock:
+            self._drop(key)
+
+    def _drop(self, key: Key) -> None:
+        events = self._histories.pop(key, None)
+        if events is not None:
+            self._events -= len(events)
+
+
+def _event_id(event: Event) -> int | None:
+    value = event.get("eventId")
+    return value if isinstance(value, int) else None
+
+
+def _contiguous(events: Sequence[Event], first: int) -> bool:
+    """Whether the events' ids are first, first + 1, first + 2... in order."""
+    return all(_event_id(event) == first + n for n, event in enumerate(events))
+
+
+def poll_decision_task(
+    client: SWFClient,
+    domain: str,
+    task_list: str,
+    identity: str,
+    cache: HistoryCache | None = None,
+) -> DecisionTask | None:
+    """Poll once for a decision task and read its whole history; None when the poll was empty."""
+    request: dict[str, Any] = {
+        "domain": domain,
+        "taskList": {"name": task_list},
+        "identity": identity,
+        "maximumPageSize": PAGE_SIZE,
+    }
+    if cache is not None:
+        request["reverseOrder"] = True
+    first = client.poll_for_decision_task(**request)
+    token = first.get("taskToken")
+    if not token:
+        return None  # an empty poll (moto leaves the key out; SWF sends it empty)
+    execution = first["workflowExecution"]
+    key = (execution["workflowId"], execution["runId"])
+    workflow_type = first.get("workflowType", {"name": "", "version": ""})
+    pages = _Pages(client, request, first)
+    known = cache.get(key) if cache is not None else None
+    events = _with_known(pages, known) if known else None
+    from_cache = events is not None
+    if events is None:
+        pages.read_all()
+        events = pages.in_order()
+    if cache is not None:
+        cache.put(key, events)
+    return DecisionTask(
+        token=token,
+        workflow_id=key[0],
+        run_id=key[1],
+        workflow_name=workflow_type["name"],
+        workflow_version=workflow_type["version"],
+        events=events,
+        pages=pages.count,
+        from_cache=from_cache,
+    )
+
+
+class _Pages:
+    """The pages of one decision task's history, fetched as needed."""
+
+    def __init__(self, client: SWFClient, request: dict[str, Any], first: DecisionTaskTypeDef):
+        self.client = client
+        self.request = request
+        self.events: list[Event] = list(cast("list[Event]", first.get("events", [])))
+        self.token = first.get("nextPageToken")
+        self.count = 1
+
+    def more(self) -> bool:
+        """Fetch the next page; False when there is none."""
+        if not self.token:
+            return False
+        page = self.client.poll_for_decision_task(**self.request, nextPageToken=self.token)
+        self.events.extend(cast("list[Event]", page.get("events", [])))
+        self.token = page.get("nextPageToken")
+        self.count += 1
+        return True
+
+    def read_all(self) -> None:
+        while self.more():
+            pass
+
+    def oldest_id(self) -> int | None:
+        ids = [i for i in map(_event_id, self.events) if i is not None]
+        return min(ids) if ids else None
+
+    def in_order(self) -> list[Event]:
+        """Every event fetched, oldest first, whichever order SWF paged them in."""
+        if all(_event_id(event) is not None for event in self.events):
+            return sorted(self.events, key=lambda event: cast(int, _event_id(event)))
+        return list(self.events)
+
+
+def _with_known(pages: _Pages, known: list[Event]) -> list[Event] | None:
+    """`known` plus the new events, fetching only the pages that hold new events.
+
+    None when the pages do not line up with `known`; the caller then reads everything.
+    """
+    last = _event_id(known[-1])
+    if last is None:
+        return None
+    while True:
+        oldest = pages.oldest_id()
+        if oldest is not None and oldest <= last:
+            break
+        if not pages.more():
+            return None  # the history holds no event we know: not the one we cached
+    by_id = {_event_id(event): event for event in pages.events}
+    newest = max(i for i in by_id if i is not None)
+    if newest < last or by_id.get(last) != known[-1]:
+        log.info("history cache: known events do not match; reading the whole history")
+        return None
+    new = [by_id.get(event_id) for event_id in range(last + 1, newest + 1)]
+    if any(event is None for event in new):
+        log.info("history cache: a gap in event ids; reading the whole history")
+        return None
+    return known + cast("list[Event]", new)
+
+
+class DeciderLoop:
+    """Polls the workflow's task list, reads each task's history, decides, and responds.
+
+    A task whose `decide` raises is logged and left uncompleted: SWF times it
+    out after the decision timeout and schedules another, so nothing is lost.
+    """
+
+    def __init__(
+        self,
+        plan: FlowPlan,
+        client: SWFClient,
+        identity: str | None = None,
+        cache: bool | HistoryCache = True,
+        task_list: str | None = None,
+        domain: str | None = None,
+    ) -> None:
+        self.plan = plan
+        self.client = client
+        self.identity = identity or default_identity("decider")
+        self.domain = domain or plan.domain
+        self.task_list = task_list or plan.task_list
+        if isinstance(cache, HistoryCache):
+            self.cache: HistoryCache | None = cache
+        else:
+            self.cache = HistoryCache() if cache else None
+
+    def poll_once(self) -> bool:
+        """One poll and, if it brought a task, its decisions; returns whether a task came."""
+        task = poll_decision_task(self.client, self.domain, self.task_list, self.identity, self.cache)
+        if task is None:
+            return False
+        where = f"{self.domain}/{task.workflow_id}/{task.run_id}"
+        extra = {"domain": self.domain, "workflow_id": task.workflow_id, "run_id": task.run_id}
+        if (task.workflow_name, task.workflow_version) != (self.plan.workflow, self.plan.version):
+            log.error(
+                "%s: a task for workflow type %s %s reached the decider of %s %s; left to time out",
+                where,
+                task.workflow_name,
+                task.workflow_version,
+                self.plan.workflow,
+                self.plan.version,
+                extra=extra,
+            )
+            return True
+        try:
+            decisions = decide(self.plan, task.events)
+        except Exception:
+            log.exception(
+                "%s: decide() failed on a history of %d events; the task is left to time out and be retried",
+                where,
+                len(task.events),
+                extra=extra,
+            )
+            self._forget(task)
+            return True
+        try:
+            self.client.respond_decision_task_completed(
+                taskToken=task.token, decisions=cast("Sequence[DecisionTypeDef]", decisions)
+            )
+        except ClientError as error:
+            # Most often UnknownResourceFault: the task timed out or the execution closed meanwhile.
+            log.warning("%s: could not complete the decision task: %s", where, error, extra=extra)
+            return True
+        kinds = [d["decisionType"] for d in decisions]
+        log.debug("%s: %d decisions %s", where, len(decisions), kinds, extra=extra)
+        closing = [kind for kind in kinds if kind in _CLOSING]
+        if closing:
+            log.info("%s: closed with %s", where, closing[0], extra=extra)
+            self._forget(task)
+        return True
+
+    def run(self, stop_event: threading.Event) -> None:
+        """Poll until `stop_event` is set; the task in hand is finished first."""
+        while not stop_event.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                # botocore already retried; pause a moment rather than spin while SWF is unreachable.
+                log.exception("polling %s/%s failed", self.domain, self.task_list)
+                stop_event.wait(1)
+
+    def _forget(self, task: DecisionTask) -> None:
+        if self.cache is not None:
+            self.cache.evict(task.key)

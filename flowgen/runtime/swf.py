@@ -1,0 +1,75 @@
+"""Talking to Amazon SWF: the boto3 client every decider and worker uses, and shared plumbing.
+
+Throttling and transient errors are botocore's business: the client uses its
+`standard` retry mode (exponential backoff with jitter, up to 10 attempts), so
+nothing here retries by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_swf import SWFClient
+
+# SWF holds a poll open for up to 60 s; the socket must wait longer than that.
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 75
+MAX_ATTEMPTS = 10
+# Pollers and their heartbeat threads share one client; keep a connection each.
+MAX_POOL_CONNECTIONS = 50
+MAX_IDENTITY = 256
+
+
+def client(
+    region: str | None = None, endpoint_url: str | None = None, profile: str | None = None
+) -> SWFClient:
+    """A boto3 SWF client with botocore's standard retries and long-poll-safe timeouts.
+
+    `region` and `profile` default to boto3's usual lookup (environment, config
+    files); `endpoint_url` points at another endpoint, such as a local emulator.
+    """
+    session = boto3.session.Session(profile_name=profile, region_name=region)
+    config = Config(
+        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        max_pool_connections=MAX_POOL_CONNECTIONS,
+        user_agent_extra="flowgen",
+    )
+    swf: SWFClient = session.client("swf", endpoint_url=endpoint_url, config=config)
+    return swf
+
+
+def default_identity(role: str) -> str:
+    """`host:pid:role`, within SWF's 256 characters; shows in the history who did what."""
+    text = f"{socket.gethostname()}:{os.getpid()}:{role}"
+    return text[-MAX_IDENTITY:]
+
+
+def stop_on_signals(stop: threading.Event, signals: Iterable[int] = (signal.SIGTERM,)) -> Callable[[], None]:
+    """Set `stop` when one of `signals` arrives; returns a function that restores the old handlers.
+
+    Python runs signal handlers in the main thread only, so this must be called there.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("signal handlers can only be installed from the main thread")
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {number: signal.signal(number, handler) for number in signals}
+
+    def restore() -> None:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+    return restore
