@@ -12,7 +12,11 @@ import datetime
 import hashlib
 import os
 import uuid
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    # Handlers depend on the generated package's types, never the reverse.
+    from country_flow.types import Activity1Output, Activity2Output, Activity3Output
 
 
 class Context(Protocol):
@@ -22,7 +26,7 @@ class Context(Protocol):
     def attempt(self) -> int: ...
 
 
-def start_run() -> dict[str, str]:
+def start_run() -> Activity1Output:
     """Open a run that every fetch reports into."""
     return {"run_id": uuid.uuid4().hex}
 
@@ -34,7 +38,7 @@ def _draw(*parts: object) -> float:
 
 def fetch_country_metrics(
     country_id: int, day: datetime.date, run_id: str, source: str, context: Context
-) -> dict[str, int]:
+) -> Activity2Output:
     """Rows the (pretend) API returns for one country and day; fails now and then."""
     failure_rate = float(os.environ.get("COUNTRY_FLOW_FAILURE_RATE", "0.2"))
     seed = os.environ.get("COUNTRY_FLOW_SEED", run_id)
@@ -43,6 +47,6 @@ def fetch_country_metrics(
     return {"rows": int(_draw(source, country_id, day.isoformat()) * 1000)}
 
 
-def report(rows: list[int]) -> dict[str, str]:
+def report(rows: list[int]) -> Activity3Output:
     """One line over every instance's rows."""
     return {"report": f"{len(rows)} fetches, {sum(rows)} rows"}

@@ -42,6 +42,34 @@ def _parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the spec language's JSON Schema")
     schema.set_defaults(run=_schema)
 
+    build = commands.add_parser(
+        "build",
+        help="compile specs into packages (default generated/WORKFLOW/)",
+        description="Compile specs into packages; nothing is written unless every spec compiles.",
+    )
+    build.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (YAML or JSON)")
+    build.add_argument("--out", metavar="DIR", help="the package folder (one spec only)")
+    build.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    build.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    build.set_defaults(run=_build)
+
+    check = commands.add_parser(
+        "check",
+        help="exit 0 if the packages on disk are what build would write, 1 if not (with a diff)",
+        description=(
+            "Rebuild in memory and compare with disk: prints MISSING, EXTRA and CHANGED files with a "
+            "unified diff. Exit 0 up to date, 1 out of date, 2 on errors."
+        ),
+    )
+    check.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (YAML or JSON)")
+    check.add_argument("--out", metavar="DIR", help="the package folder (one spec only)")
+    check.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    check.set_defaults(run=_check)
+
+    graph = commands.add_parser("graph", help="print the flow as a Mermaid diagram")
+    graph.add_argument("spec", metavar="SPEC", help="spec file (YAML or JSON)")
+    graph.set_defaults(run=_graph)
+
     run = commands.add_parser(
         "run",
         help="run a spec locally, without AWS, and print its result as JSON",
@@ -100,6 +128,28 @@ def _validate(args: argparse.Namespace) -> int:
 def _error(message: str) -> int:
     print(f"flowgen: error: {message}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _build(args: argparse.Namespace) -> int:
+    from flowgen import build
+
+    if args.out and len(args.specs) > 1:
+        return _error("--out takes one spec; without it each spec builds into generated/WORKFLOW/")
+    return build.build(args.specs, args.out, args.strict, args.quiet)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from flowgen import build
+
+    if args.out and len(args.specs) > 1:
+        return _error("--out takes one spec; without it each spec is checked in generated/WORKFLOW/")
+    return build.check(args.specs, args.out, args.strict)
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from flowgen import build
+
+    return build.graph(args.spec)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -49,3 +49,13 @@ def handlers_for(plan: FlowPlan, overrides: Mapping[str, str] | None = None) -> 
         if activity.revert is not None:
             handlers[revert_type_name(activity.name)] = import_handler(activity.revert)
     return handlers
+
+
+def callables(handlers: Mapping[str, object]) -> dict[str, Callable[..., Any]]:
+    """A typed `Handlers` mapping as the engine takes it; every value must be callable."""
+    found: dict[str, Callable[..., Any]] = {}
+    for name, handler in handlers.items():
+        if not callable(handler):
+            raise TypeError(f"the handler for {name} is {type(handler).__name__}, not a function")
+        found[name] = handler
+    return found

@@ -1,0 +1,116 @@
+"""`flowgen build`, `flowgen check` and `flowgen graph`: the whole pipeline, end to end.
+
+load -> validate -> check (flowgen.compiler) -> plan -> render -> write/compare
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+from flowgen.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, use_colour
+from flowgen.compiler import Compiled, compile_spec
+from flowgen.plan import build_plan
+from flowgen.render import Source, package_name, render_package
+from flowgen.render.graph import mermaid
+from flowgen.write import Package, WriteError, compare, write_packages
+
+DEFAULT_OUT = Path("generated")
+_PROJECT_MARKERS = ("pyproject.toml", ".git")
+
+
+def project_path(spec: str) -> str:
+    """The spec's path from its project's root (the nearest folder with pyproject.toml
+    or .git), so headers are the same whatever the working directory."""
+    path = Path(spec).resolve()
+    for parent in path.parents:
+        if any((parent / marker).exists() for marker in _PROJECT_MARKERS):
+            return path.relative_to(parent).as_posix()
+    return path.name
+
+
+def _compile_all(specs: list[str], strict: bool) -> tuple[list[Compiled], int]:
+    colour = use_colour(sys.stderr)
+    compiled = [compile_spec(spec, strict=strict) for spec in specs]
+    code = EXIT_OK
+    for item in compiled:
+        for located in item.diagnostics:
+            print(located.render(colour), file=sys.stderr)
+        if item.unreadable:
+            code = EXIT_USAGE
+        elif item.checked is None and code == EXIT_OK:
+            code = EXIT_INVALID
+    return compiled, code
+
+
+def packages_for(specs: list[str], out: str | None, strict: bool) -> tuple[list[Package], int]:
+    """Render every spec's package in memory; nothing is written here."""
+    compiled, code = _compile_all(specs, strict)
+    if code != EXIT_OK:
+        return [], code
+    packages = []
+    seen: dict[Path, str] = {}
+    for item in compiled:
+        assert item.checked is not None
+        plan = build_plan(item.checked)
+        directory = Path(out) if out else DEFAULT_OUT / package_name(plan.workflow)
+        if directory.resolve() in seen:
+            print(
+                f"flowgen: error: {item.file} and {seen[directory.resolve()]} both build into {directory}",
+                file=sys.stderr,
+            )
+            return [], EXIT_USAGE
+        seen[directory.resolve()] = item.file
+        raw = Path(item.file).read_bytes()
+        source = Source(project_path(item.file), hashlib.sha256(raw).hexdigest())
+        packages.append(Package(item.file, directory, render_package(plan, source)))
+    return packages, EXIT_OK
+
+
+def build(specs: list[str], out: str | None, strict: bool, quiet: bool) -> int:
+    packages, code = packages_for(specs, out, strict)
+    if code != EXIT_OK:
+        return code
+    try:
+        report = write_packages(packages)
+    except (WriteError, OSError) as error:
+        print(f"flowgen: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if not quiet:
+        for line in report:
+            print(line)
+        if not report:
+            print(f"{len(packages)} package(s) up to date")
+    return EXIT_OK
+
+
+def check(specs: list[str], out: str | None, strict: bool) -> int:
+    packages, code = packages_for(specs, out, strict)
+    if code != EXIT_OK:
+        return EXIT_USAGE
+    stale = []
+    for package in packages:
+        drift = compare(package)
+        if drift.clean:
+            continue
+        stale.append(package.spec)
+        for name in drift.missing:
+            print(f"MISSING {(package.directory / name).as_posix()}")
+        for name in drift.extra:
+            print(f"EXTRA {(package.directory / name).as_posix()}")
+        for name, diff in sorted(drift.changed.items()):
+            print(f"CHANGED {(package.directory / name).as_posix()}")
+            sys.stdout.write(diff)
+    if stale:
+        print(f"flowgen check: out of date; run: flowgen build {' '.join(stale)}", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def graph(spec: str) -> int:
+    (compiled,), code = _compile_all([spec], strict=False)
+    if code != EXIT_OK or compiled.checked is None:
+        return code
+    print(mermaid(build_plan(compiled.checked)))
+    return EXIT_OK

@@ -1,0 +1,214 @@
+"""The `main`s behind `python -m PACKAGE.decider|worker|register|starter|local`.
+
+Generated modules are thin: they pass their plan (and handlers) here, so every
+package parses the same options and logs the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .handlers import HandlerError, import_handler
+from .local import LocalRunner
+from .plan import FlowPlan
+from .polling import DeciderLoop
+from .register import register
+from .swf import client as swf_client
+from .swf import stop_on_signals
+from .values import MAX_PAYLOAD, dumps, problem
+from .worker import Worker
+
+if TYPE_CHECKING:
+    from mypy_boto3_swf import SWFClient
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _parser(prog: str, description: str, aws: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    if aws:
+        parser.add_argument("--region", help="AWS region (default: boto3's lookup)")
+        parser.add_argument("--endpoint-url", help="another SWF endpoint, such as a local moto server")
+        parser.add_argument("--profile", help="AWS profile from your config files")
+        parser.add_argument("--domain", help="override the spec's domain (tests, staging)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def _client(args: argparse.Namespace) -> SWFClient:
+    return swf_client(region=args.region, endpoint_url=args.endpoint_url, profile=args.profile)
+
+
+def _logging(args: argparse.Namespace) -> None:
+    logging.basicConfig(level=args.log_level, format=LOG_FORMAT, stream=sys.stderr)
+
+
+def decider_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
+    parser = _parser(prog, f"Decide the {plan.workflow} workflow's tasks on SWF until SIGTERM or SIGINT.")
+    parser.add_argument("--identity", help="how this decider appears in histories")
+    args = parser.parse_args(argv)
+    _logging(args)
+    stop = threading.Event()
+    restore = stop_on_signals(stop, (signal.SIGTERM, signal.SIGINT))
+    try:
+        DeciderLoop(plan, _client(args), identity=args.identity, domain=args.domain).run(stop)
+    finally:
+        restore()
+    return EXIT_OK
+
+
+def worker_main(
+    plan: FlowPlan, spec_handlers: Callable[[], Mapping[str, Any]], argv: Sequence[str] | None, prog: str
+) -> int:
+    parser = _parser(prog, f"Run the {plan.workflow} workflow's activities from SWF until SIGTERM or SIGINT.")
+    parser.add_argument("--identity", help="how this worker appears in histories")
+    parser.add_argument("--task-list", action="append", help="serve only this task list (repeatable)")
+    parser.add_argument("--concurrency", type=int, default=1, help="tasks at once per task list (default 1)")
+    args = parser.parse_args(argv)
+    _logging(args)
+    worker = Worker(
+        plan,
+        dict(spec_handlers()),
+        _client(args),
+        task_list=args.task_list,
+        identity=args.identity,
+        concurrency=max(args.concurrency, 1),
+        domain=args.domain,
+    )
+    restore = worker.install_signal_handlers((signal.SIGTERM, signal.SIGINT))
+    try:
+        worker.run()
+    finally:
+        restore()
+    return EXIT_OK
+
+
+def register_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
+    parser = _parser(prog, f"Register the {plan.workflow} workflow's domain and types on SWF, idempotently.")
+    args = parser.parse_args(argv)
+    _logging(args)
+    report = register(plan, _client(args), domain=args.domain)
+    for line in report.lines:
+        print(line)
+    return EXIT_FAILED if report.drift else EXIT_OK
+
+
+def check_input(plan: FlowPlan, workflow_input: Mapping[str, Any]) -> str:
+    """The input as it travels, after the same checks the decider makes; ValueError if bad."""
+    declared = dict(plan.input)
+    unknown = sorted(set(workflow_input) - set(declared))
+    if unknown:
+        raise ValueError(f"unknown input field {unknown[0]}")
+    text = dumps(dict(workflow_input))
+    data = json.loads(text)
+    for name, expected in plan.input:
+        if name not in data and expected.kind not in ("optional", "any"):
+            raise ValueError(f"missing input field {name} ({expected})")
+        found = problem(data.get(name), expected, name)
+        if found:
+            raise ValueError(found)
+    if len(text) > MAX_PAYLOAD:
+        raise ValueError(f"the input is {len(text)} characters; SWF allows {MAX_PAYLOAD}")
+    return text
+
+
+def start(
+    plan: FlowPlan,
+    workflow_input: Mapping[str, Any],
+    client: SWFClient,
+    workflow_id: str | None = None,
+    domain: str | None = None,
+) -> tuple[str, str]:
+    """Start one execution; returns (workflow id, run id)."""
+    text = check_input(plan, workflow_input)
+    workflow_id = workflow_id or f"{plan.workflow}-{uuid.uuid4().hex}"
+    arguments: dict[str, Any] = {
+        "domain": domain or plan.domain,
+        "workflowId": workflow_id,
+        "workflowType": {"name": plan.workflow, "version": plan.version},
+        "taskList": {"name": plan.task_list},
+        "input": text,
+        "executionStartToCloseTimeout": str(plan.execution_timeout),
+        "taskStartToCloseTimeout": "NONE" if plan.decision_timeout is None else str(plan.decision_timeout),
+        "childPolicy": plan.child_policy,
+    }
+    if plan.tags:
+        arguments["tagList"] = list(plan.tags)
+    response = client.start_workflow_execution(**arguments)
+    return workflow_id, response["runId"]
+
+
+def _read_input(args: argparse.Namespace) -> dict[str, Any]:
+    if args.input_file:
+        with open(args.input_file, encoding="utf-8") as handle:
+            text = handle.read()
+    else:
+        text = args.input or "{}"
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("the input must be a JSON object of the workflow's input fields")
+    return data
+
+
+def _input_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--input", metavar="JSON", help="the workflow input, a JSON object")
+    group.add_argument("--input-file", metavar="FILE", help="a file holding the workflow input")
+
+
+def starter_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
+    parser = _parser(prog, f"Start an execution of the {plan.workflow} workflow on SWF.")
+    _input_options(parser)
+    parser.add_argument("--workflow-id", help="the execution's workflow id (default: a fresh one)")
+    args = parser.parse_args(argv)
+    _logging(args)
+    try:
+        workflow_input = _read_input(args)
+        workflow_id, run_id = start(plan, workflow_input, _client(args), args.workflow_id, args.domain)
+    except (OSError, ValueError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps({"workflowId": workflow_id, "runId": run_id}))
+    return EXIT_OK
+
+
+def local_main(
+    plan: FlowPlan, spec_handlers: Callable[[], Mapping[str, Any]], argv: Sequence[str] | None, prog: str
+) -> int:
+    parser = _parser(prog, f"Run the {plan.workflow} workflow in this process, without AWS.", aws=False)
+    _input_options(parser)
+    parser.add_argument("--workers", type=int, default=4, help="handlers run at once (default 4)")
+    parser.add_argument(
+        "--handler",
+        action="append",
+        default=[],
+        metavar="ACTIVITY=MODULE:FUNCTION",
+        help="a stand-in for an external activity (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    _logging(args)
+    try:
+        workflow_input = _read_input(args)
+        check_input(plan, workflow_input)
+        handlers = dict(spec_handlers())
+        for item in args.handler:
+            name, _, path = item.partition("=")
+            handlers[name] = import_handler(path)
+    except (OSError, ValueError, HandlerError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    outcome = LocalRunner(plan, handlers, workers=max(args.workers, 1)).run(workflow_input)
+    if outcome.status == "COMPLETED":
+        print(json.dumps(outcome.result, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{outcome.status}: {outcome.reason}", file=sys.stderr)
+    return EXIT_FAILED

@@ -1,0 +1,157 @@
+"""Registering a plan's domain, workflow type and activity types, idempotently.
+
+Every default SWF keeps with a type is set, so no scheduling can fail with
+DEFAULT_*_UNDEFINED. A type that exists with other defaults is drift: SWF
+cannot change a registered type, so the advice is to bump its version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from .ids import revert_type_name
+from .plan import ActivityPlan, FlowPlan
+
+if TYPE_CHECKING:
+    from mypy_boto3_swf import SWFClient
+    from mypy_boto3_swf.type_defs import ActivityTypeTypeDef, WorkflowTypeTypeDef
+
+
+@dataclass
+class Report:
+    """What registration did, line by line, and whether anything drifted."""
+
+    lines: list[str] = field(default_factory=list)
+    drift: bool = False
+
+
+def _seconds(value: int | None) -> str:
+    return "NONE" if value is None else str(value)
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def workflow_defaults(plan: FlowPlan) -> dict[str, Any]:
+    return {
+        "defaultTaskList": {"name": plan.task_list},
+        "defaultExecutionStartToCloseTimeout": str(plan.execution_timeout),
+        "defaultTaskStartToCloseTimeout": _seconds(plan.decision_timeout),
+        "defaultChildPolicy": plan.child_policy,
+    }
+
+
+def activity_defaults(activity: ActivityPlan) -> dict[str, Any]:
+    timeouts = activity.timeouts
+    defaults: dict[str, Any] = {
+        "defaultTaskList": {"name": activity.task_list},
+        "defaultTaskScheduleToStartTimeout": _seconds(timeouts.schedule_to_start),
+        "defaultTaskStartToCloseTimeout": _seconds(timeouts.start_to_close),
+        "defaultTaskScheduleToCloseTimeout": _seconds(timeouts.schedule_to_close),
+        "defaultTaskHeartbeatTimeout": _seconds(timeouts.heartbeat),
+    }
+    if activity.priority is not None:
+        defaults["defaultTaskPriority"] = str(activity.priority)
+    return defaults
+
+
+def _differences(wanted: dict[str, Any], found: dict[str, Any]) -> list[str]:
+    return [
+        f"{key} is {found.get(key)!r}, the spec says {value!r}"
+        for key, value in sorted(wanted.items())
+        if found.get(key) != value
+    ]
+
+
+def register(plan: FlowPlan, client: SWFClient, domain: str | None = None) -> Report:
+    report = Report()
+    domain = domain or plan.domain
+    _domain(plan, client, domain, report)
+    _workflow_type(plan, client, domain, report)
+    for activity in plan.activities:
+        _activity_type(client, domain, activity.name, activity, report)
+        if activity.revert is not None:
+            _activity_type(client, domain, revert_type_name(activity.name), activity, report)
+    return report
+
+
+def _domain(plan: FlowPlan, client: SWFClient, domain: str, report: Report) -> None:
+    retention = str(plan.domain_retention_days)
+    try:
+        found = client.describe_domain(name=domain)
+    except ClientError as error:
+        if _code(error) != "UnknownResourceFault":
+            raise
+        try:
+            client.register_domain(name=domain, workflowExecutionRetentionPeriodInDays=retention)
+            report.lines.append(f"domain {domain}: registered, retention {retention} days")
+            return
+        except ClientError as again:
+            if _code(again) != "DomainAlreadyExistsFault":
+                raise
+            found = client.describe_domain(name=domain)
+    kept = found["configuration"]["workflowExecutionRetentionPeriodInDays"]
+    if kept != retention:
+        report.drift = True
+        report.lines.append(
+            f"domain {domain}: DRIFT: retention is {kept} days, the spec says {retention} "
+            "(SWF cannot change it; use another domain or accept it)"
+        )
+    else:
+        report.lines.append(f"domain {domain}: already registered")
+
+
+def _workflow_type(plan: FlowPlan, client: SWFClient, domain: str, report: Report) -> None:
+    kind: WorkflowTypeTypeDef = {"name": plan.workflow, "version": plan.version}
+    label = f"workflow type {plan.workflow} {plan.version}"
+    wanted = workflow_defaults(plan)
+    try:
+        found = client.describe_workflow_type(domain=domain, workflowType=kind)
+    except ClientError as error:
+        if _code(error) != "UnknownResourceFault":
+            raise
+        arguments: dict[str, Any] = {
+            "domain": domain,
+            "name": plan.workflow,
+            "version": plan.version,
+            **wanted,
+        }
+        if plan.description:
+            arguments["description"] = plan.description[:1024]
+        client.register_workflow_type(**arguments)
+        report.lines.append(f"{label}: registered")
+        return
+    _compare(label, wanted, dict(found["configuration"]), found["typeInfo"]["status"], report)
+
+
+def _activity_type(client: SWFClient, domain: str, name: str, activity: ActivityPlan, report: Report) -> None:
+    kind: ActivityTypeTypeDef = {"name": name, "version": activity.version}
+    label = f"activity type {name} {activity.version}"
+    wanted = activity_defaults(activity)
+    try:
+        found = client.describe_activity_type(domain=domain, activityType=kind)
+    except ClientError as error:
+        if _code(error) != "UnknownResourceFault":
+            raise
+        arguments: dict[str, Any] = {"domain": domain, "name": name, "version": activity.version, **wanted}
+        if activity.description:
+            arguments["description"] = activity.description[:1024]
+        client.register_activity_type(**arguments)
+        report.lines.append(f"{label}: registered")
+        return
+    _compare(label, wanted, dict(found["configuration"]), found["typeInfo"]["status"], report)
+
+
+def _compare(label: str, wanted: dict[str, Any], found: dict[str, Any], status: str, report: Report) -> None:
+    problems = _differences(wanted, found)
+    if status != "REGISTERED":
+        problems.insert(0, f"it is {status}")
+    if problems:
+        report.drift = True
+        report.lines.append(f"{label}: DRIFT: {'; '.join(problems)}; bump the version in the spec")
+    else:
+        report.lines.append(f"{label}: already registered as the spec says")
