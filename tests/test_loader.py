@@ -317,3 +317,37 @@ def test_oversized_input_is_refused_before_parsing() -> None:
     with pytest.raises(LoadError) as caught:
         load_bytes(b"a: 1\n" * 300_000)
     assert "at most" in caught.value.diagnostic.message
+
+
+def test_non_utf8_bytes_after_a_bom_are_located() -> None:
+    with pytest.raises(LoadError) as caught:
+        load_bytes(b"\xef\xbb\xbfab: c\xe9\n")
+    assert caught.value.diagnostic.position == Position(1, 6)
+    assert "byte 0xe9" in caught.value.diagnostic.message
+
+
+def test_a_lone_carriage_return_is_a_line_break_everywhere() -> None:
+    assert _error("a: 1\rb: \x07\n").diagnostic.position == Position(2, 4)
+    with pytest.raises(LoadError) as caught:
+        load_bytes(b"a: 1\rb: \x80\n")
+    assert caught.value.diagnostic.position == Position(2, 4)
+
+
+def test_json_surrogate_pairs_are_read_as_one_character() -> None:
+    # json.dumps writes characters beyond U+FFFF as escaped surrogate pairs, which YAML refuses.
+    text = '{"a": "x\\ud83d\\ude42y", "b": [1, "\\ud83d\\ude43"], "c": "\\\\ud83d\\\\ude42"}'
+    document = load_text(text)
+    assert document.data == {"a": "x🙂y", "b": [1, "🙃"], "c": "\\ud83d\\ude42"}
+    assert document.keys[("b",)] == Position(1, text.index('"b"') + 1)
+    assert document.values[("b", 1)] == Position(1, text.index('"\\ud83d\\ude43"') + 1)
+    assert document.keys[("c",)] == Position(1, text.index('"c"') + 1)
+
+
+def test_errors_after_a_joined_surrogate_pair_keep_their_column() -> None:
+    text = '{"a": "\\ud83d\\ude42", "b": [1, {"c" "d"}]}'
+    same_length = text.replace("\\ud83d\\ude42", "x" * 12)
+    assert _error(text).diagnostic.position == _error(same_length).diagnostic.position
+
+
+def test_a_lone_surrogate_escape_is_refused() -> None:
+    assert "escape" in _error('{"a": "\\ud83d"}').diagnostic.message

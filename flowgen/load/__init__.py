@@ -13,6 +13,7 @@ composer lets us:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -40,6 +41,11 @@ _HEX = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _SPECIAL_FLOAT = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
 _YAML_TAG = "tag:yaml.org,2002:"
+# An escaped UTF-16 surrogate pair, as JSON writes characters beyond U+FFFF (not after a backslash).
+_SURROGATE_PAIR = re.compile(
+    r"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"
+)
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 _STR_TAG = _YAML_TAG + "str"
 # Tags that change nothing here; any other (!!int, !!python/..., !custom) would be ignored silently.
 _HARMLESS_TAGS = ("!", _STR_TAG, _YAML_TAG + "map", _YAML_TAG + "seq")
@@ -135,17 +141,18 @@ def read_spec_file(file: str) -> Document:
 def load_bytes(raw: bytes) -> Document:
     if len(raw) > MAX_BYTES:
         raise LoadError(Diagnostic((), f"a spec may be at most {MAX_BYTES:,} bytes", position=Position(1, 1)))
+    # Strip a byte order mark here: with "utf-8-sig" the error offsets would not count it.
+    body = raw.removeprefix(b"\xef\xbb\xbf")
     try:
-        text = raw.decode("utf-8-sig")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as error:
-        before = raw[: error.start]
-        line = before.count(b"\n") + 1
-        column = error.start - (before.rfind(b"\n") + 1) + 1
+        # Everything before the first bad byte decodes, so columns count characters as elsewhere.
+        before = body[: error.start].decode("utf-8")
         raise LoadError(
             Diagnostic(
                 (),
-                f"not UTF-8 text: byte 0x{raw[error.start]:02x} cannot be decoded",
-                position=Position(line, column),
+                f"not UTF-8 text: byte 0x{body[error.start]:02x} cannot be decoded",
+                position=_text_position(before, len(before)),
             )
         ) from None
     return load_text(text)
@@ -153,6 +160,57 @@ def load_bytes(raw: bytes) -> Document:
 
 def load_text(text: str) -> Document:
     """Load YAML (or JSON, which is YAML) text into a positioned document."""
+    try:
+        return _load_text(text)
+    except LoadError as error:
+        # JSON writers escape characters beyond U+FFFF as surrogate pairs ("\ud83d\ude42"),
+        # which YAML refuses: join each pair into one YAML escape ("\U0001F642") and try again.
+        if "invalid Unicode character escape" not in error.diagnostic.message:
+            raise
+        joined, moved = _join_surrogates(text)
+        if not moved:
+            raise
+        try:
+            document = _load_text(joined)
+        except LoadError as again:
+            position = again.diagnostic.position
+            if position is not None:
+                position = _unmove(position, moved)
+            raise LoadError(dataclasses.replace(again.diagnostic, position=position)) from None
+        return Document(
+            data=document.data,
+            values={path: _unmove(at, moved) for path, at in document.values.items()},
+            keys={path: _unmove(at, moved) for path, at in document.keys.items()},
+            texts=document.texts,
+        )
+
+
+def _join_surrogates(text: str) -> tuple[str, dict[int, list[int]]]:
+    """The text with escaped surrogate pairs joined, and where each join shortened a line:
+    line -> columns (in the joined text) after which two characters went missing."""
+    parts: list[str] = []
+    ends: list[int] = []
+    last = 0
+    for match in _SURROGATE_PAIR.finditer(text):
+        high, low = int(match.group(2), 16), int(match.group(3), 16)
+        code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+        parts += [text[last : match.start()], match.group(1), f"\\U{code:08X}"]
+        ends.append(sum(map(len, parts)))
+        last = match.end()
+    joined = "".join(parts) + text[last:]
+    moved: dict[int, list[int]] = {}
+    for end in ends:
+        at = _text_position(joined, end)
+        moved.setdefault(at.line, []).append(at.column)
+    return joined, moved
+
+
+def _unmove(position: Position, moved: dict[int, list[int]]) -> Position:
+    shift = 2 * sum(1 for column in moved.get(position.line, ()) if column <= position.column)
+    return Position(position.line, position.column + shift)
+
+
+def _load_text(text: str) -> Document:
     builder = _Builder()
     try:
         for event in yaml.parse(text, Loader=_Loader):
@@ -161,7 +219,7 @@ def load_text(text: str) -> Document:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or error.context or "cannot be parsed"
         opened = error.context_mark
-        if "flow" in (error.context or "") and opened is not None and opened != mark:
+        if error.context in ("while parsing a flow mapping", "while parsing a flow sequence") and opened:
             problem += (
                 f" (in the {{...}} or [...] opened at line {opened.line + 1}, column {opened.column + 1};"
                 " quote values that contain [ ] { } , or :)"
@@ -178,15 +236,12 @@ def load_text(text: str) -> Document:
         # libyaml reports a byte offset, the pure-Python reader a character offset:
         # find the character itself (any occurrence of it is just as unacceptable).
         char = chr(error.character) if isinstance(error.character, int) else str(error.character)
-        index = max(text.find(char), 0)
-        line = text.count("\n", 0, index) + 1
-        column = index - (text.rfind("\n", 0, index) + 1) + 1
         raise LoadError(
             Diagnostic(
                 builder.path(),
                 f"invalid YAML: the character U+{ord(char[:1] or '?'):04X} is not allowed in YAML text; "
                 "write it escaped inside double quotes",
-                position=Position(line, column),
+                position=_text_position(text, max(text.find(char), 0)),
             )
         ) from None
     except yaml.YAMLError as error:
@@ -211,6 +266,12 @@ def load_text(text: str) -> Document:
             )
         )
     return Document(data=data, values=builder.values, keys=builder.keys, texts=builder.texts)
+
+
+def _text_position(text: str, index: int) -> Position:
+    """The line and column of `text[index]`, counting lines as YAML (and so every other position) does."""
+    breaks = list(_LINE_BREAK.finditer(text, 0, index))
+    return Position(len(breaks) + 1, index - (breaks[-1].end() if breaks else 0) + 1)
 
 
 def _char_at(text: str, line: int, column: int) -> str:
