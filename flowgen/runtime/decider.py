@@ -27,6 +27,8 @@ MAX_DECISIONS = 100
 # 1 MB response limit, with room for the envelope.
 MAX_RESPONSE_BYTES = 1_000_000
 MAX_REASON = 256
+# The longest retry wait: an execution runs at most a year (and SWF takes at most 8 digits).
+MAX_WAIT = 365 * 86400
 # Causes of ScheduleActivityTaskFailed that a later attempt can get past.
 RETRYABLE_CAUSES = frozenset({"ACTIVITY_CREATION_RATE_EXCEEDED", "OPEN_ACTIVITIES_LIMIT_EXCEEDED"})
 
@@ -238,7 +240,12 @@ def _exhausted(activity: p.ActivityPlan, state: Instance) -> bool:
 
 def retry_wait(policy: p.RetryPolicy, activity_id: str, attempt: int) -> int:
     """Seconds to wait before attempt `attempt + 1`, after `attempt` attempts failed."""
-    wait = policy.interval * policy.backoff_rate ** max(attempt - 1, 0)
+    if not policy.interval:
+        return 0
+    try:
+        wait = min(policy.interval * policy.backoff_rate ** max(attempt - 1, 0), MAX_WAIT)
+    except OverflowError:
+        wait = MAX_WAIT
     if policy.max_interval is not None:
         wait = min(wait, policy.max_interval)
     if policy.jitter == "full":
