@@ -95,15 +95,13 @@ def decide(plan: p.FlowPlan, events: list[dict[str, Any]]) -> list[Decision]:
         return _chunk(run, _cancel(run))
     try:
         ending = _advance(run)
+        if ending is None and not run.decisions and not _waiting(run):
+            return _chunk(run, [_complete(run)])
     except FlowFailure as error:
         ending = error
     if ending is not None:
         return _chunk(run, _fail_after_reverts(run, ending))
-    if run.decisions:
-        return _chunk(run, run.decisions)
-    if any(i.open for i in execution.instances.values()) or _waiting(run):
-        return []
-    return _chunk(run, [_complete(run)])
+    return _chunk(run, run.decisions)
 
 
 # -- input -------------------------------------------------------------------------
@@ -294,12 +292,23 @@ def _settled(run: _Run, name: str) -> bool:
 
 
 def _advance(run: _Run) -> FlowFailure | None:
-    """Schedule what is ready; return the failure that ends the flow, if any."""
+    """Schedule what is ready; return the failure that ends the flow, if any.
+
+    Every activity that can be expanded is, even once the flow is failing, so
+    that the reverts find every instance that completed.
+    """
     first_failure: tuple[int, Planned, Instance] | None = None
+    # A failure of the flow itself: too many instances, an input too large.
+    broken: FlowFailure | None = None
     for activity in run.plan.activities:
         if not all(_settled(run, r) for r in activity.requires):
             continue
-        run.instances[activity.name] = planned = _expand(run, activity)
+        try:
+            planned = _expand(run, activity)
+        except FlowFailure as failure:
+            broken = broken or failure
+            continue
+        run.instances[activity.name] = planned
         open_here = sum(1 for item in planned if run.state(item).open)
         for item in planned:
             state = run.state(item)
@@ -310,7 +319,7 @@ def _advance(run: _Run) -> FlowFailure | None:
                 if not activity.continue_on_failure and is_first:
                     first_failure = (state.closed_event, item, state)
                 continue
-            if first_failure is not None:
+            if first_failure is not None or broken is not None:
                 continue  # failing: start nothing new
             if activity.max_concurrency and open_here >= activity.max_concurrency:
                 continue
@@ -318,12 +327,16 @@ def _advance(run: _Run) -> FlowFailure | None:
                 continue
             if not _ready_to_retry(run, activity, item.id, state):
                 continue
-            text = _input_of(run, item, state.attempts + 1)
+            try:
+                text = _input_of(run, item, state.attempts + 1)
+            except FlowFailure as failure:
+                broken = broken or failure
+                continue
             run.decisions.append(_schedule(activity, activity.name, item.id, text))
             open_here += 1
             run.open_total += 1
-    if first_failure is None:
-        return None
+    if broken is not None or first_failure is None:
+        return broken
     _, item, state = first_failure
     error = state.error or Error("failed", "Error", "failed")
     attempts = f"after {state.attempts} attempt{'s' if state.attempts != 1 else ''}"
@@ -340,8 +353,8 @@ def _advance(run: _Run) -> FlowFailure | None:
 
 
 def _waiting(run: _Run) -> bool:
-    """Whether something is still to happen (open timers, instances not settled)."""
-    if run.execution.open_timers:
+    """Whether something is still to happen (open tasks or timers, instances not settled)."""
+    if run.open_total or run.execution.open_timers:
         return True
     return not all(_settled(run, a.name) for a in run.plan.activities)
 
@@ -488,7 +501,7 @@ def _complete(run: _Run) -> Decision:
     result = {name: _value(run, source, {}) for name, source in run.plan.result}
     text = dumps(result)
     if len(text) > MAX_PAYLOAD:
-        return _fail(f"the result is {len(text)} characters; SWF allows {MAX_PAYLOAD}", {})
+        raise FlowFailure(f"the result is {len(text)} characters; SWF allows {MAX_PAYLOAD}")
     return {
         "decisionType": "CompleteWorkflowExecution",
         "completeWorkflowExecutionDecisionAttributes": {"result": text},
