@@ -366,6 +366,9 @@ def _fail_after_reverts(run: _Run, failure: FlowFailure) -> list[Decision]:
     run.decisions = []
     if any(i.open for aid, i in run.execution.instances.items() if not aid.endswith(".revert")):
         return []  # wait for what runs to finish: it may need reverting too
+    # Only reverts are open now; what _advance meant to start is not started.
+    run.open_total = sum(1 for i in run.execution.instances.values() if i.open)
+    run.open_timers = len(run.execution.open_timers)
     dependents: dict[str, set[str]] = {a.name: set() for a in run.plan.activities}
     for activity in run.plan.activities:
         for required in activity.requires:
@@ -378,12 +381,14 @@ def _fail_after_reverts(run: _Run, failure: FlowFailure) -> list[Decision]:
         if any(_reverting(run, d) for d in _downstream(dependents, activity.name)):
             pending = True
             continue
-        for item in run.instances.get(activity.name) or []:
+        items = run.instances.get(activity.name) or []
+        open_here = sum(1 for item in items if _revert_state(run, item).open)
+        for item in items:
             state = run.state(item)
             if not state.completed:
                 continue
-            rid = revert_id(activity.name, item.index)
-            revert = run.execution.instances.get(rid) or Instance(rid)
+            revert = _revert_state(run, item)
+            rid = revert.activity_id
             if revert.completed:
                 reverts[rid] = "reverted"
             elif revert.open:
@@ -392,7 +397,13 @@ def _fail_after_reverts(run: _Run, failure: FlowFailure) -> list[Decision]:
                 reverts[rid] = f"revert failed: {revert.error.describe() if revert.error else 'error'}"
             else:
                 pending = True
-                _revert_step(run, activity, item, state, revert)
+                if activity.max_concurrency and open_here >= activity.max_concurrency:
+                    continue
+                if run.open_total >= MAX_OPEN_ACTIVITIES:
+                    continue
+                if _revert_step(run, activity, item, state, revert):
+                    open_here += 1
+                    run.open_total += 1
     if pending:
         return run.decisions
     details = dict(failure.details)
@@ -426,15 +437,22 @@ def _reverting(run: _Run, name: str) -> bool:
     return False
 
 
+def _revert_state(run: _Run, item: Planned) -> Instance:
+    rid = revert_id(item.activity.name, item.index)
+    return run.execution.instances.get(rid) or Instance(rid)
+
+
 def _revert_step(
     run: _Run, activity: p.ActivityPlan, item: Planned, state: Instance, revert: Instance
-) -> None:
-    rid = revert_id(activity.name, item.index)
+) -> bool:
+    """Schedule the next attempt of a revert, unless it waits for its retry timer."""
+    rid = revert.activity_id
     if not _ready_to_retry(run, activity, rid, revert):
-        return
+        return False
     forward = json.loads(state.input) if state.input else {}
     data = {"input": forward.get("input", {}), "result": state.result, "attempt": revert.attempts + 1}
     run.decisions.append(_schedule(activity, revert_type_name(activity.name), rid, dumps(data)))
+    return True
 
 
 # -- cancellation ------------------------------------------------------------------
