@@ -528,8 +528,12 @@ def _complete(run: _Run) -> Decision:
 
 def _fail(reason: str, details: dict[str, Any]) -> Decision:
     text = dumps(details)
-    if len(text) > MAX_PAYLOAD:
-        text = clip(text, MAX_PAYLOAD)
+    for limit in (MAX_PAYLOAD // 4, 1024, 64):
+        if len(text) <= MAX_PAYLOAD:
+            break
+        # Cut the long entries, not the text, so that the details stay one JSON object.
+        details = {k: v if len(dumps(v)) <= limit else clip(dumps(v), limit) for k, v in details.items()}
+        text = dumps(details)
     return {
         "decisionType": "FailWorkflowExecution",
         "failWorkflowExecutionDecisionAttributes": {"reason": clip(reason, MAX_REASON), "details": text},
