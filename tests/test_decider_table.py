@@ -1,0 +1,1186 @@
+"""The decider against hand-built SWF histories: one case per behaviour of DESIGN.md's "The decider".
+
+Each row of CASES names a spec, writes a history with `tests.histories.History` (events as
+boto3 returns them) and states what `decide` must answer: either the decisions as short lines
+(`schedule ID`, `timer ID SECONDS`, `fail REASON`, `complete RESULT`, ...) or a function that
+checks them. Histories that need earlier decisions get them from `History.step`, which plays
+SWF's part: it records exactly the events SWF records for each decision.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from flowgen.runtime.decider import MAX_DECISIONS, MAX_RESPONSE_BYTES, decide, retry_wait
+from flowgen.runtime.plan import FlowPlan, RetryPolicy
+from tests.histories import History, attributes, inputs_by_id, plan_from, summaries, task_input
+
+Decisions = list[dict[str, Any]]
+
+HEADER = """\
+flowgen: 1
+domain: d
+workflow:
+  name: w
+  version: "1"
+  execution_timeout: 365d
+  input: {input}
+  result: {result}
+defaults:
+  task_list: tl
+  timeouts: {{schedule_to_start: 5m, start_to_close: 10m}}
+  retry: 0
+activities:
+"""
+
+
+def spec(activities: str, input: str = "{}", result: str = "{}") -> str:
+    """A spec text: the common header, then `activities` (YAML, two-space indented)."""
+    body = "\n".join("  " + line if line else line for line in activities.strip("\n").splitlines())
+    return HEADER.format(input=input, result=result) + body + "\n"
+
+
+H = "tests.flow_handlers"
+
+# a -> b: the smallest flow with a dependency.
+CHAIN = spec(
+    f"""
+a: {{handler: "{H}:a", inputs: {{n: input.n}}, outputs: {{x: int}}}}
+b: {{handler: "{H}:b", requires: [a], inputs: {{x: a.x}}, outputs: {{y: int}}}}
+""",
+    input="{n: int}",
+    result="{y: b.y, n: input.n, tag: {value: done}}",
+)
+
+# Two roots and an activity that needs both.
+ROOTS = spec(f"""
+a: {{handler: "{H}:a", outputs: {{x: int}}}}
+r: {{handler: "{H}:r", outputs: {{x: int}}}}
+j: {{handler: "{H}:j", requires: [a, r], inputs: {{a: a.x, r: r.x}}}}
+""")
+
+GENERATORS = spec(
+    f"""
+lit: {{handler: "{H}:g", generators: {{letter: {{items: [x, y, z]}}}}, inputs: {{v: generator.letter}}}}
+rng: {{handler: "{H}:g", generators: {{i: {{range: [0, 10, 3]}}}}, inputs: {{v: generator.i}}}}
+days: {{handler: "{H}:g", generators: {{day: {{date_range: {{start: "2024-02-27", end: "2024-03-01"}}}}}}, inputs: {{v: generator.day}}}}
+span:
+  handler: "{H}:g"
+  generators: {{day: {{date_range: {{start: input.start, end: input.end}}}}}}
+  max_items: 40
+  inputs: {{v: generator.day}}
+each_input:
+  handler: "{H}:g"
+  generators: {{c: input.countries}}
+  max_items: 5
+  inputs: {{v: generator.c}}
+grid:
+  handler: "{H}:g"
+  generators: {{day: {{items: ["2024-01-01", "2024-01-02"]}}, c: {{items: [7, 8, 9]}}}}
+  inputs: {{day: generator.day, c: generator.c}}
+""",
+    input="{start: date, end: date, countries: 'list[int]'}",
+)
+
+# A list from an upstream output, then a list over every instance of a generated activity.
+UPSTREAM = spec(
+    f"""
+src: {{handler: "{H}:src", outputs: {{items: "list[str]"}}}}
+fan:
+  handler: "{H}:fan"
+  requires: [src]
+  generators: {{item: src.items}}
+  max_items: 10
+  inputs: {{item: generator.item}}
+  outputs: {{size: int}}
+again:
+  handler: "{H}:again"
+  requires: [fan]
+  generators: {{size: "fan[*].size"}}
+  max_items: 10
+  inputs: {{size: generator.size}}
+  outputs: {{n: int}}
+total: {{handler: "{H}:total", requires: [again], inputs: {{ns: "again[*].n"}}, outputs: {{sum: int}}}}
+""",
+    result="{sum: total.sum, sizes: 'fan[*].size'}",
+)
+
+# Every kind of reference in one activity's inputs.
+REFERENCES = spec(
+    f"""
+one: {{handler: "{H}:one", inputs: {{n: input.n}}, outputs: {{x: int, tag: str}}}}
+many:
+  handler: "{H}:many"
+  generators: {{i: {{items: [10, 20]}}}}
+  inputs: {{i: generator.i}}
+  outputs: {{v: int}}
+use:
+  handler: "{H}:use"
+  requires: [one, many]
+  generators: {{k: {{items: [a, b]}}}}
+  inputs:
+    n: input.n
+    k: generator.k
+    x: one.x
+    whole: one
+    vs: "many[*].v"
+    all: "many[*]"
+    lit: {{value: {{deep: [1, 2]}}}}
+""",
+    input="{n: int}",
+)
+
+CONCURRENCY = spec(f"""
+c:
+  handler: "{H}:c"
+  generators: {{i: {{range: [0, 5]}}}}
+  max_concurrency: 2
+  inputs: {{i: generator.i}}
+""")
+
+WIDE = spec(f"""
+w:
+  handler: "{H}:w"
+  generators: {{i: {{range: [0, 1200]}}}}
+  inputs: {{i: generator.i}}
+""")
+
+
+def retrying(retry: str, on_failure: str = "fail_workflow") -> str:
+    return spec(f"""
+a:
+  handler: "{H}:a"
+  outputs: {{x: int}}
+  retry: {retry}
+  on_failure: {on_failure}
+""")
+
+
+RETRY_NOW = retrying("2")
+RETRY_WAIT = retrying("{max_retries: 3, interval: 10s}")
+BACKOFF = retrying("{max_retries: 5, interval: 10s, backoff_rate: 3.0, max_interval: 2m}")
+JITTER = retrying("{max_retries: 3, interval: 100s, jitter: full}")
+ERRORS = retrying("{max_retries: 3, errors: [ThrottledError, HEARTBEAT]}")
+RETRY_NONE = retrying("0")
+HUGE_BACKOFF = retrying("{max_retries: 100, interval: 1s, backoff_rate: 100.0}")
+
+# Generated instances that wait before their retries: jitter spreads them.
+JITTER_MANY = spec(f"""
+g:
+  handler: "{H}:g"
+  generators: {{i: {{range: [0, 20]}}}}
+  inputs: {{i: generator.i}}
+  retry: {{max_retries: 1, interval: 100s, jitter: full}}
+""")
+
+# Best effort: `soft` may fail; `after` and the result see None.
+CONTINUE = spec(
+    f"""
+soft: {{handler: "{H}:soft", outputs: {{x: int}}, on_failure: continue}}
+each:
+  handler: "{H}:each"
+  generators: {{i: {{items: [0, 1, 2]}}}}
+  inputs: {{i: generator.i}}
+  outputs: {{v: int}}
+  on_failure: continue
+after: {{handler: "{H}:after", requires: [soft, each], inputs: {{x: soft.x, vs: "each[*].v"}}, outputs: {{y: int}}}}
+""",
+    result="{x: soft.x, y: after.y}",
+)
+
+# A saga: a and b are undone, newest first, when c runs out of retries; side runs beside them.
+SAGA = spec(
+    f"""
+a: {{handler: "{H}:a", revert: "{H}:undo_a", inputs: {{n: input.n}}, outputs: {{x: int}}}}
+b:
+  handler: "{H}:b"
+  revert: "{H}:undo_b"
+  requires: [a]
+  generators: {{i: {{items: [1, 2]}}}}
+  inputs: {{x: a.x, i: generator.i}}
+  outputs: {{y: int}}
+c: {{handler: "{H}:c", requires: [b], inputs: {{ys: "b[*].y"}}}}
+""",
+    input="{n: int}",
+)
+
+# Two roots: `a` fails at once while `slow` (which has a revert) still runs.
+FAIL_WAITS = spec(f"""
+a: {{handler: "{H}:a"}}
+slow: {{handler: "{H}:slow", revert: "{H}:undo_slow", outputs: {{x: int}}}}
+""")
+
+TYPED_INPUT = spec(
+    f"""
+a: {{handler: "{H}:a", inputs: {{day: input.day, tags: input.tags, note: input.note}}}}
+""",
+    input="{day: date, tags: 'list[str]', note: str | None}",
+)
+
+MANY = spec(f"""
+m:
+  handler: "{H}:m"
+  generators: {{i: {{range: [0, 150]}}}}
+  inputs: {{i: generator.i}}
+""")
+
+BIG_LITERAL = "x" * 30_000
+LARGE = spec(f"""
+big:
+  handler: "{H}:big"
+  generators: {{i: {{range: [0, 40]}}}}
+  inputs: {{i: generator.i, blob: {{value: {BIG_LITERAL}}}}}
+""")
+
+DYNAMIC = spec(
+    f"""
+d:
+  handler: "{H}:d"
+  generators: {{c: input.countries}}
+  max_items: 3
+  inputs: {{c: generator.c}}
+""",
+    input="{countries: 'list[int]'}",
+)
+
+LONG_NAME = "n" * 240
+LONG = spec(f"""
+{LONG_NAME}:
+  handler: "{H}:long"
+  revert: "{H}:undo_long"
+  generators: {{i: {{range: [0, 1000]}}}}
+  max_concurrency: 0
+  inputs: {{i: generator.i}}
+boom: {{handler: "{H}:boom", requires: [{LONG_NAME}]}}
+""")
+
+RESULT = spec(
+    f"""
+a: {{handler: "{H}:a", outputs: {{text: str, n: int, tags: "list[str]"}}}}
+""",
+    result="{text: a.text, everything: a}",
+)
+
+# Each instance's input nears the 32,768-character limit with its axis value.
+BIG_INPUT = spec(f"""
+src: {{handler: "{H}:src", outputs: {{items: "list[str]"}}}}
+fan:
+  handler: "{H}:fan"
+  requires: [src]
+  generators: {{item: src.items}}
+  max_items: 5
+  inputs: {{item: generator.item, blob: {{value: {"y" * 32_000}}}}}
+""")
+
+# `late` comes after `fan` in the plan but does not need it: a run-time failure of `fan`
+# must still revert it.
+LATE_REVERT = spec(f"""
+src: {{handler: "{H}:src", outputs: {{items: "list[str]"}}}}
+fan:
+  handler: "{H}:fan"
+  requires: [src]
+  generators: {{item: src.items}}
+  max_items: 2
+  inputs: {{item: generator.item}}
+late: {{handler: "{H}:late", revert: "{H}:undo_late", outputs: {{x: int}}}}
+""")
+
+# 1,200 instances with a revert: the reverts too must keep under SWF's 1,000 open activities.
+WIDE_REVERT = spec(f"""
+w:
+  handler: "{H}:w"
+  revert: "{H}:undo_w"
+  generators: {{i: {{range: [0, 1200]}}}}
+  inputs: {{i: generator.i}}
+  outputs: {{v: int}}
+  retry: {{max_retries: 0}}
+boom: {{handler: "{H}:boom", requires: [w]}}
+""")
+
+
+# The result is too large for SWF only once everything completed: what completed is undone.
+RESULT_REVERT = spec(
+    f"""
+a: {{handler: "{H}:a", revert: "{H}:undo_a", outputs: {{text: str}}}}
+""",
+    result="{text: a.text}",
+)
+
+# Reverts, like the activity, keep to max_concurrency.
+REVERT_CONCURRENCY = spec(f"""
+c:
+  handler: "{H}:c"
+  revert: "{H}:undo_c"
+  generators: {{i: {{range: [0, 3]}}}}
+  max_concurrency: 2
+  inputs: {{i: generator.i}}
+  outputs: {{v: int}}
+boom: {{handler: "{H}:boom", requires: [c]}}
+""")
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def ids(decisions: Decisions, kind: str = "ScheduleActivityTask") -> list[str]:
+    key = "timerId" if kind in ("StartTimer", "CancelTimer") else "activityId"
+    return [attributes(d)[key] for d in decisions if d["decisionType"] == kind]
+
+
+def only(decisions: Decisions, kind: str) -> dict[str, Any]:
+    found = [d for d in decisions if d["decisionType"] == kind]
+    assert len(found) == 1, summaries(decisions)
+    return attributes(found[0])
+
+
+def failure(decisions: Decisions) -> tuple[str, dict[str, Any]]:
+    assert [d["decisionType"] for d in decisions] == ["FailWorkflowExecution"], summaries(decisions)
+    a = attributes(decisions[0])
+    return a["reason"], json.loads(a["details"])
+
+
+def drive(
+    h: History,
+    plan: FlowPlan,
+    complete: Callable[[str], bool] = lambda activity_id: True,
+    results: dict[str, Any] | None = None,
+    steps: int = 60,
+) -> None:
+    """Play SWF and the workers: step the flow, completing each scheduled task for which
+    `complete` holds (with `results` by activity name) and firing each timer, until a decision
+    task has nothing to do or would close the workflow; that last decision task is not kept."""
+    for _ in range(steps):
+        h.decision_task()
+        decisions = decide(plan, h.events)
+        if not decisions or any(d["decisionType"].endswith("WorkflowExecution") for d in decisions):
+            del h.events[-2:]
+            return
+        h.respond(decisions)
+        for activity_id in ids(decisions):
+            if complete(activity_id):
+                h.completed(activity_id, (results or {}).get(activity_id.split("-", 1)[0]))
+        for timer_id in ids(decisions, "StartTimer"):
+            h.fired(timer_id)
+    raise AssertionError("the flow did not settle")
+
+
+# -- the cases -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    spec: str
+    history: Callable[[History, FlowPlan], None]
+    # The decisions as summary lines, or a function that checks them.
+    expect: list[str] | Callable[[Decisions, History], None]
+    input: Any = None
+    raw_input: str | None = None
+
+
+CASES: list[Case] = []
+
+
+def case(
+    spec_text: str,
+    expect: list[str] | Callable[[Decisions, History], None],
+    input: Any = None,
+    raw_input: str | None = None,
+    name: str = "",
+) -> Callable[[Callable[[History, FlowPlan], None]], Callable[[History, FlowPlan], None]]:
+    """Registers the decorated history in CASES, named after the function."""
+
+    def register(history: Callable[[History, FlowPlan], None]) -> Callable[[History, FlowPlan], None]:
+        CASES.append(Case(name or history.__name__, spec_text, history, expect, input, raw_input))
+        return history
+
+    return register
+
+
+def nothing(h: History, plan: FlowPlan) -> None:
+    """The history is just WorkflowExecutionStarted (and the decision task)."""
+
+
+def add(spec_text: str, name: str, expect: Any, input: Any = None, raw_input: str | None = None) -> None:
+    CASES.append(Case(name, spec_text, nothing, expect, input, raw_input))
+
+
+# first decision, generators, inputs
+
+add(CHAIN, "first_decision_schedules_the_root", ["schedule a"], {"n": 3})
+add(ROOTS, "first_decision_schedules_every_root", ["schedule a", "schedule r"])
+
+
+def _generators(decisions: Decisions, h: History) -> None:
+    inputs = inputs_by_id(decisions)
+    assert {k: v["v"] for k, v in inputs.items() if k.startswith("lit-")} == {
+        "lit-0": "x",
+        "lit-1": "y",
+        "lit-2": "z",
+    }
+    assert [inputs[f"rng-{i}"]["v"] for i in range(4)] == [0, 3, 6, 9] and "rng-4" not in inputs
+    # Both ends included, across a leap day.
+    assert [inputs[f"days-{i}"]["v"] for i in range(4)] == [
+        "2024-02-27",
+        "2024-02-28",
+        "2024-02-29",
+        "2024-03-01",
+    ]
+    assert "days-4" not in inputs
+    assert [inputs[f"span-{i}"]["v"] for i in range(3)] == ["2023-12-31", "2024-01-01", "2024-01-02"]
+    assert "span-3" not in inputs
+    assert [inputs[f"each_input-{i}"]["v"] for i in range(2)] == [44, 33] and "each_input-2" not in inputs
+    # Axes in spec order, the first one outermost.
+    assert [inputs[f"grid-{i}"] for i in range(6)] == [
+        {"day": d, "c": c} for d in ("2024-01-01", "2024-01-02") for c in (7, 8, 9)
+    ]
+    assert all(task_input(d)["attempt"] == 1 for d in decisions)
+
+
+add(
+    GENERATORS,
+    "generators_from_items_range_date_range_and_input",
+    _generators,
+    {"start": "2023-12-31", "end": "2024-01-02", "countries": [44, 33]},
+)
+add(
+    GENERATORS,
+    "date_range_ending_before_it_starts_is_empty",
+    lambda d, h: None if not [i for i in ids(d) if i.startswith("span")] else pytest.fail(str(ids(d))),
+    {"start": "2024-01-02", "end": "2024-01-01", "countries": []},
+)
+
+
+@case(UPSTREAM, ["schedule fan-0", "schedule fan-1", "schedule fan-2"])
+def generator_from_an_upstream_output(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.completed("src", {"items": ["p", "qq", "rrr"]})
+
+
+@case(UPSTREAM, ["schedule again-0", "schedule again-1"])
+def generator_over_every_instance_of_an_upstream(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.completed("src", {"items": ["p", "qq"]})
+    h.step(plan)
+    h.completed("fan-1", {"size": 2})
+    h.completed("fan-0", {"size": 1})
+
+
+@case(UPSTREAM, lambda d, h: _check_input(d, "again-1", {"size": 2}))
+def generator_values_follow_generator_order_not_completion_order(h: History, plan: FlowPlan) -> None:
+    generator_over_every_instance_of_an_upstream(h, plan)
+
+
+def _check_input(decisions: Decisions, activity_id: str, expected: Any) -> None:
+    assert inputs_by_id(decisions)[activity_id] == expected
+
+
+@case(UPSTREAM, ['complete {"sum":0,"sizes":[]}'])
+def empty_generator_gives_no_instances_and_dependents_run_with_empty_lists(
+    h: History, plan: FlowPlan
+) -> None:
+    h.step(plan)
+    h.completed("src", {"items": []})
+    assert summaries(h.step(plan)) == ["schedule total"]
+    assert json.loads(h.events[-1]["activityTaskScheduledEventAttributes"]["input"])["input"] == {"ns": []}
+    h.completed("total", {"sum": 0})
+
+
+def _references(decisions: Decisions, h: History) -> None:
+    assert inputs_by_id(decisions) == {
+        f"use-{i}": {
+            "n": 5,
+            "k": k,
+            "x": 50,
+            "whole": {"x": 50, "tag": "t"},
+            "vs": [11, 21],
+            "all": [{"v": 11}, {"v": 21}],
+            "lit": {"deep": [1, 2]},
+        }
+        for i, k in enumerate("ab")
+    }
+
+
+@case(REFERENCES, _references, input={"n": 5})
+def each_instance_input_resolved_from_every_kind_of_reference(h: History, plan: FlowPlan) -> None:
+    assert summaries(h.step(plan)) == ["schedule one", "schedule many-0", "schedule many-1"]
+    h.completed("many-1", {"v": 21})
+    h.completed("one", {"x": 50, "tag": "t"})
+    assert h.step(plan) == []  # many-0 still runs
+    h.completed("many-0", {"v": 11})
+
+
+# concurrency
+
+
+add(CONCURRENCY, "max_concurrency_respected", ["schedule c-0", "schedule c-1"])
+
+
+@case(CONCURRENCY, ["schedule c-2"])
+def max_concurrency_refilled_as_instances_close(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.completed("c-1")
+
+
+@case(WIDE, lambda d, h: _check_open_cap(d, h))
+def open_activities_capped_at_1000(h: History, plan: FlowPlan) -> None:
+    for _ in range(12):
+        decisions = h.step(plan)
+        for timer_id in ids(decisions, "StartTimer"):
+            h.fired(timer_id)
+    h.completed("w-17")
+
+
+def _check_open_cap(decisions: Decisions, h: History) -> None:
+    scheduled = [e for e in h.events if e["eventType"] == "ActivityTaskScheduled"]
+    assert len(scheduled) == 1000
+    assert summaries(decisions) == ["schedule w-1000"]
+
+
+# retries
+
+
+@case(RETRY_NOW, lambda d, h: _attempt(d, "a", 2))
+def failure_with_retries_left_and_no_interval_schedules_again(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.failed("a")
+
+
+def _attempt(decisions: Decisions, activity_id: str, attempt: int) -> None:
+    assert summaries(decisions) == [f"schedule {activity_id}"]
+    assert task_input(decisions[0])["attempt"] == attempt
+
+
+@case(RETRY_WAIT, ["timer retry-1-a 10"])
+def failure_with_an_interval_starts_a_timer(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.failed("a")
+
+
+@case(RETRY_WAIT, lambda d, h: _attempt(d, "a", 2))
+def retry_timer_fired_schedules_the_next_attempt(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.failed("a")
+    timer = only(h.step(plan), "StartTimer")
+    assert json.loads(timer["control"]) == {"kind": "retry", "activity_id": "a", "attempt": 1}
+    h.fired("retry-1-a")
+
+
+@case(RETRY_WAIT, lambda d, h: _attempt(d, "a", 2))
+def retry_timer_that_could_not_start_retries_at_once(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.failed("a")
+    h.decision_task()
+    h.decision_completed()
+    h.start_timer_failed("retry-1-a")
+
+
+@case(RETRY_WAIT, [])
+def retry_timer_running_is_not_started_twice(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.failed("a")
+    h.step(plan)
+    h.add("WorkflowExecutionSignaled", signalName="poke")  # news, but nothing to do
+
+
+def _backoff(decisions: Decisions, h: History) -> None:
+    waits = [
+        int(e["timerStartedEventAttributes"]["startToFireTimeout"])
+        for e in h.events
+        if "timerStartedEventAttributes" in e
+    ]
+    assert waits == [10, 30, 90, 120, 120]  # 10 x 3^n, capped at 2m
+    assert [
+        e["timerStartedEventAttributes"]["timerId"] for e in h.events if "timerStartedEventAttributes" in e
+    ] == [f"retry-{n}-a" for n in range(1, 6)]
+    _, details = failure(decisions)
+    assert details["attempts"] == 6
+
+
+@case(BACKOFF, _backoff)
+def backoff_rate_and_max_interval(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    for attempt in range(1, 6):
+        h.failed("a")
+        h.step(plan)  # the timer
+        h.fired(f"retry-{attempt}-a")
+        h.step(plan)  # the next attempt
+    h.failed("a")
+
+
+def _jitter(decisions: Decisions, h: History) -> None:
+    timer = only(decisions, "StartTimer")
+    assert 0 <= int(timer["startToFireTimeout"]) <= 100
+    assert timer["startToFireTimeout"] == str(retry_wait(plan_from(JITTER).activities[0].retry, "a", 1))
+    plan = plan_from(JITTER)
+    assert decide(plan, h.events) == decisions  # the same history, the same wait
+    assert decide(plan, [dict(e) for e in h.events]) == decisions
+
+
+@case(JITTER, _jitter)
+def jitter_full_is_deterministic(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.failed("a")
+
+
+def _jitter_many(decisions: Decisions, h: History) -> None:
+    waits = [int(attributes(d)["startToFireTimeout"]) for d in decisions]
+    assert len(waits) == 20 and all(0 <= w <= 100 for w in waits)
+    assert len(set(waits)) > 10  # spread, not one wait for all
+    assert decide(plan_from(JITTER_MANY), h.events) == decisions
+
+
+@case(JITTER_MANY, _jitter_many)
+def jitter_full_spreads_instances_within_the_wait(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    for i in range(20):
+        h.failed(f"g-{i}")
+
+
+@case(ERRORS, lambda d, h: _attempt(d, "a", 2))
+def error_named_in_errors_is_retried(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.failed("a", "ThrottledError: slow down")
+
+
+@case(ERRORS, lambda d, h: _fails_naming(d, "a failed after 1 attempt: KeyError: 'x'"))
+def error_not_named_in_errors_is_final(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.failed("a", "KeyError: 'x'")
+
+
+@case(ERRORS, lambda d, h: _fails_naming(d, "a failed after 1 attempt: timed out (START_TO_CLOSE)"))
+def time_out_not_named_in_errors_is_final(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.timed_out("a", "START_TO_CLOSE")
+
+
+def _fails_naming(decisions: Decisions, reason: str) -> None:
+    assert summaries(decisions) == [f"fail {reason}"]
+
+
+def _timeout_case(kind: str) -> None:
+    def history(h: History, plan: FlowPlan) -> None:
+        h.step(plan)
+        h.timed_out("a", kind)
+        assert summaries(h.step(plan)) == ["schedule a"]
+        h.timed_out("a", kind)
+        assert summaries(h.step(plan)) == ["schedule a"]
+        h.timed_out("a", kind)
+
+    CASES.append(
+        Case(
+            f"time_out_{kind.lower()}_counts_as_an_attempt_and_is_retried",
+            RETRY_NOW,
+            history,
+            [f"fail a failed after 3 attempts: timed out ({kind})"],
+        )
+    )
+
+
+for _kind in ("START_TO_CLOSE", "SCHEDULE_TO_START", "SCHEDULE_TO_CLOSE", "HEARTBEAT"):
+    _timeout_case(_kind)
+
+
+@case(ERRORS, lambda d, h: _attempt(d, "a", 2))
+def heartbeat_time_out_named_in_errors_is_retried(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.timed_out("a", "HEARTBEAT")
+
+
+@case(RETRY_NOW, lambda d, h: _attempt(d, "a", 2))
+def schedule_failure_with_a_retryable_cause_is_retried(h: History, plan: FlowPlan) -> None:
+    h.decision_task()
+    h.decision_completed()
+    h.schedule_failed("a", "ACTIVITY_CREATION_RATE_EXCEEDED")
+
+
+@case(RETRY_NOW, ["fail a failed after 3 attempts: could not be scheduled (OPEN_ACTIVITIES_LIMIT_EXCEEDED)"])
+def schedule_failures_count_as_attempts(h: History, plan: FlowPlan) -> None:
+    for _ in range(2):
+        h.decision_task()
+        h.decision_completed()
+        h.schedule_failed("a", "OPEN_ACTIVITIES_LIMIT_EXCEEDED")
+    h.decision_task()
+    h.decision_completed()
+    h.schedule_failed("a", "OPEN_ACTIVITIES_LIMIT_EXCEEDED")
+
+
+@case(RETRY_NOW, ["fail a failed after 1 attempt: could not be scheduled (ACTIVITY_TYPE_DEPRECATED)"])
+def schedule_failure_with_a_final_cause_fails(h: History, plan: FlowPlan) -> None:
+    h.decision_task()
+    h.decision_completed()
+    h.schedule_failed("a", "ACTIVITY_TYPE_DEPRECATED")
+
+
+# failing
+
+
+def _exhausted(decisions: Decisions, h: History) -> None:
+    reason, details = failure(decisions)
+    assert reason == "a failed after 3 attempts: ValueError: third"
+    assert details["activity"] == "a" and details["instance"] == "a"
+    assert details["attempts"] == 3
+    assert details["error"] == "ValueError: third" and details["details"] == "trace 3"
+
+
+@case(RETRY_NOW, _exhausted)
+def exhausted_retries_fail_the_workflow_naming_activity_instance_and_error(
+    h: History, plan: FlowPlan
+) -> None:
+    h.step(plan)
+    for n, word in enumerate(["first", "second"], 1):
+        h.failed("a", f"ValueError: {word}", f"trace {n}")
+        h.step(plan)
+    h.failed("a", "ValueError: third", "trace 3")
+
+
+def _bounded(decisions: Decisions, h: History) -> None:
+    reason, _ = failure(decisions)
+    assert len(reason) <= 256 and reason.startswith("a failed after 1 attempt: ValueError: ")
+    assert len(attributes(decisions[0])["details"]) <= 32_768
+
+
+@case(RETRY_NONE, _bounded)
+def fail_reason_and_details_within_swf_limits(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.failed("a", "ValueError: " + "w" * 400, "\n".join(f"line {n} " + "d" * 80 for n in range(1000)))
+
+
+def _fan_failure(decisions: Decisions, h: History) -> None:
+    reason, details = failure(decisions)
+    assert reason == "fan-1 (item=qq) failed after 1 attempt: ValueError: boom"
+    assert details["activity"] == "fan" and details["instance"] == "fan-1"
+    assert details["values"] == {"item": "qq"}
+
+
+@case(UPSTREAM, _fan_failure)
+def failure_of_a_generated_instance_names_it_and_its_values(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.completed("src", {"items": ["p", "qq", "r"]})
+    h.step(plan)
+    h.completed("fan-0", {"size": 1})
+    h.completed("fan-2", {"size": 1})
+    h.failed("fan-1")
+
+
+@case(CONTINUE, ['complete {"x":null,"y":7}'])
+def on_failure_continue_gives_dependents_none_and_completes(h: History, plan: FlowPlan) -> None:
+    assert summaries(h.step(plan)) == [
+        "schedule soft",
+        "schedule each-0",
+        "schedule each-1",
+        "schedule each-2",
+    ]
+    h.failed("soft")
+    h.completed("each-0", {"v": 0})
+    h.timed_out("each-1", "HEARTBEAT")
+    h.completed("each-2", {"v": 2})
+    decisions = h.step(plan)
+    assert inputs_by_id(decisions) == {"after": {"x": None, "vs": [0, None, 2]}}
+    h.completed("after", {"y": 7})
+
+
+def _saga(decisions: Decisions, h: History) -> None:
+    reason, details = failure(decisions)
+    assert reason == "c failed after 1 attempt: ValueError: boom"
+    assert details["reverts"] == {"b-0.revert": "reverted", "b-1.revert": "reverted", "a.revert": "reverted"}
+
+
+@case(SAGA, _saga, input={"n": 4})
+def reverts_run_downstream_first_then_the_workflow_fails(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.completed("a", {"x": 40})
+    h.step(plan)
+    h.completed("b-0", {"y": 1})
+    h.completed("b-1", {"y": 2})
+    h.step(plan)
+    h.failed("c")
+    first = h.step(plan)
+    assert summaries(first) == ["schedule b-0.revert", "schedule b-1.revert"]
+    assert [attributes(d)["activityType"]["name"] for d in first] == ["b.revert", "b.revert"]
+    # The forward inputs, plus the result to undo.
+    assert task_input(first[1]) == {"input": {"x": 40, "i": 2}, "result": {"y": 2}, "attempt": 1}
+    h.completed("b-1.revert")
+    assert h.step(plan) == []  # a waits for both of b's reverts
+    h.completed("b-0.revert")
+    second = h.step(plan)
+    assert summaries(second) == ["schedule a.revert"]
+    assert task_input(second[0]) == {"input": {"n": 4}, "result": {"x": 40}, "attempt": 1}
+    h.completed("a.revert")
+
+
+@case(SAGA, lambda d, h: _revert_failed(d), input={"n": 4})
+def a_revert_that_fails_is_reported_and_the_rest_still_run(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.completed("a", {"x": 40})
+    h.step(plan)
+    h.completed("b-0", {"y": 1})
+    h.failed("b-1")  # b-0 completed: only it is reverted
+    assert summaries(h.step(plan)) == ["schedule b-0.revert"]
+    h.failed("b-0.revert", "IOError: gone")
+    assert summaries(h.step(plan)) == ["schedule a.revert"]
+    h.completed("a.revert")
+
+
+def _revert_failed(decisions: Decisions) -> None:
+    reason, details = failure(decisions)
+    assert reason == "b-1 (i=2) failed after 1 attempt: ValueError: boom"
+    assert details["reverts"] == {"b-0.revert": "revert failed: IOError: gone", "a.revert": "reverted"}
+
+
+@case(FAIL_WAITS, ["schedule slow.revert"])
+def failing_waits_for_open_instances_then_reverts_them(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.failed("a")
+    assert h.step(plan) == []  # slow is still open: it may need reverting
+    h.completed("slow", {"x": 1})
+
+
+@case(
+    RETRY_WAIT,
+    ["cancel-activity b", "cancel-timer retry-1-a", "cancel-workflow"],
+    name="cancel_request_cancels_open_tasks_and_timers_then_the_workflow",
+)
+def _cancel(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.failed("a")
+    h.step(plan)  # retry-1-a
+    h.schedule("b")  # stands for any open task
+    h.cancel_requested()
+
+
+@case(CHAIN, ["cancel-workflow"], input={"n": 1})
+def cancel_request_does_not_cancel_a_task_twice(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.activity_cancel_requested("a")
+    h.cancel_requested()
+
+
+# bad input
+
+for _name, _input, _reason in [
+    ("missing_field", {"tags": []}, "invalid input: missing field day (date)"),
+    (
+        "wrong_type",
+        {"day": "2024-01-01", "tags": ["a", 3]},
+        "invalid input: tags[1]: expected str, found an integer",
+    ),
+    ("bad_date", {"day": "2024-02-30", "tags": []}, 'invalid input: day: expected date, found "2024-02-30"'),
+    (
+        "unknown_field",
+        {"day": "2024-01-01", "tags": [], "colour": 1},
+        'invalid input: unknown field "colour"',
+    ),
+    ("null_for_a_required_field", {"day": None, "tags": []}, "invalid input: day: expected date, found null"),
+]:
+    add(TYPED_INPUT, f"bad_input_{_name}_fails_before_scheduling", [f"fail {_reason}"], _input)
+
+CASES.append(
+    Case(
+        "bad_input_not_json_fails_before_scheduling",
+        TYPED_INPUT,
+        nothing,
+        lambda d, h: (
+            None
+            if summaries(d)[0].startswith("fail invalid input: not JSON") and len(d) == 1
+            else pytest.fail(str(d))
+        ),
+        raw_input='{"day": ',
+    )
+)
+add(
+    TYPED_INPUT,
+    "bad_input_not_an_object_fails_before_scheduling",
+    ["fail invalid input: expected a JSON object of input fields"],
+    raw_input="[1, 2]",
+)
+add(TYPED_INPUT, "optional_input_may_be_left_out", ["schedule a"], {"day": "2024-01-01", "tags": []})
+
+
+# the bounds of one response
+
+
+def _hundred(decisions: Decisions, h: History) -> None:
+    assert len(decisions) == MAX_DECISIONS
+    assert ids(decisions) == [f"m-{i}" for i in range(99)]
+    timer = only(decisions, "StartTimer")
+    assert timer["startToFireTimeout"] == "0"
+    assert timer["timerId"] == f"continue-{h.last_id}"
+    assert json.loads(timer["control"]) == {"kind": "continue"}
+
+
+add(MANY, "over_100_decisions_continue_through_a_zero_second_timer", _hundred)
+
+
+def _the_rest(decisions: Decisions, h: History) -> None:
+    assert ids(decisions) == [f"m-{i}" for i in range(99, 150)]
+    assert len(decisions) == 51
+
+
+@case(MANY, _the_rest)
+def the_rest_after_the_continuation_timer_fires(h: History, plan: FlowPlan) -> None:
+    first = h.step(plan)
+    h.fired(ids(first, "StartTimer")[0])
+
+
+def _megabyte(decisions: Decisions, h: History) -> None:
+    size = sum(len(json.dumps(d).encode()) for d in decisions)
+    assert size <= MAX_RESPONSE_BYTES
+    assert decisions[-1]["decisionType"] == "StartTimer"
+    assert 25 <= len(ids(decisions)) < 40
+    assert all(task_input(d)["input"]["blob"] == BIG_LITERAL for d in decisions[:-1])
+
+
+add(LARGE, "over_1_mb_continues_through_a_zero_second_timer", _megabyte)
+
+
+def _megabyte_rest(decisions: Decisions, h: History) -> None:
+    done = sum(1 for e in h.events if e["eventType"] == "ActivityTaskScheduled")
+    assert ids(decisions) == [f"big-{i}" for i in range(done, 40)]
+    assert "StartTimer" not in [d["decisionType"] for d in decisions]
+
+
+@case(LARGE, _megabyte_rest)
+def over_1_mb_the_rest_after_the_timer(h: History, plan: FlowPlan) -> None:
+    first = h.step(plan)
+    h.fired(ids(first, "StartTimer")[0])
+
+
+@case(CHAIN, [], input={"n": 1})
+def no_op_decision_task_gives_no_decisions(h: History, plan: FlowPlan) -> None:
+    # The last decision task answered nothing; nothing happened since: this one answers nothing.
+    h.decision_task()
+    h.decision_completed()
+
+
+@case(CHAIN, [], input={"n": 1})
+def a_task_starting_is_no_news(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.completed("a", {"x": 1})
+    h.step(plan)
+    h.start("b")
+
+
+@case(CHAIN, ["schedule b"], input={"n": 1})
+def news_before_a_lost_decision_task_is_acted_on(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.completed("a", {"x": 1})
+    h.decision_task()
+    h.add(
+        "DecisionTaskTimedOut",
+        scheduledEventId=h.last_id - 1,
+        startedEventId=h.last_id,
+        timeoutType="START_TO_CLOSE",
+    )
+
+
+def _replay(decisions: Decisions, h: History) -> None:
+    plan = plan_from(SAGA)
+    assert summaries(decisions) == ["schedule b-1.revert"]
+    assert decide(plan, h.events) == decisions
+    # Through JSON and back (timestamps as text), as a decider reading a cache would see it.
+    assert decide(plan, json.loads(json.dumps(h.events, default=str))) == decisions
+
+
+@case(SAGA, _replay, input={"n": 2})
+def replay_is_deterministic(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.completed("a", {"x": 1})
+    h.step(plan)
+    h.completed("b-1", {"y": 1})
+    h.timed_out("b-0", "HEARTBEAT")
+    h.decision_task()
+    h.decision_completed()  # a decider that crashed before answering: its task timed out
+    h.add("DecisionTaskTimedOut", scheduledEventId=h.last_id - 2, startedEventId=h.last_id - 1)
+
+
+add(
+    DYNAMIC,
+    "dynamic_generator_over_max_items_fails_clearly",
+    ["fail d would have 5 instances, more than its max_items 3"],
+    {"countries": [1, 2, 3, 4, 5]},
+)
+
+
+def _long_ids(decisions: Decisions, h: History) -> None:
+    every = [
+        e["activityTaskScheduledEventAttributes"]["activityId"]
+        for e in h.events
+        if e["eventType"] == "ActivityTaskScheduled"
+    ] + ids(decisions)
+    assert all(len(i) <= 256 for i in every)
+    assert f"{LONG_NAME}-999" in every
+    assert f"{LONG_NAME}-999.revert" in every  # the longest there is: 240 + 4 + 7
+
+
+@case(LONG, _long_ids)
+def activity_ids_within_256_characters(h: History, plan: FlowPlan) -> None:
+    drive(h, plan, complete=lambda activity_id: activity_id != "boom")
+    h.failed("boom")
+    drive(h, plan, complete=lambda activity_id: False)
+
+
+@case(RESULT, ['complete {"text":"é \\"q\\"","everything":{"text":"é \\"q\\"","n":3,"tags":["t"]}}'])
+def complete_with_the_exact_result(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.completed("a", {"text": 'é "q"', "n": 3, "tags": ["t"]})
+
+
+@case(RESULT, ["fail the result is 60052 characters; SWF allows 32768"])
+def result_over_32768_characters_fails_clearly(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.completed("a", {"text": "r" * 30_000, "n": 3, "tags": []})
+
+
+def _big_input(decisions: Decisions, h: History) -> None:
+    reason, _ = failure(decisions)
+    assert reason.startswith("fan-1: its input is 328") and reason.endswith(" characters; SWF allows 32768")
+
+
+@case(BIG_INPUT, _big_input)
+def task_input_over_32768_characters_fails_clearly(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.completed("src", {"items": ["short", "z" * 800]})
+
+
+# bugs found on the way
+
+
+def _huge_wait(decisions: Decisions, h: History) -> None:
+    # 100^n seconds soon has more than the 8 digits SWF takes (a response SWF would refuse,
+    # again and again): no wait is longer than a year, the longest an execution may run.
+    assert summaries(decisions) == [f"timer retry-60-a {365 * 86400}"]
+    policy = plan_from(HUGE_BACKOFF).activities[0].retry
+    assert retry_wait(policy, "a", 4) == 100**3
+    assert retry_wait(policy, "a", 5) == 365 * 86400
+    # 100^199 overflows a float.
+    assert retry_wait(RetryPolicy(max_retries=300, interval=1, backoff_rate=100.0), "a", 200) == 365 * 86400
+    assert retry_wait(RetryPolicy(max_retries=300, backoff_rate=100.0), "a", 200) == 0
+
+
+@case(HUGE_BACKOFF, _huge_wait)
+def retry_wait_stays_a_valid_timer_duration(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    for attempt in range(1, 60):
+        h.failed("a")
+        h.timer_started(
+            f"retry-{attempt}-a", 1, json.dumps({"kind": "retry", "activity_id": "a", "attempt": attempt})
+        )
+        h.fired(f"retry-{attempt}-a")
+        h.schedule("a")
+    h.failed("a")
+
+
+@case(LATE_REVERT, ["schedule late.revert"])
+def failure_while_expanding_still_reverts_later_activities(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.completed("late", {"x": 1})
+    h.completed("src", {"items": ["1", "2", "3"]})  # over fan's max_items
+
+
+def _late_fail(decisions: Decisions, h: History) -> None:
+    reason, details = failure(decisions)
+    assert reason == "fan would have 3 instances, more than its max_items 2"
+    assert details == {"reverts": {"late.revert": "reverted"}}
+
+
+@case(LATE_REVERT, _late_fail)
+def failure_while_expanding_fails_after_the_reverts(h: History, plan: FlowPlan) -> None:
+    failure_while_expanding_still_reverts_later_activities(h, plan)
+    h.step(plan)
+    h.completed("late.revert")
+
+
+def _scheduled(h: History) -> list[str]:
+    return [
+        e["activityTaskScheduledEventAttributes"]["activityId"]
+        for e in h.events
+        if e["eventType"] == "ActivityTaskScheduled"
+    ]
+
+
+def _wide_reverts(h: History, plan: FlowPlan) -> None:
+    drive(h, plan, complete=lambda activity_id: activity_id != "boom", results={"w": {"v": 1}})
+    h.failed("boom", "RuntimeError: boom", "d" * 20_000)
+    drive(h, plan, complete=lambda activity_id: False)
+
+
+def _wide_revert(decisions: Decisions, h: History) -> None:
+    reverts = [i for i in _scheduled(h) if i.endswith(".revert")]
+    assert len(reverts) == 1000 and len(set(reverts)) == 1000
+    assert summaries(decisions) == ["schedule w-1000.revert"]
+
+
+@case(WIDE_REVERT, _wide_revert)
+def reverts_keep_under_1000_open_activities(h: History, plan: FlowPlan) -> None:
+    _wide_reverts(h, plan)
+    assert len([i for i in _scheduled(h) if i.endswith(".revert")]) == 1000
+    h.completed("w-0.revert")
+
+
+def _details_json(decisions: Decisions, h: History) -> None:
+    a = only(decisions, "FailWorkflowExecution")
+    assert a["reason"] == "boom failed after 1 attempt: RuntimeError: boom"
+    assert len(a["details"]) <= 32_768
+    details = json.loads(a["details"])  # still JSON, though cut
+    assert details["activity"] == "boom" and details["instance"] == "boom"
+
+
+@case(WIDE_REVERT, _details_json)
+def failure_details_stay_json_when_cut(h: History, plan: FlowPlan) -> None:
+    _wide_reverts(h, plan)
+    for activity_id in [i for i in _scheduled(h) if i.endswith(".revert")][:1000]:
+        h.completed(activity_id)
+    drive(h, plan)
+
+
+@case(RESULT_REVERT, ["schedule a.revert"])
+def result_too_large_reverts_what_completed(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.completed("a", {"text": "r" * 33_000})
+
+
+def _result_revert_fail(decisions: Decisions, h: History) -> None:
+    reason, details = failure(decisions)
+    assert reason == "the result is 33011 characters; SWF allows 32768"
+    assert details == {"reverts": {"a.revert": "reverted"}}
+
+
+@case(RESULT_REVERT, _result_revert_fail)
+def result_too_large_fails_after_the_reverts(h: History, plan: FlowPlan) -> None:
+    result_too_large_reverts_what_completed(h, plan)
+    h.step(plan)
+    h.completed("a.revert")
+
+
+@case(REVERT_CONCURRENCY, ["schedule c-2.revert"])
+def reverts_keep_to_max_concurrency(h: History, plan: FlowPlan) -> None:
+    drive(h, plan, complete=lambda activity_id: activity_id != "boom", results={"c": {"v": 1}})
+    h.failed("boom")
+    assert summaries(h.step(plan)) == ["schedule c-0.revert", "schedule c-1.revert"]
+    h.completed("c-0.revert")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_decider(case: Case) -> None:
+    plan = plan_from(case.spec)
+    h = History(case.input, case.raw_input)
+    case.history(h, plan)
+    h.decision_task()
+    decisions = decide(plan, h.events)
+    assert decide(plan, h.events) == decisions, "decide is not deterministic"
+    if callable(case.expect):
+        case.expect(decisions, h)
+    else:
+        assert summaries(decisions) == case.expect
+
+
+def test_there_is_a_case_per_behaviour() -> None:
+    assert len(CASES) >= 45
+    assert len({c.name for c in CASES}) == len(CASES)
