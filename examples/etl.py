@@ -5,14 +5,26 @@
 
 Row counts are derived from a hash of (dataset, day, region), so the same partition always has the
 same rows, as a real source table would for a closed day. Extracted files go to an in-memory
-object store, `STORE`, keyed by path.
+object store, `STORE`, keyed by path. Output types come from the generated package
+(generated/regional_etl/types.py), imported only for type checking.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    # Handlers depend on the generated package's types, never the reverse.
+    from regional_etl.types import (
+        BaselineOutput,
+        ExtractOutput,
+        ListRegionsOutput,
+        PublishReportOutput,
+        QualityCheckOutput,
+        RefreshAggregatesOutput,
+    )
 
 #: dataset -> the regions that hold data for it.
 REGIONS: dict[str, list[str]] = {
@@ -34,44 +46,18 @@ class UnknownDataset(LookupError):
     """No regions are known for the dataset. Final: not in the spec's retry.errors."""
 
 
-class Regions(TypedDict):
-    regions: list[str]
+class Context(Protocol):
+    """The part of the running task's context these handlers use."""
 
-
-class Rows(TypedDict):
-    rows: int
-
-
-class Partition(TypedDict):
-    rows: int
-    path: str
-    checksum: str
-
-
-class QualityResult(TypedDict):
-    check: str
-    passed: bool
-    score: float
-    metrics: dict[str, float]
-
-
-class Aggregate(TypedDict):
-    shard: int
-    rows: int
-
-
-class Report(TypedDict):
-    report: dict[str, Any]
-    window_closed_at: datetime.datetime
+    def heartbeat(self, details: str) -> None: ...
 
 
 def _rows(dataset: str, day: datetime.date, region: str) -> int:
     digest = hashlib.sha256(f"{dataset}/{day.isoformat()}/{region}".encode()).digest()
-    weekend = day.weekday() >= 5
-    return 10_000 + int.from_bytes(digest[:2], "big") // (4 if weekend else 1)
+    return 50_000 + int.from_bytes(digest[:2], "big") % 1_000
 
 
-def list_regions(dataset: str) -> Regions:
+def list_regions(dataset: str) -> ListRegionsOutput:
     """The regions to extract, in a stable order."""
     regions = REGIONS.get(dataset)
     if regions is None:
@@ -79,15 +65,18 @@ def list_regions(dataset: str) -> Regions:
     return {"regions": list(regions)}
 
 
-def baseline_rows(dataset: str, day: datetime.date) -> Rows:
-    """Rows of one day of the reference week, over every region of the dataset."""
-    return {"rows": sum(_rows(dataset, day, region) for region in REGIONS.get(dataset, []))}
+def baseline_rows(dataset: str, day: datetime.date) -> BaselineOutput:
+    """Rows of an average partition (one region) on one day of the reference week."""
+    regions = REGIONS.get(dataset, [])
+    if not regions:
+        raise UnknownDataset(f"no regions known for dataset {dataset!r}")
+    return {"rows": sum(_rows(dataset, day, region) for region in regions) // len(regions)}
 
 
-def extract_partition(dataset: str, day: datetime.date, region: str, context: Any) -> Partition:
+def extract_partition(dataset: str, day: datetime.date, region: str, context: Context) -> ExtractOutput:
     """Write one (day, region) partition; `context.heartbeat` keeps the 2m heartbeat alive.
 
-    `context` is the running task's context (its type comes with the generated package).
+    `context` is the running task's context (the generated package's TaskContext).
     """
     if region not in REGIONS.get(dataset, []):
         raise UnknownDataset(f"dataset {dataset!r} has no region {region!r}")
@@ -106,7 +95,7 @@ def quality_check(
     loaded_rows: int,
     extracted_rows: list[int],
     baseline_rows: list[int],
-) -> QualityResult:
+) -> QualityCheckOutput:
     """Score one check over the key buckets [first_bucket, first_bucket + 25)."""
     extracted = sum(extracted_rows)
     metrics: dict[str, float] = {"bucket": float(first_bucket)}
@@ -115,10 +104,10 @@ def quality_check(
         score = min(loaded_rows, extracted) / extracted if extracted else 1.0
         metrics["missing_rows"] = float(max(extracted - loaded_rows, 0))
     elif check == "null_ratio":
-        # A day far below the reference week's average smells of nulls dropped upstream.
+        # Partitions far below the reference week's average smell of rows dropped upstream.
         average = sum(baseline_rows) / len(baseline_rows) if baseline_rows else 0.0
-        per_day = extracted / len(extracted_rows) if extracted_rows else 0.0
-        score = min(per_day / average, 1.0) if average else 1.0
+        per_partition = extracted / len(extracted_rows) if extracted_rows else 0.0
+        score = min(per_partition / average, 1.0) if average else 1.0
         metrics["baseline_average"] = round(average, 2)
     elif check == "duplicate_keys":
         duplicates = max(loaded_rows - extracted, 0)
@@ -132,7 +121,7 @@ def quality_check(
 
 def refresh_aggregates(
     shard: int, shards: int, table: str, start: datetime.date, end: datetime.date
-) -> Aggregate:
+) -> RefreshAggregatesOutput:
     """Rebuild shard `shard` of `shards` of the daily aggregates over [start, end]."""
     if not 0 <= shard < shards:
         raise ValueError(f"shard {shard} is not in 0..{shards - 1}")
@@ -143,11 +132,11 @@ def refresh_aggregates(
 
 def publish_report(
     dataset: str,
-    checks: list[QualityResult],
+    checks: list[QualityCheckOutput],
     aggregate_rows: list[int],
     end: datetime.date,
     requested_at: datetime.datetime,
-) -> Report:
+) -> PublishReportOutput:
     """One summary of the run; the window closes at midnight UTC after `end`."""
     failed = sorted({c["check"] for c in checks if not c["passed"]})
     closed_at = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time(), datetime.UTC)

@@ -8,8 +8,10 @@ SWF delivers an activity task at least once: an attempt that timed out may have 
 after all, and its retry must not do it twice. So every handler with an effect is idempotent,
 keyed by the order id, and every revert undoes its forward handler's effect exactly once.
 
-Output types are TypedDicts that mirror each activity's `outputs` in the spec. A revert handler
-receives the forward handler's inputs plus `result`, the output it is to undo.
+Output types come from the generated package (generated/order_flow/types.py), so mypy holds each
+handler to the spec through `order_flow.types.Handlers`; they are imported only for type checking,
+and a worker needs nothing but this module. A revert handler receives the forward handler's inputs
+plus `result`, the output it is to undo.
 """
 
 from __future__ import annotations
@@ -17,7 +19,21 @@ from __future__ import annotations
 import copy
 import datetime
 import hashlib
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    # Handlers depend on the generated package's types, never the reverse.
+    from order_flow.types import (
+        AwardLoyaltyPointsOutput,
+        ChargePaymentOutput,
+        CloseOrderOutput,
+        CreateShipmentOutput,
+        PickAndPackOutput,
+        PriceOrderOutput,
+        ReserveInventoryOutput,
+        SendConfirmationEmailOutput,
+        ValidateOrderOutput,
+    )
 
 # -- the in-memory services ------------------------------------------------------------------
 
@@ -105,59 +121,16 @@ class NoEmailAddress(Exception):
     """The customer left no address; the activity has on_failure: continue."""
 
 
-# -- outputs, mirroring `outputs` in specs/order_flow.yaml -------------------------------------
+class Context(Protocol):
+    """The part of the running task's context these handlers use."""
 
-
-class Validated(TypedDict):
-    subtotal_cents: int
-    currency: str
-    skus: list[str]
-
-
-class Priced(TypedDict):
-    total_cents: int
-    discount_cents: int
-
-
-class Reservation(TypedDict):
-    reservation_id: str
-    reserved: dict[str, int]
-
-
-class Payment(TypedDict):
-    payment_id: str
-    charged_cents: int
-
-
-class Parcel(TypedDict):
-    parcel_id: str
-    weight_grams: int
-
-
-class Shipment(TypedDict):
-    shipment_id: str
-    tracking_number: str
-    eta_days: int
-
-
-class Confirmation(TypedDict):
-    message_id: str
-
-
-class Loyalty(TypedDict):
-    points: int
-    balance: int
-
-
-class Closed(TypedDict):
-    status: str
-    summary: str
+    def heartbeat(self, details: str) -> None: ...
 
 
 # -- handlers, in the spec's order -------------------------------------------------------------
 
 
-def validate_order(order_id: str, items: dict[str, int], placed_at: datetime.datetime) -> Validated:
+def validate_order(order_id: str, items: dict[str, int], placed_at: datetime.datetime) -> ValidateOrderOutput:
     """Check the basket against the catalogue and add up its price."""
     if not items:
         raise OrderRejected(f"order {order_id} has no items")
@@ -173,7 +146,7 @@ def validate_order(order_id: str, items: dict[str, int], placed_at: datetime.dat
     return {"subtotal_cents": subtotal, "currency": CURRENCY, "skus": sorted(items)}
 
 
-def price_order(subtotal_cents: int, coupon: str | None, customer_id: str) -> Priced:
+def price_order(subtotal_cents: int, coupon: str | None, customer_id: str) -> PriceOrderOutput:
     """Apply the coupon (an unknown one is ignored) and the shipping fee."""
     percent = COUPONS.get(coupon, 0) if coupon is not None else 0
     discount = subtotal_cents * percent // 100
@@ -181,7 +154,7 @@ def price_order(subtotal_cents: int, coupon: str | None, customer_id: str) -> Pr
     return {"total_cents": subtotal_cents - discount + shipping, "discount_cents": discount}
 
 
-def reserve_inventory(order_id: str, items: dict[str, int]) -> Reservation:
+def reserve_inventory(order_id: str, items: dict[str, int]) -> ReserveInventoryOutput:
     """Hold the stock for the order; a second call for the same order holds nothing more."""
     _maybe_fail("reserve_inventory")
     reservation_id = _short_id("rsv", order_id)
@@ -196,7 +169,7 @@ def reserve_inventory(order_id: str, items: dict[str, int]) -> Reservation:
     return {"reservation_id": reservation_id, "reserved": dict(items)}
 
 
-def release_inventory(order_id: str, items: dict[str, int], result: Reservation) -> None:
+def release_inventory(order_id: str, items: dict[str, int], result: ReserveInventoryOutput) -> None:
     """Revert of reserve_inventory: put the reserved stock back (once)."""
     held = RESERVATIONS.pop(order_id, None)
     if held is None:
@@ -205,7 +178,7 @@ def release_inventory(order_id: str, items: dict[str, int], result: Reservation)
         STOCK[sku] = STOCK.get(sku, 0) + quantity
 
 
-def charge_payment(order_id: str, customer_id: str, amount_cents: int, currency: str) -> Payment:
+def charge_payment(order_id: str, customer_id: str, amount_cents: int, currency: str) -> ChargePaymentOutput:
     """Capture the amount; the payment id is derived from the order, so a retry finds it."""
     _maybe_fail("charge_payment")
     payment_id = _short_id("pay", order_id)
@@ -227,17 +200,17 @@ def charge_payment(order_id: str, customer_id: str, amount_cents: int, currency:
 
 
 def refund_payment(
-    order_id: str, customer_id: str, amount_cents: int, currency: str, result: Payment
+    order_id: str, customer_id: str, amount_cents: int, currency: str, result: ChargePaymentOutput
 ) -> None:
     """Revert of charge_payment: refund what was charged and not refunded yet."""
     payment = PAYMENTS[result["payment_id"]]
     payment["refunded_cents"] = result["charged_cents"]
 
 
-def pick_and_pack(order_id: str, reservation: Reservation, context: Any) -> Parcel:
+def pick_and_pack(order_id: str, reservation: ReserveInventoryOutput, context: Context) -> PickAndPackOutput:
     """Pack the reserved items, heartbeating after each SKU so SWF knows the station is alive.
 
-    `context` is the running task's context (its type comes with the generated package).
+    `context` is the running task's context (the generated package's TaskContext).
     """
     weight = 0
     for sku, quantity in sorted(reservation["reserved"].items()):
@@ -246,8 +219,11 @@ def pick_and_pack(order_id: str, reservation: Reservation, context: Any) -> Parc
     return {"parcel_id": _short_id("pcl", reservation["reservation_id"]), "weight_grams": weight}
 
 
-def create_shipment(order_id: str, address: str, parcel_id: str, weight_grams: int, carrier: str) -> Shipment:
+def create_shipment(
+    order_id: str, address: str, parcel_id: str, weight_grams: int, carrier: str
+) -> CreateShipmentOutput:
     """Book the carrier; heavier parcels travel slower."""
+    _maybe_fail("create_shipment")
     shipment_id = _short_id("shp", order_id, parcel_id)
     tracking = f"{carrier[:3].upper()}{int(shipment_id[4:], 16) % 10**10:010d}"
     if shipment_id not in SHIPMENTS:
@@ -263,7 +239,7 @@ def create_shipment(order_id: str, address: str, parcel_id: str, weight_grams: i
 
 
 def cancel_shipment(
-    order_id: str, address: str, parcel_id: str, weight_grams: int, carrier: str, result: Shipment
+    order_id: str, address: str, parcel_id: str, weight_grams: int, carrier: str, result: CreateShipmentOutput
 ) -> None:
     """Revert of create_shipment: cancel the booking."""
     SHIPMENTS[result["shipment_id"]]["status"] = "cancelled"
@@ -271,7 +247,7 @@ def cancel_shipment(
 
 def send_confirmation_email(
     order_id: str, customer_id: str, tracking_number: str, total_cents: int
-) -> Confirmation:
+) -> SendConfirmationEmailOutput:
     """Queue the confirmation; a customer without an address makes this fail (best effort)."""
     address = EMAILS.get(customer_id)
     if address is None:
@@ -283,7 +259,7 @@ def send_confirmation_email(
     return {"message_id": message_id}
 
 
-def award_loyalty_points(order_id: str, customer_id: str, charged_cents: int) -> Loyalty:
+def award_loyalty_points(order_id: str, customer_id: str, charged_cents: int) -> AwardLoyaltyPointsOutput:
     """One point per whole euro charged, awarded once per order."""
     if order_id not in AWARDS:
         AWARDS[order_id] = charged_cents // 100 * POINTS_PER_EURO
@@ -293,11 +269,11 @@ def award_loyalty_points(order_id: str, customer_id: str, charged_cents: int) ->
 
 def close_order(
     order_id: str,
-    payment: Payment,
+    payment: ChargePaymentOutput,
     tracking_number: str,
     confirmation_id: str | None,
-    loyalty: Loyalty | None,
-) -> Closed:
+    loyalty: AwardLoyaltyPointsOutput | None,
+) -> CloseOrderOutput:
     """Sum up; the best-effort steps arrive as None when they ran out of retries."""
     missing = [
         what
