@@ -17,7 +17,7 @@ from typing import Union
 PathPart = Union[str, int]
 Path = tuple[PathPart, ...]
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$")
+_PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*\Z")
 
 
 class Severity(enum.Enum):

@@ -28,7 +28,7 @@ from flowgen.suggest import did_you_mean
 
 # SWF's limit on an activity task's input; a literal alone must fit in it.
 MAX_INPUT_CHARS = 32768
-_DATE_TEXT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_DATE_TEXT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
 @dataclass(frozen=True)

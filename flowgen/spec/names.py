@@ -10,8 +10,8 @@ from flowgen.diagnostics import show
 MAX_NAME = 256
 MAX_VERSION = 64
 _FORBIDDEN = (":", "/", "|")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+_HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*\Z")
 # Names a generated module needs for itself.
 RESERVED_ACTIVITY_NAMES = ("input", "generator")
 RESERVED_INPUT_NAMES = ("context", "result")
@@ -35,14 +35,16 @@ def swf_name_problem(value: str, what: str, limit: int = MAX_NAME) -> str | None
 
 def identifier_problem(value: str, what: str) -> str | None:
     """Why `value` cannot be a Python name (it becomes one in generated code), or None."""
-    problem = swf_name_problem(value, what)
-    if problem is not None:
-        return problem
-    if not _IDENTIFIER.match(value):
+    # Not an identifier first: "contains a control character, which SWF does not allow"
+    # would be wrong for field names, which SWF never sees.
+    if value and not _IDENTIFIER.match(value):
         return (
             f"{what} {show(value)} must be a Python identifier (ASCII letters, digits and _, "
             "not starting with a digit), because it becomes a Python name"
         )
+    problem = swf_name_problem(value, what)
+    if problem is not None:
+        return problem
     # Soft keywords (match, case, type, _) are valid names; only hard keywords are refused.
     if keyword.iskeyword(value):
         return f"{what} {show(value)} is a Python keyword and cannot become a Python name"

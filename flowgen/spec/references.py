@@ -9,7 +9,7 @@ from flowgen.diagnostics import show
 
 INPUT = "input"
 GENERATOR = "generator"
-_REFERENCE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\[\*\])?(?:\.([A-Za-z_][A-Za-z0-9_]*))?$")
+_REFERENCE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\[\*\])?(?:\.([A-Za-z_][A-Za-z0-9_]*))?\Z")
 
 
 @dataclass(frozen=True)
