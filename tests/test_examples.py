@@ -526,3 +526,83 @@ def test_etl_runs_with_a_stand_in_for_the_external_loader() -> None:
     assert report["checks"] == 12 and report["dataset"] == "billing"
     assert report["status"] == "ok" and report["failed_checks"] == []
     assert run.result["table"] == "analytics.events_daily"
+
+
+# -- the example specs use the whole language ----------------------------------------------------
+
+
+def _walk(value: Any, keys: set[str], leaves: list[Any]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            keys.add(key)
+            _walk(item, keys, leaves)
+    elif isinstance(value, list):
+        for item in value:
+            _walk(item, keys, leaves)
+    else:
+        leaves.append(value)
+
+
+def test_the_example_specs_use_every_key_and_feature() -> None:
+    from flowgen.load import read_spec_file
+    from flowgen.spec import models
+
+    documents = [
+        read_spec_file(str(ROOT / "specs" / f"{n}.yaml")).data for n in ("country_flow", "order_flow", "etl")
+    ]
+    checked = [
+        compile_spec(str(ROOT / "specs" / f"{n}.yaml")).checked for n in ("country_flow", "order_flow", "etl")
+    ]
+    keys: set[str] = set()
+    leaves: list[Any] = []
+    for data in documents:
+        _walk(data, keys, leaves)
+    for model in (
+        models.Spec,
+        models.Workflow,
+        models.Defaults,
+        models.Activity,
+        models.Retry,
+        models.Timeouts,
+    ):
+        for name, field in model.model_fields.items():
+            assert (
+                field.alias or name
+            ) in keys, f"no example spec uses {model.__name__}.{field.alias or name}"
+    for key in ("items", "range", "date_range", "value"):
+        assert key in keys
+    for value in ("TERMINATE", "REQUEST_CANCEL", "ABANDON", "continue", "fail_workflow", "full", "none"):
+        assert value in leaves, value
+    for error in ("START_TO_CLOSE", "SCHEDULE_TO_START", "HEARTBEAT"):
+        assert error in leaves, error
+    for unit in ("s", "m", "h", "d"):
+        assert any(isinstance(x, str) and x[:-1].isdigit() and x.endswith(unit) for x in leaves), unit
+    assert any(type(x) is int for x in leaves)
+    types_used = " ".join(
+        str(t) for c in checked if c for a in c.spec.activities.values() for t in a.outputs.values()
+    ) + " ".join(str(t) for c in checked if c for t in c.spec.workflow.input.values())
+    for t in ("str", "int", "float", "bool", "date", "datetime", "any", "list[", "dict[str, ", "| None"):
+        assert t in types_used, t
+    references = [
+        r.text
+        for c in checked
+        if c
+        for a in c.spec.activities.values()
+        for r in a.inputs.values()
+        if not isinstance(r, models.LiteralValue)
+    ]
+    assert any(r.startswith("input.") for r in references)
+    assert any(r.startswith("generator.") for r in references)
+    assert any(r.endswith("[*]") for r in references)
+    assert any("[*]." in r for r in references)
+    assert any("." not in r and "[" not in r for r in references)  # a whole output
+    ranges = [x for c in checked if c for a in c.spec.activities.values() for x in a.generators.values()]
+    assert {len(r.range) for r in ranges if isinstance(r, models.RangeSource)} == {2, 3}
+    ends = [
+        end
+        for r in ranges
+        if isinstance(r, models.DateRangeSource)
+        for end in (r.date_range.start, r.date_range.end)
+    ]
+    assert any(e.startswith("input.") for e in ends) and any(e[:4].isdigit() for e in ends)
+    assert "$schema" in keys
