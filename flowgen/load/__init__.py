@@ -148,10 +148,13 @@ def load_bytes(raw: bytes) -> Document:
     except UnicodeDecodeError as error:
         # Everything before the first bad byte decodes, so columns count characters as elsewhere.
         before = body[: error.start].decode("utf-8")
+        utf16 = (
+            "; the file looks like UTF-16: save it as UTF-8" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        )
         raise LoadError(
             Diagnostic(
                 (),
-                f"not UTF-8 text: byte 0x{body[error.start]:02x} cannot be decoded",
+                f"not UTF-8 text: byte 0x{body[error.start]:02x} cannot be decoded{utf16}",
                 position=_text_position(before, len(before)),
             )
         ) from None
@@ -226,6 +229,8 @@ def _load_text(text: str) -> Document:
             )
         elif "flow" in (error.context or ""):
             problem += " (inside {...} or [...], quote values that contain [ ] { } , or :)"
+        elif (error.context or "").startswith("while parsing a block"):
+            problem += " (check the indentation)"
         elif "mapping values are not allowed" in problem:
             problem += ' (quote a value that contains ": ")'
         elif mark is not None and _char_at(text, mark.line, mark.column) == "\t":

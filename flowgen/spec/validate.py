@@ -77,6 +77,8 @@ def _message(detail: ErrorDetails, value: Any, written: str | None = None) -> st
         bound = context.get("le", context.get("lt"))
         return f"must be at most {bound}, found {show(value)}"
     if kind == "too_short":
+        if context.get("min_length") == 1:
+            return "cannot be empty"
         return f"needs at least {context.get('min_length')} item(s)"
     if kind == "too_long":
         if isinstance(value, str):
