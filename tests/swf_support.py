@@ -1,0 +1,116 @@
+"""Shared by the SWF tests: the country flow's plan, registration on moto, and a paging fake of SWF."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from flowgen.compiler import compile_spec
+from flowgen.plan import build_plan
+from flowgen.runtime.ids import revert_type_name
+from flowgen.runtime.plan import FlowPlan
+
+ACTIVITY_TIMEOUT_FALLBACK = 3600
+
+
+@functools.cache
+def country_plan() -> FlowPlan:
+    plan: FlowPlan = build_plan(compile_spec("specs/country_flow.yaml").checked)
+    return plan
+
+
+def register(client: Any, plan: FlowPlan) -> None:
+    """Domain, workflow type and activity types, every timeout explicit (moto crashes on "NONE")."""
+    client.register_domain(name=plan.domain, workflowExecutionRetentionPeriodInDays="1")
+    client.register_workflow_type(
+        domain=plan.domain,
+        name=plan.workflow,
+        version=plan.version,
+        defaultTaskList={"name": plan.task_list},
+        defaultExecutionStartToCloseTimeout=str(plan.execution_timeout),
+        defaultTaskStartToCloseTimeout=str(plan.decision_timeout or 30),
+        defaultChildPolicy=plan.child_policy,
+    )
+    for activity in plan.activities:
+        names = [activity.name] + ([revert_type_name(activity.name)] if activity.revert else [])
+        t = activity.timeouts
+        for name in names:
+            client.register_activity_type(
+                domain=plan.domain,
+                name=name,
+                version=activity.version,
+                defaultTaskList={"name": activity.task_list},
+                defaultTaskScheduleToStartTimeout=str(t.schedule_to_start or ACTIVITY_TIMEOUT_FALLBACK),
+                defaultTaskStartToCloseTimeout=str(t.start_to_close or ACTIVITY_TIMEOUT_FALLBACK),
+                defaultTaskScheduleToCloseTimeout=str(t.schedule_to_close or ACTIVITY_TIMEOUT_FALLBACK),
+                defaultTaskHeartbeatTimeout=str(t.heartbeat or ACTIVITY_TIMEOUT_FALLBACK),
+            )
+
+
+def start(client: Any, plan: FlowPlan, workflow_input: dict[str, Any], workflow_id: str = "wf-1") -> str:
+    """Start an execution; returns its run id."""
+    response = client.start_workflow_execution(
+        domain=plan.domain,
+        workflowId=workflow_id,
+        workflowType={"name": plan.workflow, "version": plan.version},
+        taskList={"name": plan.task_list},
+        input=json.dumps(workflow_input),
+        executionStartToCloseTimeout=str(plan.execution_timeout),
+        taskStartToCloseTimeout=str(plan.decision_timeout or 30),
+        childPolicy=plan.child_policy,
+    )
+    run_id: str = response["runId"]
+    return run_id
+
+
+def history(client: Any, plan: FlowPlan, workflow_id: str, run_id: str) -> list[dict[str, Any]]:
+    response = client.get_workflow_execution_history(
+        domain=plan.domain, execution={"workflowId": workflow_id, "runId": run_id}
+    )
+    events: list[dict[str, Any]] = response["events"]
+    return events
+
+
+def attributes(event: dict[str, Any]) -> dict[str, Any]:
+    kind = event["eventType"]
+    found: dict[str, Any] = event[kind[0].lower() + kind[1:] + "EventAttributes"]
+    return found
+
+
+def of_type(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [attributes(e) for e in events if e["eventType"] == kind]
+
+
+class FakeSWF:
+    """PollForDecisionTask over a history held in memory, paged as SWF pages it.
+
+    `page_size` (when set) overrides the request's maximumPageSize, so short
+    histories still take several pages. `calls` records every request.
+    """
+
+    def __init__(self, page_size: int | None = None) -> None:
+        self.page_size = page_size
+        self.events: list[dict[str, Any]] = []
+        self.workflow_id = "wf"
+        self.run_id = "run"
+        self.calls: list[dict[str, Any]] = []
+        self.token = 0
+
+    def poll_for_decision_task(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(request)
+        ordered = list(reversed(self.events)) if request.get("reverseOrder") else list(self.events)
+        size = self.page_size or request["maximumPageSize"]
+        offset = int(request.get("nextPageToken", "0"))
+        response: dict[str, Any] = {"events": ordered[offset : offset + size]}
+        if offset + size < len(ordered):
+            response["nextPageToken"] = str(offset + size)
+        if "nextPageToken" not in request:
+            self.token += 1
+            response.update(
+                taskToken=f"token-{self.token}",
+                workflowExecution={"workflowId": self.workflow_id, "runId": self.run_id},
+                workflowType={"name": "country_flow", "version": "1.0"},
+                startedEventId=len(self.events),
+            )
+        return response

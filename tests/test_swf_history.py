@@ -1,0 +1,283 @@
+"""Reading a decision task's history: every page, and the cache that fetches only new ones.
+
+botocore's Stubber checks the exact requests (page tokens, reverseOrder), which moto
+cannot show because it does not page; a paging fake serves the property test.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from typing import Any
+from unittest import mock
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from swf_support import FakeSWF, country_plan
+
+from flowgen.runtime.decider import decide
+from flowgen.runtime.handlers import handlers_for
+from flowgen.runtime.local import LocalRunner
+from flowgen.runtime.polling import HistoryCache, poll_decision_task
+from flowgen.runtime.swf import READ_TIMEOUT, client
+
+T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+EXECUTION = {"workflowId": "wf", "runId": "run"}
+WORKFLOW_TYPE = {"name": "country_flow", "version": "1.0"}
+
+
+def _event(event_id: int, kind: str = "MarkerRecorded") -> dict[str, Any]:
+    return {
+        "eventId": event_id,
+        "eventType": kind,
+        "eventTimestamp": T0 + datetime.timedelta(seconds=event_id),
+        "markerRecordedEventAttributes": {"markerName": f"m{event_id}", "decisionTaskCompletedEventId": 1},
+    }
+
+
+def _events(first: int, last: int) -> list[dict[str, Any]]:
+    return [_event(n) for n in range(first, last + 1)]
+
+
+@pytest.fixture
+def swf() -> Any:
+    return boto3.client("swf", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def _request(reverse: bool, token: str | None = None) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "domain": "dev",
+        "taskList": {"name": "country_flow"},
+        "identity": "me",
+        "maximumPageSize": 1000,
+    }
+    if reverse:
+        request["reverseOrder"] = True
+    if token is not None:
+        request["nextPageToken"] = token
+    return request
+
+
+def _stub_pages(stubber: Stubber, pages: list[list[dict[str, Any]]], reverse: bool, task: str = "t") -> None:
+    """Queue one decision task whose history comes in `pages` (tokens p1, p2, ...)."""
+    for number, events in enumerate(pages):
+        # SWF repeats the task's fields on every page; botocore's response shape requires them.
+        response: dict[str, Any] = {
+            "events": events,
+            "startedEventId": 1,
+            "taskToken": task,
+            "workflowExecution": EXECUTION,
+            "workflowType": WORKFLOW_TYPE,
+        }
+        if number + 1 < len(pages):
+            response["nextPageToken"] = f"p{number + 1}"
+        stubber.add_response(
+            "poll_for_decision_task", response, _request(reverse, f"p{number}" if number else None)
+        )
+
+
+def _ids(events: list[dict[str, Any]]) -> list[int]:
+    return [e["eventId"] for e in events]
+
+
+# -- the client -----------------------------------------------------------------------------------
+
+
+def test_client_uses_standard_retries_and_outwaits_a_long_poll() -> None:
+    swf = client(region="eu-west-1", endpoint_url="http://127.0.0.1:1")
+    config = swf.meta.config
+    # botocore stores retries["max_attempts"] (10 retries) as 11 attempts in all.
+    assert config.retries == {"mode": "standard", "total_max_attempts": 11}
+    assert config.read_timeout == READ_TIMEOUT > 70
+    assert config.connect_timeout is not None and config.connect_timeout < 60
+    assert swf.meta.region_name == "eu-west-1"
+    assert swf.meta.endpoint_url == "http://127.0.0.1:1"
+
+
+# -- full reads -----------------------------------------------------------------------------------
+
+
+def test_full_read_follows_every_page(swf: Any) -> None:
+    with Stubber(swf) as stubber:
+        _stub_pages(stubber, [_events(1, 1000), _events(1001, 2000), _events(2001, 2345)], reverse=False)
+        task = poll_decision_task(swf, "dev", "country_flow", "me")
+        stubber.assert_no_pending_responses()
+    assert task is not None
+    assert _ids(task.events) == list(range(1, 2346))
+    assert (task.pages, task.from_cache, task.token) == (3, False, "t")
+    assert (task.workflow_id, task.run_id, task.workflow_name, task.workflow_version) == (
+        "wf",
+        "run",
+        "country_flow",
+        "1.0",
+    )
+
+
+class _EmptyPolls:
+    """SWF ends an empty long poll with an empty taskToken; moto leaves the key out."""
+
+    def __init__(self) -> None:
+        self.responses: list[dict[str, Any]] = [
+            {"startedEventId": 0, "taskToken": ""},
+            {"previousStartedEventId": 0, "startedEventId": 0},
+        ]
+
+    def poll_for_decision_task(self, **request: Any) -> dict[str, Any]:
+        return self.responses.pop(0)
+
+
+@pytest.mark.parametrize("cache", [None, HistoryCache()])
+def test_empty_poll_gives_none(cache: HistoryCache | None) -> None:
+    fake = _EmptyPolls()
+    assert poll_decision_task(fake, "dev", "country_flow", "me", cache) is None  # type: ignore[arg-type]
+    assert poll_decision_task(fake, "dev", "country_flow", "me", cache) is None  # type: ignore[arg-type]
+
+
+# -- the cache ------------------------------------------------------------------------------------
+
+
+def _reverse_pages(last: int, size: int = 1000) -> list[list[dict[str, Any]]]:
+    newest_first = list(reversed(_events(1, last)))
+    return [newest_first[n : n + size] for n in range(0, len(newest_first), size)]
+
+
+def test_cache_fetches_only_the_new_pages(swf: Any) -> None:
+    cache = HistoryCache()
+    with Stubber(swf) as stubber:
+        # First task of the execution: the whole history, newest page first.
+        _stub_pages(stubber, _reverse_pages(2500), reverse=True, task="t1")
+        # Next task: 1,200 new events; two reverse pages reach event 2500, the third is never asked for.
+        _stub_pages(stubber, _reverse_pages(3700)[:2], reverse=True, task="t2")
+        # Next: 50 new events, one page.
+        _stub_pages(stubber, _reverse_pages(3750)[:1], reverse=True, task="t3")
+        first = poll_decision_task(swf, "dev", "country_flow", "me", cache)
+        second = poll_decision_task(swf, "dev", "country_flow", "me", cache)
+        third = poll_decision_task(swf, "dev", "country_flow", "me", cache)
+        stubber.assert_no_pending_responses()
+    assert first is not None and second is not None and third is not None
+    assert (first.pages, first.from_cache, _ids(first.events)) == (3, False, list(range(1, 2501)))
+    assert (second.pages, second.from_cache, _ids(second.events)) == (2, True, list(range(1, 3701)))
+    assert (third.pages, third.from_cache, _ids(third.events)) == (1, True, list(range(1, 3751)))
+    assert third.events == _events(1, 3750)
+    assert _ids(cache.get(("wf", "run")) or []) == list(range(1, 3751))
+
+
+def test_cache_reads_everything_when_a_known_event_differs(swf: Any) -> None:
+    cache = HistoryCache()
+    cache.put(("wf", "run"), _events(1, 2499) + [_event(2500, "TimerFired")])
+    with Stubber(swf) as stubber:
+        _stub_pages(stubber, _reverse_pages(2600), reverse=True)
+        task = poll_decision_task(swf, "dev", "country_flow", "me", cache)
+        stubber.assert_no_pending_responses()
+    assert task is not None
+    assert (task.pages, task.from_cache) == (3, False)
+    assert task.events == _events(1, 2600)
+    assert cache.get(("wf", "run")) == _events(1, 2600)
+
+
+def test_cache_reads_everything_on_a_gap_and_then_forgets_the_execution(swf: Any) -> None:
+    cache = HistoryCache()
+    cache.put(("wf", "run"), _events(1, 10))
+    served = [e for e in reversed(_events(1, 20)) if e["eventId"] != 15]
+    with Stubber(swf) as stubber:
+        _stub_pages(stubber, [served[:8], served[8:]], reverse=True)
+        task = poll_decision_task(swf, "dev", "country_flow", "me", cache)
+        stubber.assert_no_pending_responses()
+    assert task is not None and not task.from_cache
+    assert _ids(task.events) == [n for n in range(1, 21) if n != 15]
+    assert ("wf", "run") not in cache  # a history with a gap is never cached
+
+
+def test_cache_reads_everything_when_the_history_is_shorter_than_known(swf: Any) -> None:
+    cache = HistoryCache()
+    cache.put(("wf", "run"), _events(1, 30))
+    with Stubber(swf) as stubber:
+        _stub_pages(stubber, [list(reversed(_events(1, 20)))], reverse=True)
+        task = poll_decision_task(swf, "dev", "country_flow", "me", cache)
+    assert task is not None and not task.from_cache
+    assert task.events == _events(1, 20)
+
+
+def test_cache_is_bounded_and_least_recently_used_goes_first() -> None:
+    cache = HistoryCache(max_executions=2, max_events=100)
+    cache.put(("a", "1"), _events(1, 10))
+    cache.put(("b", "1"), _events(1, 10))
+    assert cache.get(("a", "1")) is not None  # a is now the most recent
+    cache.put(("c", "1"), _events(1, 10))
+    assert ("b", "1") not in cache and ("a", "1") in cache and ("c", "1") in cache
+    cache.put(("d", "1"), _events(1, 95))  # over max_events with the others: they go
+    assert list(cache._histories) == [("d", "1")]
+    cache.put(("e", "1"), _events(1, 101))  # alone over the bound: not kept
+    assert ("e", "1") not in cache
+    cache.put(("f", "1"), _events(2, 5))  # does not start at event 1: not kept
+    assert ("f", "1") not in cache
+    cache.evict(("d", "1"))
+    assert len(cache) == 0 and cache._events == 0
+
+
+# -- the property: cached reading is full reading -------------------------------------------------
+
+
+def _country_histories() -> list[list[dict[str, Any]]]:
+    """Real-looking histories from the local runner: successes, retries with timers, failure, cancel."""
+    plan = country_plan()
+    handlers = handlers_for(plan)
+    day = ["2026-01-01", "2026-01-02"]
+
+    def flaky(activity_id: str, attempt: int) -> str | None:
+        return {1: "fail", 2: "START_TO_CLOSE"}.get(attempt) if activity_id.endswith("-1") else None
+
+    def doomed(activity_id: str, attempt: int) -> str | None:
+        return "fail" if activity_id == "activity_2-2" else None
+
+    with mock.patch.dict(os.environ, {"COUNTRY_FLOW_FAILURE_RATE": "0"}):
+        runs = [
+            LocalRunner(plan, handlers).run({"days": day, "countries": [1, 2]}),
+            LocalRunner(plan, handlers, fault=flaky).run({"days": day, "countries": [1, 2, 3]}),
+            LocalRunner(plan, handlers, fault=doomed).run({"days": day[:1], "countries": [1, 2, 3, 4]}),
+            LocalRunner(plan, handlers).run({"days": day, "countries": [7]}, cancel_after=2),
+            LocalRunner(plan, handlers).run({"days": "not a list", "countries": []}),
+        ]
+    return [run.history for run in runs]
+
+
+HISTORIES = _country_histories()
+
+
+@st.composite
+def _reads(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[int], int, list[bool]]:
+    history = draw(st.sampled_from(HISTORIES))
+    cuts = sorted(draw(st.sets(st.integers(1, len(history)), min_size=1, max_size=8)))
+    page_size = draw(st.integers(1, 40))
+    evictions = draw(st.lists(st.booleans(), min_size=len(cuts), max_size=len(cuts)))
+    return history, cuts, page_size, evictions
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_reads())
+def test_cached_reads_equal_full_reads(read: tuple[list[dict[str, Any]], list[int], int, list[bool]]) -> None:
+    history, cuts, page_size, evictions = read
+    plan = country_plan()
+    cached, full = FakeSWF(page_size), FakeSWF(page_size)
+    cache = HistoryCache()
+    previous = 0
+    for cut, evict in zip(cuts, evictions, strict=True):
+        cached.events = full.events = history[:cut]
+        if evict:
+            cache.evict(("wf", "run"))
+        with_cache = poll_decision_task(cached, "dev", "country_flow", "me", cache)  # type: ignore[arg-type]
+        without = poll_decision_task(full, "dev", "country_flow", "me")  # type: ignore[arg-type]
+        assert with_cache is not None and without is not None
+        assert with_cache.events == without.events == history[:cut]
+        assert decide(plan, with_cache.events) == decide(plan, without.events)
+        # Only what is new is fetched: pages cover the new events plus the one known event.
+        assert with_cache.from_cache == bool(previous and not evict)
+        if with_cache.from_cache:
+            assert with_cache.pages <= 1 + (cut - previous) // page_size
+        assert all(c.get("reverseOrder") for c in cached.calls)
+        assert all(not c.get("reverseOrder") for c in full.calls)
+        assert all(c["maximumPageSize"] == 1000 for c in cached.calls + full.calls)
+        previous = cut
