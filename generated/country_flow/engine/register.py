@@ -5,6 +5,15 @@
 Every default SWF keeps with a type is set, so no scheduling can fail with
 DEFAULT_*_UNDEFINED. A type that exists with other defaults is drift: SWF
 cannot change a registered type, so the advice is to bump its version.
+
+Running it again changes nothing and says so. Registrars that race each other
+are fine: whoever loses the race to register compares what the winner wrote.
+
+Where endpoints disagree: moto (and any endpoint that leaves
+`defaultTaskPriority` out of DescribeActivityType) does not report an activity
+type's default priority. SWF documents an unset priority as 0; flowgen's
+decider sends every task's priority with the task, so a default priority that
+cannot be read is reported as a note, not as drift.
 """
 
 from __future__ import annotations
@@ -21,6 +30,10 @@ if TYPE_CHECKING:
     from mypy_boto3_swf import SWFClient
     from mypy_boto3_swf.type_defs import ActivityTypeTypeDef, WorkflowTypeTypeDef
 
+MAX_DESCRIPTION = 1024
+# A default SWF applies when a type was registered without one.
+IMPLICIT_DEFAULTS = {"defaultTaskPriority": "0"}
+
 
 @dataclass
 class Report:
@@ -28,6 +41,16 @@ class Report:
 
     lines: list[str] = field(default_factory=list)
     drift: bool = False
+    registered: int = 0
+    unchanged: int = 0
+
+    def summary(self) -> str:
+        """One closing line: what changed, or that nothing did."""
+        if self.drift:
+            return "DRIFT: SWF keeps a registration as it was first made; see the lines above"
+        if self.registered == 0:
+            return f"nothing to do: all {self.unchanged} registrations are as the spec says"
+        return f"registered {self.registered}, {self.unchanged} already as the spec says"
 
 
 def _seconds(value: int | None) -> str:
@@ -61,12 +84,17 @@ def activity_defaults(activity: ActivityPlan) -> dict[str, Any]:
     return defaults
 
 
-def _differences(wanted: dict[str, Any], found: dict[str, Any]) -> list[str]:
-    return [
-        f"{key} is {found.get(key)!r}, the spec says {value!r}"
-        for key, value in sorted(wanted.items())
-        if found.get(key) != value
-    ]
+def _differences(wanted: dict[str, Any], found: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(drift, notes): the defaults that differ, and those the endpoint does not report."""
+    drift: list[str] = []
+    notes: list[str] = []
+    for key, value in sorted(wanted.items()):
+        if key not in found and key in IMPLICIT_DEFAULTS:
+            if value != IMPLICIT_DEFAULTS[key]:
+                notes.append(f"this endpoint does not report {key}; the decider sets it on every task")
+        elif found.get(key) != value:
+            drift.append(f"{key} is {found.get(key)!r}, the spec says {value!r}")
+    return drift, notes
 
 
 def register(plan: FlowPlan, client: SWFClient, domain: str | None = None) -> Report:
@@ -90,43 +118,48 @@ def _domain(plan: FlowPlan, client: SWFClient, domain: str, report: Report) -> N
             raise
         try:
             client.register_domain(name=domain, workflowExecutionRetentionPeriodInDays=retention)
+            report.registered += 1
             report.lines.append(f"domain {domain}: registered, retention {retention} days")
             return
         except ClientError as again:
             if _code(again) != "DomainAlreadyExistsFault":
                 raise
             found = client.describe_domain(name=domain)
+    problems = []
+    status = found["domainInfo"]["status"]
+    if status != "REGISTERED":
+        problems.append(f"it is {status} (undeprecate it or use another domain)")
     kept = found["configuration"]["workflowExecutionRetentionPeriodInDays"]
     if kept != retention:
-        report.drift = True
-        report.lines.append(
-            f"domain {domain}: DRIFT: retention is {kept} days, the spec says {retention} "
-            "(SWF cannot change it; use another domain or accept it)"
+        problems.append(
+            f"retention is {kept} days, the spec says {retention} "
+            "(SWF cannot change it; use another domain or change the spec)"
         )
+    if problems:
+        report.drift = True
+        report.lines.append(f"domain {domain}: DRIFT: {'; '.join(problems)}")
     else:
-        report.lines.append(f"domain {domain}: already registered")
+        report.unchanged += 1
+        report.lines.append(f"domain {domain}: already registered, retention {retention} days")
 
 
 def _workflow_type(plan: FlowPlan, client: SWFClient, domain: str, report: Report) -> None:
     kind: WorkflowTypeTypeDef = {"name": plan.workflow, "version": plan.version}
     label = f"workflow type {plan.workflow} {plan.version}"
     wanted = workflow_defaults(plan)
+    arguments: dict[str, Any] = {"domain": domain, "name": plan.workflow, "version": plan.version, **wanted}
+    if plan.description:
+        arguments["description"] = plan.description[:MAX_DESCRIPTION]
     try:
         found = client.describe_workflow_type(domain=domain, workflowType=kind)
     except ClientError as error:
         if _code(error) != "UnknownResourceFault":
             raise
-        arguments: dict[str, Any] = {
-            "domain": domain,
-            "name": plan.workflow,
-            "version": plan.version,
-            **wanted,
-        }
-        if plan.description:
-            arguments["description"] = plan.description[:1024]
-        client.register_workflow_type(**arguments)
-        report.lines.append(f"{label}: registered")
-        return
+        if _register(client.register_workflow_type, arguments):
+            report.registered += 1
+            report.lines.append(f"{label}: registered")
+            return
+        found = client.describe_workflow_type(domain=domain, workflowType=kind)
     _compare(label, wanted, dict(found["configuration"]), found["typeInfo"]["status"], report)
 
 
@@ -134,26 +167,43 @@ def _activity_type(client: SWFClient, domain: str, name: str, activity: Activity
     kind: ActivityTypeTypeDef = {"name": name, "version": activity.version}
     label = f"activity type {name} {activity.version}"
     wanted = activity_defaults(activity)
+    arguments: dict[str, Any] = {"domain": domain, "name": name, "version": activity.version, **wanted}
+    if activity.description:
+        arguments["description"] = activity.description[:MAX_DESCRIPTION]
     try:
         found = client.describe_activity_type(domain=domain, activityType=kind)
     except ClientError as error:
         if _code(error) != "UnknownResourceFault":
             raise
-        arguments: dict[str, Any] = {"domain": domain, "name": name, "version": activity.version, **wanted}
-        if activity.description:
-            arguments["description"] = activity.description[:1024]
-        client.register_activity_type(**arguments)
-        report.lines.append(f"{label}: registered")
-        return
+        if _register(client.register_activity_type, arguments):
+            report.registered += 1
+            report.lines.append(f"{label}: registered")
+            return
+        found = client.describe_activity_type(domain=domain, activityType=kind)
     _compare(label, wanted, dict(found["configuration"]), found["typeInfo"]["status"], report)
 
 
+def _register(call: Any, arguments: dict[str, Any]) -> bool:
+    """Register a type; False when another registrar got there first (then compare with theirs)."""
+    try:
+        call(**arguments)
+    except ClientError as error:
+        if _code(error) != "TypeAlreadyExistsFault":
+            raise
+        return False
+    return True
+
+
 def _compare(label: str, wanted: dict[str, Any], found: dict[str, Any], status: str, report: Report) -> None:
-    problems = _differences(wanted, found)
+    problems, notes = _differences(wanted, found)
     if status != "REGISTERED":
         problems.insert(0, f"it is {status}")
     if problems:
         report.drift = True
         report.lines.append(f"{label}: DRIFT: {'; '.join(problems)}; bump the version in the spec")
-    else:
-        report.lines.append(f"{label}: already registered as the spec says")
+        return
+    report.unchanged += 1
+    line = f"{label}: already registered as the spec says"
+    if notes:
+        line += f" (note: {'; '.join(notes)})"
+    report.lines.append(line)

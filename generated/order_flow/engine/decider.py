@@ -29,6 +29,8 @@ MAX_DECISIONS = 100
 # 1 MB response limit, with room for the envelope.
 MAX_RESPONSE_BYTES = 1_000_000
 MAX_REASON = 256
+# The longest retry wait: an execution runs at most a year (and SWF takes at most 8 digits).
+MAX_WAIT = 365 * 86400
 # Causes of ScheduleActivityTaskFailed that a later attempt can get past.
 RETRYABLE_CAUSES = frozenset({"ACTIVITY_CREATION_RATE_EXCEEDED", "OPEN_ACTIVITIES_LIMIT_EXCEEDED"})
 
@@ -95,15 +97,13 @@ def decide(plan: p.FlowPlan, events: list[dict[str, Any]]) -> list[Decision]:
         return _chunk(run, _cancel(run))
     try:
         ending = _advance(run)
+        if ending is None and not run.decisions and not _waiting(run):
+            return _chunk(run, [_complete(run)])
     except FlowFailure as error:
         ending = error
     if ending is not None:
         return _chunk(run, _fail_after_reverts(run, ending))
-    if run.decisions:
-        return _chunk(run, run.decisions)
-    if any(i.open for i in execution.instances.values()) or _waiting(run):
-        return []
-    return _chunk(run, [_complete(run)])
+    return _chunk(run, run.decisions)
 
 
 # -- input -------------------------------------------------------------------------
@@ -240,7 +240,12 @@ def _exhausted(activity: p.ActivityPlan, state: Instance) -> bool:
 
 def retry_wait(policy: p.RetryPolicy, activity_id: str, attempt: int) -> int:
     """Seconds to wait before attempt `attempt + 1`, after `attempt` attempts failed."""
-    wait = policy.interval * policy.backoff_rate ** max(attempt - 1, 0)
+    if not policy.interval:
+        return 0
+    try:
+        wait = min(policy.interval * policy.backoff_rate ** max(attempt - 1, 0), MAX_WAIT)
+    except OverflowError:
+        wait = MAX_WAIT
     if policy.max_interval is not None:
         wait = min(wait, policy.max_interval)
     if policy.jitter == "full":
@@ -289,12 +294,23 @@ def _settled(run: _Run, name: str) -> bool:
 
 
 def _advance(run: _Run) -> FlowFailure | None:
-    """Schedule what is ready; return the failure that ends the flow, if any."""
+    """Schedule what is ready; return the failure that ends the flow, if any.
+
+    Every activity that can be expanded is, even once the flow is failing, so
+    that the reverts find every instance that completed.
+    """
     first_failure: tuple[int, Planned, Instance] | None = None
+    # A failure of the flow itself: too many instances, an input too large.
+    broken: FlowFailure | None = None
     for activity in run.plan.activities:
         if not all(_settled(run, r) for r in activity.requires):
             continue
-        run.instances[activity.name] = planned = _expand(run, activity)
+        try:
+            planned = _expand(run, activity)
+        except FlowFailure as failure:
+            broken = broken or failure
+            continue
+        run.instances[activity.name] = planned
         open_here = sum(1 for item in planned if run.state(item).open)
         for item in planned:
             state = run.state(item)
@@ -305,7 +321,7 @@ def _advance(run: _Run) -> FlowFailure | None:
                 if not activity.continue_on_failure and is_first:
                     first_failure = (state.closed_event, item, state)
                 continue
-            if first_failure is not None:
+            if first_failure is not None or broken is not None:
                 continue  # failing: start nothing new
             if activity.max_concurrency and open_here >= activity.max_concurrency:
                 continue
@@ -313,12 +329,16 @@ def _advance(run: _Run) -> FlowFailure | None:
                 continue
             if not _ready_to_retry(run, activity, item.id, state):
                 continue
-            text = _input_of(run, item, state.attempts + 1)
+            try:
+                text = _input_of(run, item, state.attempts + 1)
+            except FlowFailure as failure:
+                broken = broken or failure
+                continue
             run.decisions.append(_schedule(activity, activity.name, item.id, text))
             open_here += 1
             run.open_total += 1
-    if first_failure is None:
-        return None
+    if broken is not None or first_failure is None:
+        return broken
     _, item, state = first_failure
     error = state.error or Error("failed", "Error", "failed")
     attempts = f"after {state.attempts} attempt{'s' if state.attempts != 1 else ''}"
@@ -335,8 +355,8 @@ def _advance(run: _Run) -> FlowFailure | None:
 
 
 def _waiting(run: _Run) -> bool:
-    """Whether something is still to happen (open timers, instances not settled)."""
-    if run.execution.open_timers:
+    """Whether something is still to happen (open tasks or timers, instances not settled)."""
+    if run.open_total or run.execution.open_timers:
         return True
     return not all(_settled(run, a.name) for a in run.plan.activities)
 
@@ -348,6 +368,9 @@ def _fail_after_reverts(run: _Run, failure: FlowFailure) -> list[Decision]:
     run.decisions = []
     if any(i.open for aid, i in run.execution.instances.items() if not aid.endswith(".revert")):
         return []  # wait for what runs to finish: it may need reverting too
+    # Only reverts are open now; what _advance meant to start is not started.
+    run.open_total = sum(1 for i in run.execution.instances.values() if i.open)
+    run.open_timers = len(run.execution.open_timers)
     dependents: dict[str, set[str]] = {a.name: set() for a in run.plan.activities}
     for activity in run.plan.activities:
         for required in activity.requires:
@@ -360,12 +383,14 @@ def _fail_after_reverts(run: _Run, failure: FlowFailure) -> list[Decision]:
         if any(_reverting(run, d) for d in _downstream(dependents, activity.name)):
             pending = True
             continue
-        for item in run.instances.get(activity.name) or []:
+        items = run.instances.get(activity.name) or []
+        open_here = sum(1 for item in items if _revert_state(run, item).open)
+        for item in items:
             state = run.state(item)
             if not state.completed:
                 continue
-            rid = revert_id(activity.name, item.index)
-            revert = run.execution.instances.get(rid) or Instance(rid)
+            revert = _revert_state(run, item)
+            rid = revert.activity_id
             if revert.completed:
                 reverts[rid] = "reverted"
             elif revert.open:
@@ -374,7 +399,13 @@ def _fail_after_reverts(run: _Run, failure: FlowFailure) -> list[Decision]:
                 reverts[rid] = f"revert failed: {revert.error.describe() if revert.error else 'error'}"
             else:
                 pending = True
-                _revert_step(run, activity, item, state, revert)
+                if activity.max_concurrency and open_here >= activity.max_concurrency:
+                    continue
+                if run.open_total >= MAX_OPEN_ACTIVITIES:
+                    continue
+                if _revert_step(run, activity, item, state, revert):
+                    open_here += 1
+                    run.open_total += 1
     if pending:
         return run.decisions
     details = dict(failure.details)
@@ -408,15 +439,22 @@ def _reverting(run: _Run, name: str) -> bool:
     return False
 
 
+def _revert_state(run: _Run, item: Planned) -> Instance:
+    rid = revert_id(item.activity.name, item.index)
+    return run.execution.instances.get(rid) or Instance(rid)
+
+
 def _revert_step(
     run: _Run, activity: p.ActivityPlan, item: Planned, state: Instance, revert: Instance
-) -> None:
-    rid = revert_id(activity.name, item.index)
+) -> bool:
+    """Schedule the next attempt of a revert, unless it waits for its retry timer."""
+    rid = revert.activity_id
     if not _ready_to_retry(run, activity, rid, revert):
-        return
+        return False
     forward = json.loads(state.input) if state.input else {}
     data = {"input": forward.get("input", {}), "result": state.result, "attempt": revert.attempts + 1}
     run.decisions.append(_schedule(activity, revert_type_name(activity.name), rid, dumps(data)))
+    return True
 
 
 # -- cancellation ------------------------------------------------------------------
@@ -483,7 +521,7 @@ def _complete(run: _Run) -> Decision:
     result = {name: _value(run, source, {}) for name, source in run.plan.result}
     text = dumps(result)
     if len(text) > MAX_PAYLOAD:
-        return _fail(f"the result is {len(text)} characters; SWF allows {MAX_PAYLOAD}", {})
+        raise FlowFailure(f"the result is {len(text)} characters; SWF allows {MAX_PAYLOAD}")
     return {
         "decisionType": "CompleteWorkflowExecution",
         "completeWorkflowExecutionDecisionAttributes": {"result": text},
@@ -492,8 +530,12 @@ def _complete(run: _Run) -> Decision:
 
 def _fail(reason: str, details: dict[str, Any]) -> Decision:
     text = dumps(details)
-    if len(text) > MAX_PAYLOAD:
-        text = clip(text, MAX_PAYLOAD)
+    for limit in (MAX_PAYLOAD // 4, 1024, 64):
+        if len(text) <= MAX_PAYLOAD:
+            break
+        # Cut the long entries, not the text, so that the details stay one JSON object.
+        details = {k: v if len(dumps(v)) <= limit else clip(dumps(v), limit) for k, v in details.items()}
+        text = dumps(details)
     return {
         "decisionType": "FailWorkflowExecution",
         "failWorkflowExecutionDecisionAttributes": {"reason": clip(reason, MAX_REASON), "details": text},

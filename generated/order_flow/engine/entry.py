@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from .handlers import HandlerError, import_handler
 from .local import LocalRunner
 from .plan import FlowPlan
@@ -98,9 +100,14 @@ def register_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     parser = _parser(prog, f"Register the {plan.workflow} workflow's domain and types on SWF, idempotently.")
     args = parser.parse_args(argv)
     _logging(args)
-    report = register(plan, _client(args), domain=args.domain)
+    try:
+        report = register(plan, _client(args), domain=args.domain)
+    except (ClientError, BotoCoreError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     for line in report.lines:
         print(line)
+    print(report.summary())
     return EXIT_FAILED if report.drift else EXIT_OK
 
 
@@ -179,6 +186,10 @@ def starter_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     except (OSError, ValueError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except (ClientError, BotoCoreError) as error:
+        # Not registered yet, the workflow id in use, no credentials, the endpoint unreachable...
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     print(json.dumps({"workflowId": workflow_id, "runId": run_id}))
     return EXIT_OK
 

@@ -1,0 +1,349 @@
+"""Running generated packages against moto's SWF, and where moto is not SWF.
+
+moto 5 differs from SWF in ways an end-to-end test meets at once. Each is
+handled here, in the test process (in process under `mock_aws`, or in a
+`ThreadedMotoServer` started by the test), never in the engine:
+
+- **Activity ids.** SWF refuses an activity id only while another task with it
+  is open; once it closed the id may be used again (flowgen's retries keep the
+  instance's id). moto refuses any id ever used in the execution, so every retry
+  fails with ACTIVITY_ID_ALREADY_IN_USE. `reuse_closed_activity_ids` hides the
+  closed tasks from that one check.
+- **Timers.** moto fires timers by itself, with a `threading.Timer` per
+  StartTimer, in real seconds: a 10 s retry wait takes 10 s. In process,
+  `ManualClock` replaces those threads with a virtual clock that the test moves
+  (deterministic: a timer fires when the test says no work is left). Under a
+  server, `scale_timers` keeps moto's threads but shortens each wait (10 s
+  becomes 0.1 s at a scale of 0.01). Histories still show the spec's waits.
+- **Time-outs.** moto checks heartbeat, decision and workflow time-outs only
+  when an API call comes in, against the wall clock. `skip_ahead` moves moto's
+  clock forward for one call, as if that much time had passed.
+- **Empty polls** sleep a second in moto (no long polling); `no_empty_poll_sleep`
+  removes the pause for tests that drive the loops one poll at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import moto.swf.models
+import moto.swf.models.timeout
+import moto.swf.models.workflow_execution as moto_execution
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+GENERATED = ROOT / "generated"
+REGION = "us-east-1"
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+
+# -- moto, made to behave as SWF ------------------------------------------------------------------
+
+
+def reuse_closed_activity_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let ScheduleActivityTask reuse the id of a closed task, as SWF does."""
+    original = moto_execution.WorkflowExecution.schedule_activity_task
+
+    def schedule(self: Any, event_id: int, attributes: dict[str, Any]) -> None:
+        activity_id = attributes.get("activityId")
+        closed = [t for t in self.activity_tasks if t.activity_id == activity_id and not t.open]
+        for task in closed:
+            task.activity_id = None  # out of the way of moto's "already in use" check...
+        try:
+            original(self, event_id, attributes)
+        finally:
+            for task in closed:
+                task.activity_id = activity_id  # ...and back
+
+    monkeypatch.setattr(moto_execution.WorkflowExecution, "schedule_activity_task", schedule)
+
+
+def no_empty_poll_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moto.swf.models, "sleep", lambda seconds: None)
+
+
+def scale_timers(monkeypatch: pytest.MonkeyPatch, scale: float) -> None:
+    """moto's timer threads wait `scale` times the timer's StartToFireTimeout."""
+
+    class ScaledTimer(threading.Timer):
+        def __init__(self, interval: float, function: Callable[..., Any], args: Any = None) -> None:
+            super().__init__(interval * scale, function, args)
+            self.daemon = True
+
+    monkeypatch.setattr(moto_execution, "ThreadingTimer", ScaledTimer)
+
+
+@dataclass(order=True)
+class _Pending:
+    due: float
+    order: int
+    timer: ManualTimer = field(compare=False)
+
+
+class ManualClock:
+    """Virtual time for moto's timers: `fire_next()` jumps to the earliest and fires it.
+
+    Install it with `ManualClock.install(monkeypatch)`; moto's StartTimer then
+    creates `ManualTimer`s here instead of threads.
+    """
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.fired: list[tuple[float, float]] = []  # (virtual time, the timer's wait), in order
+        self._pending: list[_Pending] = []
+        self._order = itertools.count()
+
+    @classmethod
+    def install(cls, monkeypatch: pytest.MonkeyPatch) -> ManualClock:
+        clock = cls()
+
+        def make(interval: float, function: Callable[..., Any], args: Any = None) -> ManualTimer:
+            return ManualTimer(clock, interval, function, tuple(args or ()))
+
+        monkeypatch.setattr(moto_execution, "ThreadingTimer", make)
+        return clock
+
+    def add(self, timer: ManualTimer) -> None:
+        heapq.heappush(self._pending, _Pending(self.now + timer.interval, next(self._order), timer))
+
+    @property
+    def pending(self) -> int:
+        return sum(1 for p in self._pending if p.timer.alive)
+
+    def fire_next(self) -> bool:
+        """Move to the earliest pending timer and fire it; False when none is pending."""
+        while self._pending:
+            pending = heapq.heappop(self._pending)
+            if pending.timer.alive:
+                self.now = max(self.now, pending.due)
+                self.fired.append((self.now, pending.timer.interval))
+                pending.timer.fire()
+                return True
+        return False
+
+
+class ManualTimer:
+    """Stands in for the `threading.Timer` behind one moto timer."""
+
+    def __init__(
+        self, clock: ManualClock, interval: float, function: Callable[..., Any], args: tuple[Any, ...]
+    ) -> None:
+        self.clock = clock
+        self.interval = float(interval)
+        self.function = function
+        self.args = args
+        self.alive = False
+        # moto calls _fire_timer(started_event_id, timer_id) on its WorkflowExecution.
+        self.execution = getattr(function, "__self__", None)
+
+    def start(self) -> None:
+        self.alive = True
+        self.clock.add(self)
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+    def cancel(self) -> None:
+        self.alive = False
+
+    def fire(self) -> None:
+        self.alive = False
+        # SWF drops the timers of a closed execution; moto's thread would fire into it regardless.
+        if self.execution is None or self.execution.open:
+            self.function(*self.args)
+
+
+@contextlib.contextmanager
+def skip_ahead(seconds: float) -> Iterator[None]:
+    """Inside the block moto's time-out checks see the clock `seconds` ahead."""
+    real = moto.swf.models.timeout.unix_time
+
+    def later(dt: Any = None) -> float:
+        return real(dt) + seconds
+
+    moto.swf.models.timeout.unix_time = later
+    try:
+        yield
+    finally:
+        moto.swf.models.timeout.unix_time = real
+
+
+# -- histories ------------------------------------------------------------------------------------
+
+
+def attributes(event: dict[str, Any]) -> dict[str, Any]:
+    kind = event["eventType"]
+    found: dict[str, Any] = event.get(kind[0].lower() + kind[1:] + "EventAttributes", {})
+    return found
+
+
+def of_type(events: Sequence[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [attributes(e) for e in events if e["eventType"] == kind]
+
+
+def history(client: Any, domain: str, workflow_id: str, run_id: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    request: dict[str, Any] = {"domain": domain, "execution": {"workflowId": workflow_id, "runId": run_id}}
+    while True:
+        page = client.get_workflow_execution_history(**request)
+        events.extend(page["events"])
+        if not page.get("nextPageToken"):
+            return events
+        request["nextPageToken"] = page["nextPageToken"]
+
+
+def execution_info(client: Any, domain: str, workflow_id: str, run_id: str) -> dict[str, Any]:
+    info: dict[str, Any] = client.describe_workflow_execution(
+        domain=domain, execution={"workflowId": workflow_id, "runId": run_id}
+    )["executionInfo"]
+    return info
+
+
+_CLOSING = frozenset(
+    {"ActivityTaskCompleted", "ActivityTaskFailed", "ActivityTaskTimedOut", "ActivityTaskCanceled"}
+)
+
+
+def scheduled_while_open(events: Sequence[dict[str, Any]]) -> list[str]:
+    """Activity ids scheduled again while a task with the id was still open (SWF would refuse)."""
+    open_ids: dict[int, str] = {}
+    twice: list[str] = []
+    for event in events:
+        kind, found = event["eventType"], attributes(event)
+        if kind == "ActivityTaskScheduled":
+            if found["activityId"] in open_ids.values():
+                twice.append(found["activityId"])
+            open_ids[event["eventId"]] = found["activityId"]
+        elif kind in _CLOSING:
+            open_ids.pop(found["scheduledEventId"], None)
+    return twice
+
+
+def timers_for_open_activities(events: Sequence[dict[str, Any]]) -> list[str]:
+    """Retry timers started for an activity id that had a task open at the time (a decider bug)."""
+    open_ids: dict[int, str] = {}
+    wrong: list[str] = []
+    for event in events:
+        kind, found = event["eventType"], attributes(event)
+        if kind == "ActivityTaskScheduled":
+            open_ids[event["eventId"]] = found["activityId"]
+        elif kind in _CLOSING:
+            open_ids.pop(found["scheduledEventId"], None)
+        elif kind == "TimerStarted":
+            control = json.loads(found.get("control") or "{}")
+            if control.get("kind") == "retry" and control.get("activity_id") in open_ids.values():
+                wrong.append(found["timerId"])
+    return wrong
+
+
+# -- OS processes ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def process_env(*paths: pathlib.Path | str, **extra: str) -> dict[str, str]:
+    """The environment of a flow's processes: dummy credentials, PYTHONPATH, no AWS config files."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PYTHONPATH"}
+    env.update(AWS_ENV)
+    env["AWS_CONFIG_FILE"] = os.devnull
+    env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+class Processes:
+    """OS processes started by a test, each logging to a file; `close()` ends every one of them."""
+
+    def __init__(self, logs: pathlib.Path, env: dict[str, str], cwd: pathlib.Path = ROOT) -> None:
+        self.logs = logs
+        self.env = env
+        self.cwd = cwd
+        self.started: dict[str, subprocess.Popen[bytes]] = {}
+        logs.mkdir(parents=True, exist_ok=True)
+
+    def start(
+        self, name: str, args: Sequence[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        assert name not in self.started or self.started[name].poll() is not None, f"{name} is running"
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
+        try:
+            process = subprocess.Popen(
+                list(args),
+                cwd=self.cwd,
+                env=env or self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            log.close()
+        self.started[name] = process
+        return process
+
+    def module(self, name: str, module: str, *args: str) -> subprocess.Popen[bytes]:
+        return self.start(name, [sys.executable, "-m", module, *args])
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no handler runs, no task is finished or reported."""
+        process = self.started[name]
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+    def log(self, name: str) -> str:
+        path = self.logs / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def tails(self, lines: int = 30) -> str:
+        parts = []
+        for name in self.started:
+            tail = self.log(name).splitlines()[-lines:]
+            parts.append(f"--- {name} (last {len(tail)} lines) ---\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    def close(self) -> None:
+        """SIGTERM each process still running, then SIGKILL whatever has not ended in 10 s."""
+        for process in self.started.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for process in self.started.values():
+            try:
+                process.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+def wait_for(what: str, condition: Callable[[], bool], timeout: float, interval: float = 0.2) -> None:
+    """Poll `condition` until it holds; AssertionError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)

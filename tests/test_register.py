@@ -1,0 +1,204 @@
+"""`python -m PKG.register` on moto: registers everything once, then changes nothing and says so;
+reports drift (exit 1) with the advice to bump the version; survives a registrar racing it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+from moto import mock_aws
+from moto_swf import AWS_ENV, GENERATED, REGION
+
+if str(GENERATED) not in sys.path:
+    sys.path.append(str(GENERATED))
+
+import country_flow.register
+import order_flow.register
+from country_flow.engine import entry
+from country_flow.engine.register import register
+from country_flow.engine.swf import client as swf_client
+from country_flow.flow import PLAN
+
+
+@pytest.fixture
+def swf(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name, value in AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield swf_client(region=REGION)
+
+
+def run(main: Any, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
+    code = main(["--region", REGION, "--log-level", "WARNING", *args])
+    return code, capsys.readouterr().out.splitlines()
+
+
+def test_first_run_registers_everything_the_second_changes_nothing(
+    swf: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = run(country_flow.register.main, capsys)
+    assert code == 0
+    assert lines == [
+        "domain dev: registered, retention 30 days",
+        "workflow type country_flow 1.0: registered",
+        "activity type activity_1 1.0: registered",
+        "activity type activity_2 1.0: registered",
+        "activity type activity_3 1.0: registered",
+        "registered 5, 0 already as the spec says",
+    ]
+    code, lines = run(country_flow.register.main, capsys)
+    assert code == 0
+    assert lines == [
+        "domain dev: already registered, retention 30 days",
+        "workflow type country_flow 1.0: already registered as the spec says",
+        "activity type activity_1 1.0: already registered as the spec says",
+        "activity type activity_2 1.0: already registered as the spec says",
+        "activity type activity_3 1.0: already registered as the spec says",
+        "nothing to do: all 5 registrations are as the spec says",
+    ]
+    workflow = swf.describe_workflow_type(
+        domain="dev", workflowType={"name": "country_flow", "version": "1.0"}
+    )
+    assert workflow["configuration"] == {
+        "defaultTaskList": {"name": "country_flow"},
+        "defaultExecutionStartToCloseTimeout": "86400",
+        "defaultTaskStartToCloseTimeout": "30",
+        "defaultChildPolicy": "TERMINATE",
+    }
+    assert workflow["typeInfo"]["description"] == PLAN.description
+    activity = swf.describe_activity_type(domain="dev", activityType={"name": "activity_2", "version": "1.0"})
+    assert activity["configuration"] == {
+        "defaultTaskList": {"name": "country_flow-activities"},
+        "defaultTaskScheduleToStartTimeout": "300",
+        "defaultTaskStartToCloseTimeout": "600",
+        "defaultTaskScheduleToCloseTimeout": "900",
+        "defaultTaskHeartbeatTimeout": "60",
+    }
+    assert swf.describe_domain(name="dev")["configuration"] == {
+        "workflowExecutionRetentionPeriodInDays": "30"
+    }
+
+
+def test_priorities_moto_does_not_keep_are_a_note_not_drift(
+    swf: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """moto drops an activity type's defaultTaskPriority; SWF keeps it. Neither is drift."""
+    assert run(order_flow.register.main, capsys, "--domain", "shop-test")[0] == 0
+    code, lines = run(order_flow.register.main, capsys, "--domain", "shop-test")
+    assert code == 0
+    assert lines[-1] == "nothing to do: all 14 registrations are as the spec says"
+    assert (
+        "activity type charge_payment 2024.07: already registered as the spec says (note: this endpoint does "
+        "not report defaultTaskPriority; the decider sets it on every task)"
+    ) in lines
+    assert (
+        swf.describe_domain(name="shop-test")["configuration"]["workflowExecutionRetentionPeriodInDays"]
+        == "14"
+    )
+
+
+def test_other_defaults_are_drift_with_the_advice_to_bump_the_version(
+    swf: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    swf.register_domain(name="dev", workflowExecutionRetentionPeriodInDays="7")
+    swf.register_activity_type(
+        domain="dev",
+        name="activity_2",
+        version="1.0",
+        defaultTaskList={"name": "elsewhere"},
+        defaultTaskScheduleToStartTimeout="300",
+        defaultTaskStartToCloseTimeout="600",
+        defaultTaskScheduleToCloseTimeout="900",
+        defaultTaskHeartbeatTimeout="30",
+    )
+    swf.register_activity_type(
+        domain="dev",
+        name="activity_3",
+        version="1.0",
+        defaultTaskList={"name": "country_flow-activities"},
+        defaultTaskScheduleToStartTimeout="300",
+        defaultTaskStartToCloseTimeout="600",
+        defaultTaskScheduleToCloseTimeout="900",
+        defaultTaskHeartbeatTimeout="60",
+    )
+    swf.deprecate_activity_type(domain="dev", activityType={"name": "activity_3", "version": "1.0"})
+    code, lines = run(country_flow.register.main, capsys)
+    assert code == 1
+    assert lines == [
+        "domain dev: DRIFT: retention is 7 days, the spec says 30 (SWF cannot change it; use another domain "
+        "or change the spec)",
+        "workflow type country_flow 1.0: registered",
+        "activity type activity_1 1.0: registered",
+        "activity type activity_2 1.0: DRIFT: defaultTaskHeartbeatTimeout is '30', the spec says '60'; "
+        "defaultTaskList is {'name': 'elsewhere'}, the spec says {'name': 'country_flow-activities'}; "
+        "bump the version in the spec",
+        "activity type activity_3 1.0: DRIFT: it is DEPRECATED; bump the version in the spec",
+        "DRIFT: SWF keeps a registration as it was first made; see the lines above",
+    ]
+    # Drift changes nothing: SWF cannot, and a second run says the same.
+    assert run(country_flow.register.main, capsys)[0] == 1
+
+
+def test_a_deprecated_domain_is_drift(swf: Any) -> None:
+    register(PLAN, swf)
+    swf.deprecate_domain(name="dev")
+    report = register(PLAN, swf)
+    assert report.drift
+    assert report.lines[0] == "domain dev: DRIFT: it is DEPRECATED (undeprecate it or use another domain)"
+
+
+class Racing:
+    """A client whose describe calls say 'unknown' once, as if another registrar had not finished."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.fooled: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self.real, name)
+        if not name.startswith("describe_") or name in self.fooled:
+            return call
+
+        def once(**kwargs: Any) -> Any:
+            self.fooled.add(name)
+            raise ClientError({"Error": {"Code": "UnknownResourceFault", "Message": "not yet"}}, name)
+
+        return once
+
+
+def test_losing_a_registration_race_compares_with_the_winner(swf: Any) -> None:
+    register(PLAN, swf)  # the winner
+    report = register(PLAN, Racing(swf))  # describes say unknown, registers say it exists
+    assert not report.drift
+    assert report.registered == 0 and report.unchanged == 5
+
+
+def test_aws_errors_are_one_line_not_a_traceback(
+    swf: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    denied = boto3.client("swf", region_name=REGION)
+    stubber = Stubber(denied)
+    stubber.add_client_error("describe_domain", "AccessDeniedException", "not authorized to DescribeDomain")
+    monkeypatch.setattr(entry, "_client", lambda args: denied)
+    with stubber:
+        code = country_flow.register.main(["--region", REGION])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("python -m country_flow.register: error: An error occurred (AccessDeniedException)")
+    assert "Traceback" not in err
+
+
+def test_starting_an_unregistered_workflow_is_one_line(swf: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import country_flow.starter
+
+    code = country_flow.starter.main(
+        ["--region", REGION, "--input", '{"days": ["2026-03-01"], "countries": [1]}']
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("python -m country_flow.starter: error: An error occurred (UnknownResourceFault)")
