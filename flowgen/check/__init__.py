@@ -9,13 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flowgen.check.activities import check_activities
-from flowgen.check.budget import check_budget, check_critical_path
+from flowgen.check.budget import (
+    EVENTS_PER_ATTEMPT,
+    HISTORY_LIMIT,
+    WORKFLOW_EVENTS,
+    check_budget,
+    check_critical_path,
+)
 from flowgen.check.effective import Effective, effective
 from flowgen.check.graph import check_requires, topological_order, upstream
 from flowgen.check.references import Analysis, analyse
 from flowgen.check.timeouts import check_activity_timeouts, check_workflow_durations
 from flowgen.diagnostics import Diagnostic
 from flowgen.spec.models import Spec
+
+MAX_ACTIVITIES = (HISTORY_LIMIT - WORKFLOW_EVENTS) // EVENTS_PER_ATTEMPT
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,18 @@ class Checked:
 
 
 def check(spec: Spec) -> tuple[Checked, list[Diagnostic]]:
+    if len(spec.activities) > MAX_ACTIVITIES:
+        # Every activity costs at least EVENTS_PER_ATTEMPT events; the graph checks below are
+        # quadratic, so a hostile spec of many thousand activities stops here.
+        too_many = Diagnostic(
+            ("activities",),
+            f"{len(spec.activities):,} activities cannot run in one workflow: even once each, they need more "
+            f"than SWF's {HISTORY_LIMIT:,} history events (at most {MAX_ACTIVITIES:,} activities); "
+            "split the workflow",
+            at_key=True,
+        )
+        empty = Checked(spec=spec, order=[], upstream={}, settings={}, analysis=Analysis({}, {}))
+        return empty, [too_many]
     diagnostics = check_requires(spec)
     order = topological_order(spec)
     ups = upstream(spec)

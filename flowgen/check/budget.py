@@ -97,6 +97,13 @@ def check_budget(spec: Spec, analysis: Analysis, settings: dict[str, Effective])
     at_key = spec.activities[biggest.name].max_items is None
     if not at_key:
         path += ("max_items",)
+    if biggest.events * 2 < total and len(items) > 2:
+        # No activity dominates: the number of activities is the problem, not one of them.
+        detail = (
+            f"{len(items):,} activities, the largest {biggest.name} with {biggest.events:,} "
+            f"({biggest.explain()})"
+        )
+        path, at_key = ("activities",), True
     if total > HISTORY_LIMIT:
         return [
             Diagnostic(
@@ -172,11 +179,13 @@ def check_critical_path(
     limit = spec.workflow.execution_timeout
     if seconds <= limit:
         return []
+    names = path if len(path) <= 8 else [*path[:3], "...", *path[-3:]]
+    more = "" if len(path) <= 8 else f", {len(path):,} activities"
     return [
         Diagnostic(
             ("workflow", "execution_timeout"),
             f"execution_timeout {format_duration(limit)} is shorter than the worst case of the critical path "
-            f"{' -> '.join(path)} with its retries ({describe_duration(seconds)})",
+            f"{' -> '.join(names)} with its retries ({describe_duration(seconds)}{more})",
             severity=Severity.WARNING,
         )
     ]
