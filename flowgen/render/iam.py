@@ -1,23 +1,45 @@
 """Least-privilege IAM policies for the four roles around one workflow.
 
 Each policy is scoped to the domain's ARN and, through SWF's IAM condition
-keys, to the spec's task lists, activity types and workflow type.
+keys, to the spec's task lists, activity types and workflow type. The one
+exception is swf:RegisterDomain, which IAM cannot scope to a domain: it has no
+resource type in the Service Authorization Reference, and SWF's API reference
+says "You cannot use an IAM policy to control domain access for this action".
+A statement on the domain's ARN would never allow it, so it gets "*", alone.
+
+The ScheduleActivityTask decision's conditions (swf:activityType.name,
+swf:activityType.version, swf:taskList.name) are documented in SWF's API
+reference (ScheduleActivityTaskDecisionAttributes) but not in the Service
+Authorization Reference, so linters built on the latter (parliament) call them
+unknown; tests/test_iam.py allows exactly those findings.
+
+SWF names may hold `*`, `?` and `$`, which IAM reads as wildcards and policy
+variables; every name goes through `literal`, so a domain called `team*` is
+that one domain and not every domain whose name starts with "team".
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flowgen.runtime.ids import revert_type_name
 from flowgen.runtime.plan import FlowPlan
 
 Policy = dict[str, Any]
-VERSION = "2012-10-17"
+VERSION = "2012-10-17"  # policy variables, and so ${*}, ${?} and ${$}, need this version
+_SPECIAL = re.compile(r"[*?$]")
+
+
+def literal(text: str) -> str:
+    """`text` as IAM matches it, character for character: `*`, `?` and `$` become the
+    policy variables ${*}, ${?} and ${$} that IAM defines for them."""
+    return _SPECIAL.sub(lambda match: "${" + match.group() + "}", text)
 
 
 def domain_arn(plan: FlowPlan) -> str:
     # Region and account are left open: the domain name is what scopes it.
-    return f"arn:aws:swf:*:*:/domain/{plan.domain}"
+    return f"arn:aws:swf:*:*:/domain/{literal(plan.domain)}"
 
 
 def _activity_types(plan: FlowPlan) -> dict[str, list[str]]:
@@ -40,7 +62,13 @@ def _statement(
 ) -> Policy:
     statement: Policy = {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resource}
     if condition:
-        statement["Condition"] = condition
+        statement["Condition"] = {
+            operator: {
+                key: [literal(v) for v in value] if isinstance(value, list) else literal(value)
+                for key, value in keys.items()
+            }
+            for operator, keys in condition.items()
+        }
     return statement
 
 
@@ -133,7 +161,9 @@ def starter(plan: FlowPlan) -> Policy:
 def registrar(plan: FlowPlan) -> Policy:
     arn = domain_arn(plan)
     statements = [
-        _statement("RegisterTheDomain", ["swf:DescribeDomain", "swf:RegisterDomain"], arn),
+        _statement("DescribeTheDomain", ["swf:DescribeDomain"], arn),
+        # No resource type: IAM cannot scope RegisterDomain to a domain (see the docstring).
+        _statement("RegisterTheDomain", ["swf:RegisterDomain"], "*"),
         _statement(
             "RegisterTheWorkflowType",
             ["swf:RegisterWorkflowType"],
