@@ -21,7 +21,7 @@ from flowgen.check.effective import Effective
 from flowgen.check.references import Analysis
 from flowgen.diagnostics import Diagnostic, Path, Severity
 from flowgen.spec.durations import describe_duration, format_duration
-from flowgen.spec.models import MAX_OPEN_ACTIVITIES, Spec
+from flowgen.spec.models import MAX_EXECUTION_SECONDS, MAX_OPEN_ACTIVITIES, Spec
 
 HISTORY_LIMIT = 25_000
 HISTORY_ADVICE = 10_000
@@ -138,11 +138,11 @@ def _attempt_seconds(effective: Effective) -> int | None:
 def _waits(effective: Effective) -> float:
     retry = effective.retry
     total = 0.0
-    for attempt in range(retry.max_retries):
-        wait = retry.interval * retry.backoff_rate**attempt
-        if retry.max_interval is not None:
-            wait = min(wait, retry.max_interval)
-        total += wait
+    wait = float(retry.interval)
+    for _ in range(retry.max_retries):
+        total += wait if retry.max_interval is None else min(wait, retry.max_interval)
+        # Capped far beyond any execution: backoff_rate ** 1025 would overflow a float.
+        wait = min(wait * retry.backoff_rate, 1e18)
     return total
 
 
@@ -179,13 +179,14 @@ def check_critical_path(
     limit = spec.workflow.execution_timeout
     if seconds <= limit:
         return []
+    took = describe_duration(seconds) if seconds <= MAX_EXECUTION_SECONDS else "more than 365d"
     names = path if len(path) <= 8 else [*path[:3], "...", *path[-3:]]
     more = "" if len(path) <= 8 else f", {len(path):,} activities"
     return [
         Diagnostic(
             ("workflow", "execution_timeout"),
             f"execution_timeout {format_duration(limit)} is shorter than the worst case of the critical path "
-            f"{' -> '.join(names)} with its retries ({describe_duration(seconds)}{more})",
+            f"{' -> '.join(names)} with its retries ({took}{more})",
             severity=Severity.WARNING,
         )
     ]
