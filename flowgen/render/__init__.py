@@ -73,9 +73,12 @@ def py_literal(value: Any) -> str:
 
 
 def md_text(value: str) -> str:
-    """Spec text inside Markdown: one line, no HTML, Markdown punctuation escaped."""
-    flat = " ".join(str(value).split())
-    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|~])", r"\\\1", flat)
+    """Spec text inside Markdown: one line, no HTML, Markdown punctuation escaped.
+
+    Characters that are not printable (NUL, ESC, bidi overrides) become spaces; `&`
+    (entity references) and `$` (GitHub's math) are escaped with the rest."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in str(value)).split())
+    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|~&$])", r"\\\1", flat)
 
 
 def _environment() -> jinja2.Environment:
@@ -282,5 +285,6 @@ def _context(plan: FlowPlan, source: Source, package: str) -> dict[str, Any]:
 
 
 def _comment_safe(text: str) -> str:
-    """A path fit for a one-line comment: anything unprintable is escaped."""
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+    """A path fit for a one-line comment: anything unprintable is escaped, and so is `>`,
+    which could end README.md's HTML comment (`-->`, `--!>`)."""
+    return "".join(ch if ch.isprintable() and ch != ">" else f"\\x{ord(ch):02x}" for ch in text)
