@@ -22,6 +22,7 @@ from .decider import decide
 from .ids import REVERT_SUFFIX
 from .plan import ActivityPlan, FlowPlan
 from .task import Outcome, TaskContext, run_task
+from .values import dumps
 
 EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 # A fault for one attempt: "fail", "schedule_failed" or an SWF time-out type.
@@ -76,8 +77,11 @@ class LocalRunner:
         self.max_decisions = max_decisions
 
     def run(self, workflow_input: Mapping[str, Any] | None = None, cancel_after: int | None = None) -> Result:
-        """Run to the end. `cancel_after` requests cancellation after that many decisions."""
-        return _Execution(self, json.dumps(dict(workflow_input or {})), cancel_after).run()
+        """Run to the end. `cancel_after` requests cancellation after that many decisions.
+
+        The input is typed as the generated `WorkflowInput`: dates may be `datetime.date`.
+        """
+        return _Execution(self, dumps(dict(workflow_input or {})), cancel_after).run()
 
 
 class _Execution:
