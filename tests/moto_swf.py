@@ -25,6 +25,7 @@ handled here, in the test process (in process under `mock_aws`, or in a
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import heapq
 import itertools
 import json
@@ -255,6 +256,28 @@ def timers_for_open_activities(events: Sequence[dict[str, Any]]) -> list[str]:
     return wrong
 
 
+# -- country_flow's results, from examples/country_flow.py's rules written out again -------------
+
+
+def draw(*parts: object) -> float:
+    """The handlers' hash draw: a number in [0, 1) from the parts."""
+    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def country_report(days: Sequence[str], countries: Sequence[int]) -> dict[str, str]:
+    rows = [int(draw("public-api", country, day) * 1000) for day in days for country in countries]
+    return {"report": f"{len(rows)} fetches, {sum(rows)} rows"}
+
+
+def failing_attempts(seed: str, rate: float, country: int, day: str, limit: int = 10) -> int:
+    """How many attempts in a row fail before one succeeds, for one (country, day)."""
+    n = 0
+    while n < limit and draw(seed, country, day, n + 1) < rate:
+        n += 1
+    return n
+
+
 # -- OS processes ---------------------------------------------------------------------------------
 
 
@@ -347,3 +370,21 @@ def wait_for(what: str, condition: Callable[[], bool], timeout: float, interval:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def wait_closed(
+    client: Any, domain: str, workflow_id: str, run_id: str, timeout: float, stall: float = 15
+) -> None:
+    """Wait for the execution to close; fail after `timeout` s, or after `stall` s without a new event."""
+    deadline = time.monotonic() + timeout
+    seen, since = -1, time.monotonic()
+    while execution_info(client, domain, workflow_id, run_id)["executionStatus"] != "CLOSED":
+        now = time.monotonic()
+        count = len(history(client, domain, workflow_id, run_id))
+        if count != seen:
+            seen, since = count, now
+        if now - since > stall:
+            raise AssertionError(f"the execution stalled: no new event in {stall:.0f} s ({seen} events)")
+        if now > deadline:
+            raise AssertionError(f"the execution did not close in {timeout:.0f} s ({seen} events)")
+        time.sleep(0.25)

@@ -16,7 +16,6 @@ Expected results are computed here from the handlers' own rules, not by flowgen'
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -31,12 +30,15 @@ from moto_swf import (
     REGION,
     ManualClock,
     attributes,
+    country_report,
     execution_info,
+    failing_attempts,
     history,
     no_empty_poll_sleep,
     of_type,
     reuse_closed_activity_ids,
     scheduled_while_open,
+    skip_ahead,
     timers_for_open_activities,
 )
 
@@ -141,25 +143,6 @@ def test_registration_is_idempotent_and_complete(moto: Moto) -> None:
 # -- country_flow ---------------------------------------------------------------------------------
 
 
-def draw(*parts: object) -> float:
-    """examples/country_flow.py's hash draw, written out again."""
-    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def country_report(days: list[str], countries: list[int]) -> dict[str, str]:
-    rows = [int(draw("public-api", country, day) * 1000) for day in days for country in countries]
-    return {"report": f"{len(rows)} fetches, {sum(rows)} rows"}
-
-
-def failing_attempts(seed: str, rate: float, country: int, day: str, limit: int = 10) -> int:
-    """How many attempts in a row fail before one succeeds, for one (country, day)."""
-    n = 0
-    while n < limit and draw(seed, country, day, n + 1) < rate:
-        n += 1
-    return n
-
-
 def country_workers(moto: Moto) -> list[Any]:
     from country_flow.worker import Worker, spec_handlers
 
@@ -236,6 +219,32 @@ def test_country_flow_fails_naming_the_instance_when_retries_run_out(
     assert timer_waits(events) == [("activity_2-0", 10), ("activity_2-0", 20), ("activity_2-0", 40)]
     assert attempts(events, "activity_2-0") == [1, 2, 3, 4]
     assert of_type(events, "ActivityTaskScheduled")[-1]["activityId"] == "activity_2-0"  # no activity_3
+
+
+def test_a_decision_task_whose_decider_died_is_handed_out_again_after_the_decision_timeout(
+    moto: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decider that dies holding a task blocks the execution until SWF times the task out (30 s)."""
+    from country_flow.starter import start
+
+    monkeypatch.setenv("COUNTRY_FLOW_FAILURE_RATE", "0")
+    plan = country_flow.flow.PLAN
+    register(plan, moto.client)
+    ids = start({"days": [datetime.date(2026, 3, 1)], "countries": [250]}, moto.client)
+    dead = moto.client.poll_for_decision_task(
+        domain="dev", taskList={"name": "country_flow"}, identity="dead"
+    )
+    assert dead["taskToken"]  # ...and never answered
+    assert DeciderLoop(plan, moto.client).poll_once() is False  # one decision task at a time
+    with skip_ahead(29):
+        assert DeciderLoop(plan, moto.client).poll_once() is False
+    with skip_ahead(31):
+        moto.client.count_pending_decision_tasks(domain="dev", taskList={"name": "country_flow"})
+    events = drive(moto, plan, ids, country_workers(moto))
+    assert closed(moto, plan, ids)[0] == "COMPLETED"
+    (timed_out,) = of_type(events, "DecisionTaskTimedOut")
+    assert timed_out["timeoutType"] == "START_TO_CLOSE"
+    assert [a["identity"] for a in of_type(events, "DecisionTaskStarted")][:2] == ["dead", "decider"]
 
 
 # -- order_flow -----------------------------------------------------------------------------------

@@ -1,0 +1,367 @@
+"""End to end with every part in its own OS process, against a moto server this module starts.
+
+moto's `ThreadedMotoServer` listens on 127.0.0.1 on a port the OS picks; the generated packages'
+`register`, `starter`, `decider` and `worker` mains run as `python -m PKG.MAIN --endpoint-url ...`,
+with dummy credentials, `PYTHONPATH` = the packages' folder plus the repository root, from the
+repository root. Every process is ended and the server stopped in `finally` blocks; every wait is
+bounded.
+
+The server runs in this process, so moto's differences from SWF are handled as in process (see
+moto_swf.py): closed activity ids may be reused, and timers fire after a hundredth of their wait
+(the histories keep the spec's waits). Heartbeat time-outs are real: 2 s in tests/e2e/slow_flow.yaml,
+noticed by moto on the next API call (the surviving worker's polls).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import pathlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto.server import ThreadedMotoServer
+from moto_swf import (
+    AWS_ENV,
+    GENERATED,
+    REGION,
+    ROOT,
+    Processes,
+    attributes,
+    country_report,
+    execution_info,
+    failing_attempts,
+    history,
+    of_type,
+    process_env,
+    reuse_closed_activity_ids,
+    scale_timers,
+    scheduled_while_open,
+    skip_ahead,
+    timers_for_open_activities,
+    wait_closed,
+    wait_for,
+)
+
+if str(GENERATED) not in sys.path:
+    sys.path.append(str(GENERATED))
+
+from country_flow.engine.swf import client as swf_client
+
+TIMER_SCALE = 0.01
+E2E = ROOT / "tests" / "e2e"
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    patch = pytest.MonkeyPatch()
+    patch.setattr(logging.getLogger("werkzeug"), "level", logging.WARNING)  # a line per request
+    reuse_closed_activity_ids(patch)
+    scale_timers(patch, TIMER_SCALE)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        patch.undo()
+
+
+@pytest.fixture
+def swf(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name, value in AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    return swf_client(region=REGION, endpoint_url=endpoint)
+
+
+def run(
+    env: dict[str, str], module: str, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run one main to its end (register, starter)."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def held_decision_task(events: list[dict[str, Any]]) -> bool:
+    """Whether a decision task was started and neither completed nor timed out."""
+    started = {attributes(e)["scheduledEventId"] for e in events if e["eventType"] == "DecisionTaskStarted"}
+    ended = {
+        attributes(e)["scheduledEventId"]
+        for e in events
+        if e["eventType"] in ("DecisionTaskCompleted", "DecisionTaskTimedOut")
+    }
+    return bool(started - ended)
+
+
+# -- an engine bug these tests meet --------------------------------------------------------------
+
+
+def _event(event_id: int, kind: str, **found: Any) -> dict[str, Any]:
+    return {"eventId": event_id, "eventType": kind, kind[0].lower() + kind[1:] + "EventAttributes": found}
+
+
+def _scheduled(event_id: int, activity_id: str, completed: int) -> dict[str, Any]:
+    kind = {"name": activity_id.split("-")[0], "version": "1.0"}
+    envelope = json.dumps({"input": {}, "attempt": 1})
+    return _event(
+        event_id,
+        "ActivityTaskScheduled",
+        activityId=activity_id,
+        activityType=kind,
+        input=envelope,
+        decisionTaskCompletedEventId=completed,
+    )
+
+
+def event_during_a_decision_task() -> list[dict[str, Any]]:
+    """A country_flow history in which activity_2-1 completes while decision task 16 is in flight.
+
+    The decider of task 16 read events 1 to 16: activity_2-1 was open, nothing to do. SWF then
+    schedules task 20 because of event 18; its decider must schedule activity_3.
+    """
+    result = json.dumps({"rows": 1})
+    return [
+        _event(
+            1, "WorkflowExecutionStarted", input=json.dumps({"days": ["2026-03-01"], "countries": [1, 2]})
+        ),
+        _event(2, "DecisionTaskScheduled"),
+        _event(3, "DecisionTaskStarted", scheduledEventId=2),
+        _event(4, "DecisionTaskCompleted", scheduledEventId=2, startedEventId=3),
+        _scheduled(5, "activity_1", 4),
+        _event(6, "ActivityTaskStarted", scheduledEventId=5),
+        _event(
+            7,
+            "ActivityTaskCompleted",
+            scheduledEventId=5,
+            startedEventId=6,
+            result=json.dumps({"run_id": "r"}),
+        ),
+        _event(8, "DecisionTaskScheduled"),
+        _event(9, "DecisionTaskStarted", scheduledEventId=8),
+        _event(10, "DecisionTaskCompleted", scheduledEventId=8, startedEventId=9),
+        _scheduled(11, "activity_2-0", 10),
+        _scheduled(12, "activity_2-1", 10),
+        _event(13, "ActivityTaskStarted", scheduledEventId=11),
+        _event(14, "ActivityTaskCompleted", scheduledEventId=11, startedEventId=13, result=result),
+        _event(15, "DecisionTaskScheduled"),
+        _event(16, "DecisionTaskStarted", scheduledEventId=15),
+        _event(17, "ActivityTaskStarted", scheduledEventId=12),
+        _event(18, "ActivityTaskCompleted", scheduledEventId=12, startedEventId=17, result=result),
+        _event(19, "DecisionTaskCompleted", scheduledEventId=15, startedEventId=16),
+        _event(20, "DecisionTaskScheduled"),
+        _event(21, "DecisionTaskStarted", scheduledEventId=20),
+    ]
+
+
+def _misses_events_during_decision_tasks() -> bool:
+    from country_flow.decider import decide
+
+    return decide(event_during_a_decision_task()) == []
+
+
+# The engine decides only on events after the last DecisionTaskCompleted, so an event that lands
+# between a decision task's start and its completion is never acted on: the execution stalls when
+# no later event comes (seen here when the last retry timer fired during a decision). The bound
+# is the previous decision task's DecisionTaskStarted. (flowgen/runtime/history.py, `has_news`.)
+ENGINE_MISSES_EVENTS = _misses_events_during_decision_tasks()
+
+
+def test_an_event_during_a_decision_task_is_decided_on_by_the_next_one() -> None:
+    from country_flow.decider import decide
+
+    events = event_during_a_decision_task()
+    assert decide(events[:16]) == []  # task 16: activity_2-1 still open
+    decisions = decide(events)  # task 21
+    assert [d["scheduleActivityTaskDecisionAttributes"]["activityId"] for d in decisions] == ["activity_3"]
+
+
+# -- the country flow: 5 days x 20 countries, failing at random, its decider killed and restarted ---
+
+DAYS = [(datetime.date(2026, 3, 1) + datetime.timedelta(days=n)).isoformat() for n in range(5)]
+COUNTRIES = list(range(1, 21))
+# With this seed and a failure rate of 0.2, 27 attempts fail, at most 3 in a row (3 retries allowed).
+SEED, RATE = "seed-0", 0.2
+
+
+def test_country_flow_with_a_decider_and_two_workers_as_processes(
+    endpoint: str, swf: Any, tmp_path: pathlib.Path
+) -> None:
+    fails = {(d, c): failing_attempts(SEED, RATE, c, d) for d in DAYS for c in COUNTRIES}
+    assert max(fails.values()) == 3 and sum(fails.values()) == 27
+    domain = "e2e-country"
+    aws = ["--endpoint-url", endpoint, "--region", REGION, "--domain", domain]
+    env = process_env(GENERATED, ROOT, COUNTRY_FLOW_FAILURE_RATE=str(RATE), COUNTRY_FLOW_SEED=SEED)
+    processes = Processes(tmp_path / "logs", env)
+    try:
+        registered = run(env, "country_flow.register", *aws)
+        assert registered.returncode == 0, registered.stdout + registered.stderr
+        processes.module("decider-1", "country_flow.decider", *aws, "--identity", "decider-1")
+        processes.module("worker-1", "country_flow.worker", *aws, "--identity", "worker-1")
+        processes.module("worker-2", "country_flow.worker", *aws, "--identity", "worker-2")
+        started = run(
+            env, "country_flow.starter", *aws, "--input", json.dumps({"days": DAYS, "countries": COUNTRIES})
+        )
+        assert started.returncode == 0, started.stderr
+        ids = json.loads(started.stdout)
+        execution = (ids["workflowId"], ids["runId"])
+
+        def completed() -> int:
+            return len(of_type(history(swf, domain, *execution), "ActivityTaskCompleted"))
+
+        # Kill the decider part way, with no chance to finish what it holds.
+        wait_for("40 activities to complete", lambda: completed() >= 40, timeout=90)
+        processes.kill("decider-1")
+        held = held_decision_task(history(swf, domain, *execution))
+        print(f"decider-1 killed {'holding' if held else 'not holding'} a decision task")
+        if held:
+            # SWF hands a decision task that its decider never completed to another decider once
+            # the decision timeout (30 s) passes; moto checks on the next call. Skip the wait.
+            with skip_ahead(31):
+                swf.count_pending_decision_tasks(domain=domain, taskList={"name": "country_flow"})
+            assert of_type(history(swf, domain, *execution), "DecisionTaskTimedOut")
+        # Workers finish what is scheduled, but nothing new is scheduled without a decider.
+        before = len(of_type(history(swf, domain, *execution), "ActivityTaskScheduled"))
+        time.sleep(2)
+        assert len(of_type(history(swf, domain, *execution), "ActivityTaskScheduled")) == before
+        processes.module("decider-2", "country_flow.decider", *aws, "--identity", "decider-2")
+        wait_closed(swf, domain, *execution, timeout=150)
+    except BaseException:
+        print(processes.tails())
+        (tmp_path / "history.json").write_text(
+            json.dumps(history(swf, domain, *execution), default=str, indent=1)
+        )
+        print("history:", tmp_path / "history.json")
+        raise
+    finally:
+        processes.close()
+    info = execution_info(swf, domain, *execution)
+    events = history(swf, domain, *execution)
+    assert info["closeStatus"] == "COMPLETED", processes.tails()
+    (done,) = of_type(events, "WorkflowExecutionCompleted")
+    assert json.loads(done["result"]) == country_report(DAYS, COUNTRIES)
+    assert json.loads(done["result"])["report"].startswith("100 fetches, ")
+    # Every failure is in the history, each retry after its timer (10 s, 20 s, 40 s in the spec).
+    assert len(of_type(events, "ActivityTaskFailed")) == 27
+    waits = sorted(int(t["startToFireTimeout"]) for t in of_type(events, "TimerStarted"))
+    expected = sorted(w for n in fails.values() for w in [10, 20, 40][:n])
+    assert waits == expected
+    scheduled: dict[str, int] = {}
+    for a in of_type(events, "ActivityTaskScheduled"):
+        scheduled[a["activityId"]] = scheduled.get(a["activityId"], 0) + 1
+    assert scheduled == {
+        "activity_1": 1,
+        "activity_3": 1,
+        **{f"activity_2-{n}": 1 + fails[key] for n, key in enumerate(fails)},
+    }
+    # Nothing scheduled twice while open, across the decider's death and restart.
+    assert scheduled_while_open(events) == [] and timers_for_open_activities(events) == []
+    deciders = {a["identity"] for a in of_type(events, "DecisionTaskStarted")}
+    assert {"decider-1", "decider-2"} <= deciders
+    assert {a["identity"] for a in of_type(events, "ActivityTaskStarted")} == {"worker-1", "worker-2"}
+    assert processes.started["worker-1"].returncode == 0  # ended by SIGTERM, cleanly
+
+
+# -- a worker killed mid-task ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def slow_flow(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """tests/e2e/slow_flow.yaml built into a temporary folder; returns the folder that holds it."""
+    out = tmp_path_factory.mktemp("packages")
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flowgen",
+            "build",
+            "-q",
+            "--out",
+            str(out / "slow_flow"),
+            str(E2E / "slow_flow.yaml"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    return out
+
+
+def test_a_worker_killed_mid_task_is_retried_on_the_other_after_its_heartbeat_times_out(
+    endpoint: str, swf: Any, slow_flow: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    domain = "e2e-slow"
+    aws = ["--endpoint-url", endpoint, "--region", REGION, "--domain", domain]
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    env = process_env(slow_flow, ROOT, E2E, SLOW_FLOW_MARKERS=str(markers))
+    processes = Processes(tmp_path / "logs", env)
+    try:
+        registered = run(env, "slow_flow.register", *aws)
+        assert registered.returncode == 0, registered.stdout + registered.stderr
+        processes.module("decider", "slow_flow.decider", *aws, "--identity", "decider")
+        for name in ("worker-1", "worker-2"):
+            processes.start(
+                name,
+                [sys.executable, "-m", "slow_flow.worker", *aws, "--identity", name],
+                env={**env, "SLOW_FLOW_WORKER": name},
+            )
+        started = run(
+            env, "slow_flow.starter", *aws, "--input", json.dumps({"label": "parcel-7", "seconds": 60})
+        )
+        assert started.returncode == 0, started.stderr
+        ids = json.loads(started.stdout)
+        execution = (ids["workflowId"], ids["runId"])
+        wait_for("a worker to start the task", lambda: any(markers.iterdir()), timeout=30)
+        (first,) = list(markers.iterdir())
+        pid = int(first.name.split("-")[1])
+        holder = next(name for name, p in processes.started.items() if p.pid == pid)
+        assert holder.startswith("worker-")
+        time.sleep(1)  # mid-task: heartbeating
+        processes.kill(holder)
+        killed_at = time.monotonic()
+        wait_closed(swf, domain, *execution, timeout=60)
+        took = time.monotonic() - killed_at
+    except BaseException:
+        print(processes.tails())
+        raise
+    finally:
+        processes.close()
+    survivor = "worker-2" if holder == "worker-1" else "worker-1"
+    events = history(swf, domain, *execution)
+    info = execution_info(swf, domain, *execution)
+    assert info["closeStatus"] == "COMPLETED"
+    (done,) = of_type(events, "WorkflowExecutionCompleted")
+    assert json.loads(done["result"]) == {"label": "parcel-7", "worker": survivor, "attempt": 2}
+    (timed_out,) = of_type(events, "ActivityTaskTimedOut")
+    assert timed_out["timeoutType"] == "HEARTBEAT"
+    assert timed_out["details"] == "working on parcel-7"  # the last heartbeat's details
+    starts = [a["identity"] for a in of_type(events, "ActivityTaskStarted")]
+    assert starts == [holder, survivor]
+    kinds = [e["eventType"] for e in events if e["eventType"].startswith("ActivityTask")]
+    assert kinds == [
+        "ActivityTaskScheduled",
+        "ActivityTaskStarted",
+        "ActivityTaskTimedOut",
+        "ActivityTaskScheduled",
+        "ActivityTaskStarted",
+        "ActivityTaskCompleted",
+    ]
+    assert scheduled_while_open(events) == []
+    assert took < 30  # a 2 s heartbeat time-out, not the 5 min start-to-close
+    assert sorted(m.name.split("-")[0] for m in markers.iterdir()) == ["1", "2"]
