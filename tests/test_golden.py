@@ -37,7 +37,6 @@ def test_there_are_enough_cases() -> None:
 def test_golden(
     case: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.chdir(case)
     code = main(["validate", _spec_name(case)])
     captured = capsys.readouterr()

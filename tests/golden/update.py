@@ -49,7 +49,6 @@ def run(case: pathlib.Path) -> tuple[str, int]:
 
 
 def main_update() -> None:
-    os.environ.pop("NO_COLOR", None)
     for case in cases():
         output, code = run(case)
         (case / "expected.txt").write_text(output, encoding="utf-8")
