@@ -35,17 +35,22 @@ RETRYABLE_CAUSES = frozenset({"ACTIVITY_CREATION_RATE_EXCEEDED", "OPEN_ACTIVITIE
 Decision = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Planned:
-    """One instance of an activity: its id, index and axis values."""
+    """One instance of an activity: its id, index and its value on each axis.
+
+    A decision task expands every generator again (thousands of instances), so
+    this is kept small: the axis values become a mapping only when asked for.
+    """
 
     activity: p.ActivityPlan
     index: int | None
-    values: dict[str, Any]
+    id: str
+    combination: tuple[Any, ...] = ()
 
     @property
-    def id(self) -> str:
-        return instance_id(self.activity.name, self.index)
+    def values(self) -> dict[str, Any]:
+        return dict(zip([g.axis for g in self.activity.generators], self.combination, strict=True))
 
     def label(self) -> str:
         if not self.values:
@@ -74,9 +79,16 @@ class _Run:
     instances: dict[str, list[Planned] | None] = field(default_factory=dict)
     # Outputs per settled activity, computed once per decision.
     results: dict[str, list[Any]] = field(default_factory=dict)
+    # Whether each activity is settled: the history does not change while deciding.
+    settled: dict[str, bool] = field(default_factory=dict)
 
     def state(self, planned: Planned) -> Instance:
-        return self.execution.instances.get(planned.id) or Instance(planned.id)
+        """What the history says of an instance (`_NEW`, never to be changed, if nothing)."""
+        return self.execution.instances.get(planned.id, _NEW)
+
+
+# The state of every instance the history does not mention yet.
+_NEW = Instance("")
 
 
 def decide(plan: p.FlowPlan, events: list[dict[str, Any]]) -> list[Decision]:
@@ -162,7 +174,7 @@ def _value(run: _Run, source: p.Source, values: dict[str, Any]) -> Any:
 
 def _expand(run: _Run, activity: p.ActivityPlan) -> list[Planned]:
     if not activity.generators:
-        return [Planned(activity, None, {})]
+        return [Planned(activity, None, instance_id(activity.name, None))]
     axes: list[list[Any]] = []
     for generator in activity.generators:
         axes.append(_axis_values(run, activity, generator))
@@ -171,9 +183,9 @@ def _expand(run: _Run, activity: p.ActivityPlan) -> list[Planned]:
         raise FlowFailure(
             f"{activity.name} would have {total} instances, more than its max_items {activity.max_items}"
         )
-    names = [g.axis for g in activity.generators]
+    prefix = activity.name + "-"  # instance_id(activity.name, index), spelled out for speed
     return [
-        Planned(activity, index, dict(zip(names, combination, strict=True)))
+        Planned(activity, index, f"{prefix}{index}", combination)
         for index, combination in enumerate(itertools.product(*axes))
     ]
 
@@ -278,17 +290,23 @@ def retry_timer_id(activity_id: str, attempt: int) -> str:
 
 def _settled(run: _Run, name: str) -> bool:
     """Every instance completed, or failed for good with on_failure: continue."""
+    known = run.settled.get(name)
+    if known is not None:
+        return known
     planned = run.instances.get(name)
     if planned is None:
-        return False
+        return False  # not expanded (yet): not known to be settled
+    settled = True
     for item in planned:
         state = run.state(item)
         if state.completed:
             continue
         if item.activity.continue_on_failure and _exhausted(item.activity, state):
             continue
-        return False
-    return True
+        settled = False
+        break
+    run.settled[name] = settled
+    return settled
 
 
 def _advance(run: _Run) -> FlowFailure | None:
@@ -309,9 +327,9 @@ def _advance(run: _Run) -> FlowFailure | None:
             broken = broken or failure
             continue
         run.instances[activity.name] = planned
-        open_here = sum(1 for item in planned if run.state(item).open)
-        for item in planned:
-            state = run.state(item)
+        states = [run.state(item) for item in planned]
+        open_here = sum(1 for state in states if state.open)
+        for item, state in zip(planned, states, strict=True):
             if state.completed or state.open:
                 continue
             if state.attempts and _exhausted(activity, state):

@@ -12,6 +12,10 @@ from typing import Any
 
 # Events that never call for a decision by themselves.
 _QUIET = frozenset({"DecisionTaskScheduled", "DecisionTaskStarted", "ActivityTaskStarted"})
+# The events that close an attempt of an activity task.
+_CLOSING = frozenset(
+    {"ActivityTaskCompleted", "ActivityTaskFailed", "ActivityTaskTimedOut", "ActivityTaskCanceled"}
+)
 
 
 @dataclass(frozen=True)
@@ -33,15 +37,16 @@ class Error:
         return "canceled"
 
 
-@dataclass
+@dataclass(slots=True)
 class Instance:
-    """One activity id's story so far."""
+    """One activity id's story so far (one per activity id, every decision task: slots)."""
 
     activity_id: str
     attempts: int = 0
     open: bool = False
     completed: bool = False
-    result: Any = None
+    # The result as SWF holds it, JSON text: decoded only when asked for (`result`).
+    result_text: str | None = None
     error: Error | None = None
     input: str | None = None
     # Retry timer of the attempt `timer_attempt`: "open" or "fired".
@@ -50,6 +55,10 @@ class Instance:
     cancel_requested: bool = False
     # Event id of the failure that exhausted it, for a stable "first failure".
     closed_event: int = 0
+
+    @property
+    def result(self) -> Any:
+        return json.loads(self.result_text) if self.result_text else None
 
 
 @dataclass
@@ -69,59 +78,52 @@ class Execution:
         return found
 
 
+# eventType -> the key of its attributes: "ActivityTaskScheduled" -> "activityTaskScheduledEventAttributes".
+_KEYS: dict[str, str] = {}
+
+
 def _attributes(event: dict[str, Any]) -> dict[str, Any]:
     kind = event["eventType"]
-    name = kind[0].lower() + kind[1:] + "EventAttributes"
-    attributes: dict[str, Any] = event.get(name, {})
+    key = _KEYS.get(kind)
+    if key is None:
+        key = _KEYS[kind] = kind[0].lower() + kind[1:] + "EventAttributes"
+    attributes: dict[str, Any] = event.get(key, {})
     return attributes
 
 
 def read_history(events: list[dict[str, Any]]) -> Execution:
+    """The state of an execution from its history, oldest event first.
+
+    It runs on every decision task over the whole history, so it is kept to one
+    pass that does nothing for the events that say nothing (half of a history:
+    decision tasks scheduled and started, activity tasks started).
+    """
     execution = Execution()
-    by_scheduled: dict[int, str] = {}
+    if events:
+        # Pages come oldest first (or newest first): the largest id is at one end.
+        first, last = int(events[0].get("eventId", 1)), int(events[-1].get("eventId", len(events)))
+        execution.last_event_id = max(first, last)
+    by_scheduled: dict[int, Instance] = {}
     timer_controls: dict[str, dict[str, Any]] = {}
     last_completed = -1
     for position, event in enumerate(events):
         kind = event["eventType"]
-        attributes = _attributes(event)
-        event_id = int(event.get("eventId", position + 1))
-        execution.last_event_id = max(execution.last_event_id, event_id)
+        if kind in _QUIET:
+            continue
         if kind == "DecisionTaskCompleted":
             last_completed = position
-        elif kind == "WorkflowExecutionStarted":
-            execution.input = attributes.get("input")
-        elif kind == "WorkflowExecutionCancelRequested":
-            execution.cancel_requested = True
-        elif kind == "ActivityTaskScheduled":
-            instance = execution.instance(attributes["activityId"])
-            by_scheduled[event_id] = instance.activity_id
-            instance.attempts += 1
-            instance.open = True
-            instance.error = None
-            instance.input = attributes.get("input")
-        elif kind == "ScheduleActivityTaskFailed":
-            instance = execution.instance(attributes["activityId"])
-            instance.attempts += 1
-            instance.open = False
-            cause = str(attributes.get("cause", "UNKNOWN"))
-            instance.error = Error("schedule_failed", cause, f"could not be scheduled: {cause}")
-            instance.closed_event = event_id
-        elif kind in (
-            "ActivityTaskCompleted",
-            "ActivityTaskFailed",
-            "ActivityTaskTimedOut",
-            "ActivityTaskCanceled",
-        ):
-            activity_id = by_scheduled.get(int(attributes.get("scheduledEventId", -1)))
-            if activity_id is None:
+            continue
+        attributes = _attributes(event)
+        if kind in _CLOSING:
+            closed = by_scheduled.get(int(attributes.get("scheduledEventId", -1)))
+            if closed is None:
                 continue
-            instance = execution.instance(activity_id)
+            instance = closed
             instance.open = False
-            instance.closed_event = event_id
+            instance.closed_event = int(event.get("eventId", position + 1))
             if kind == "ActivityTaskCompleted":
                 instance.completed = True
-                raw = attributes.get("result")
-                instance.result = json.loads(raw) if raw else None
+                instance.result_text = attributes.get("result")
             elif kind == "ActivityTaskFailed":
                 reason = str(attributes.get("reason", ""))
                 name = reason.split(":", 1)[0].strip() or "Error"
@@ -133,6 +135,24 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
                 )
             else:
                 instance.error = Error("canceled", "CANCELED", "canceled", str(attributes.get("details", "")))
+        elif kind == "ActivityTaskScheduled":
+            instance = execution.instance(attributes["activityId"])
+            by_scheduled[int(event.get("eventId", position + 1))] = instance
+            instance.attempts += 1
+            instance.open = True
+            instance.error = None
+            instance.input = attributes.get("input")
+        elif kind == "WorkflowExecutionStarted":
+            execution.input = attributes.get("input")
+        elif kind == "WorkflowExecutionCancelRequested":
+            execution.cancel_requested = True
+        elif kind == "ScheduleActivityTaskFailed":
+            instance = execution.instance(attributes["activityId"])
+            instance.attempts += 1
+            instance.open = False
+            cause = str(attributes.get("cause", "UNKNOWN"))
+            instance.error = Error("schedule_failed", cause, f"could not be scheduled: {cause}")
+            instance.closed_event = int(event.get("eventId", position + 1))
         elif kind == "ActivityTaskCancelRequested":
             execution.instance(attributes["activityId"]).cancel_requested = True
         elif kind == "TimerStarted":
