@@ -48,6 +48,7 @@ if str(GENERATED) not in sys.path:
 import country_flow.flow
 import order_flow.flow
 import regional_etl.flow
+from country_flow.engine.entry import wait_for_close
 from country_flow.engine.polling import DeciderLoop
 from country_flow.engine.register import register
 from country_flow.engine.swf import client as swf_client
@@ -218,6 +219,8 @@ def test_country_flow_fails_naming_the_instance_when_retries_run_out(
     )
     assert timer_waits(events) == [("activity_2-0", 10), ("activity_2-0", 20), ("activity_2-0", 40)]
     assert attempts(events, "activity_2-0") == [1, 2, 3, 4]
+    # What `starter --wait` reports.
+    assert wait_for_close(moto.client, "dev", *ids) == ("FAILED", closing)
     assert of_type(events, "ActivityTaskScheduled")[-1]["activityId"] == "activity_2-0"  # no activity_3
 
 

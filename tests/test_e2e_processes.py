@@ -34,6 +34,8 @@ from moto_swf import (
     Processes,
     attributes,
     country_report,
+    engine_misses_events_during_decision_tasks,
+    event_during_a_decision_task,
     execution_info,
     failing_attempts,
     history,
@@ -109,74 +111,11 @@ def held_decision_task(events: list[dict[str, Any]]) -> bool:
 # -- an engine bug these tests meet --------------------------------------------------------------
 
 
-def _event(event_id: int, kind: str, **found: Any) -> dict[str, Any]:
-    return {"eventId": event_id, "eventType": kind, kind[0].lower() + kind[1:] + "EventAttributes": found}
-
-
-def _scheduled(event_id: int, activity_id: str, completed: int) -> dict[str, Any]:
-    kind = {"name": activity_id.split("-")[0], "version": "1.0"}
-    envelope = json.dumps({"input": {}, "attempt": 1})
-    return _event(
-        event_id,
-        "ActivityTaskScheduled",
-        activityId=activity_id,
-        activityType=kind,
-        input=envelope,
-        decisionTaskCompletedEventId=completed,
-    )
-
-
-def event_during_a_decision_task() -> list[dict[str, Any]]:
-    """A country_flow history in which activity_2-1 completes while decision task 16 is in flight.
-
-    The decider of task 16 read events 1 to 16: activity_2-1 was open, nothing to do. SWF then
-    schedules task 20 because of event 18; its decider must schedule activity_3.
-    """
-    result = json.dumps({"rows": 1})
-    return [
-        _event(
-            1, "WorkflowExecutionStarted", input=json.dumps({"days": ["2026-03-01"], "countries": [1, 2]})
-        ),
-        _event(2, "DecisionTaskScheduled"),
-        _event(3, "DecisionTaskStarted", scheduledEventId=2),
-        _event(4, "DecisionTaskCompleted", scheduledEventId=2, startedEventId=3),
-        _scheduled(5, "activity_1", 4),
-        _event(6, "ActivityTaskStarted", scheduledEventId=5),
-        _event(
-            7,
-            "ActivityTaskCompleted",
-            scheduledEventId=5,
-            startedEventId=6,
-            result=json.dumps({"run_id": "r"}),
-        ),
-        _event(8, "DecisionTaskScheduled"),
-        _event(9, "DecisionTaskStarted", scheduledEventId=8),
-        _event(10, "DecisionTaskCompleted", scheduledEventId=8, startedEventId=9),
-        _scheduled(11, "activity_2-0", 10),
-        _scheduled(12, "activity_2-1", 10),
-        _event(13, "ActivityTaskStarted", scheduledEventId=11),
-        _event(14, "ActivityTaskCompleted", scheduledEventId=11, startedEventId=13, result=result),
-        _event(15, "DecisionTaskScheduled"),
-        _event(16, "DecisionTaskStarted", scheduledEventId=15),
-        _event(17, "ActivityTaskStarted", scheduledEventId=12),
-        _event(18, "ActivityTaskCompleted", scheduledEventId=12, startedEventId=17, result=result),
-        _event(19, "DecisionTaskCompleted", scheduledEventId=15, startedEventId=16),
-        _event(20, "DecisionTaskScheduled"),
-        _event(21, "DecisionTaskStarted", scheduledEventId=20),
-    ]
-
-
-def _misses_events_during_decision_tasks() -> bool:
-    from country_flow.decider import decide
-
-    return decide(event_during_a_decision_task()) == []
-
-
 # The engine decides only on events after the last DecisionTaskCompleted, so an event that lands
 # between a decision task's start and its completion is never acted on: the execution stalls when
 # no later event comes (seen here when the last retry timer fired during a decision). The bound
 # is the previous decision task's DecisionTaskStarted. (flowgen/runtime/history.py, `has_news`.)
-ENGINE_MISSES_EVENTS = _misses_events_during_decision_tasks()
+ENGINE_MISSES_EVENTS = engine_misses_events_during_decision_tasks()
 
 
 def test_an_event_during_a_decision_task_is_decided_on_by_the_next_one() -> None:

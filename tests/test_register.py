@@ -3,6 +3,7 @@ reports drift (exit 1) with the advice to bump the version; survives a registrar
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -202,3 +203,25 @@ def test_starting_an_unregistered_workflow_is_one_line(swf: Any, capsys: pytest.
     assert code == 1
     err = capsys.readouterr().err
     assert err.startswith("python -m country_flow.starter: error: An error occurred (UnknownResourceFault)")
+
+
+def test_starter_wait_reports_how_a_run_ended(
+    swf: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import country_flow.starter
+
+    register(PLAN, swf)
+    argv = ["--region", REGION, "--input", '{"days": ["2026-03-01"], "countries": [1]}', "--wait"]
+    monkeypatch.setattr(entry, "wait_for_close", lambda *args: ("FAILED", {"reason": "activity_1 failed"}))
+    assert country_flow.starter.main(argv) == 1
+    captured = capsys.readouterr()
+    assert set(json.loads(captured.out)) == {"workflowId", "runId"}
+    assert captured.err == "FAILED: activity_1 failed\n"
+    monkeypatch.setattr(
+        entry, "wait_for_close", lambda *args: ("TIMED_OUT", {"timeoutType": "START_TO_CLOSE"})
+    )
+    assert country_flow.starter.main(argv) == 1
+    assert capsys.readouterr().err == "TIMED_OUT: START_TO_CLOSE\n"
+    monkeypatch.setattr(entry, "wait_for_close", lambda *args: ("COMPLETED", {"result": '{"report": "r"}'}))
+    assert country_flow.starter.main(argv) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == ["{", '  "report": "r"', "}"]

@@ -34,11 +34,14 @@ if TYPE_CHECKING:
     from mypy_boto3_swf import SWFClient
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# How often `starter --wait` asks whether the execution closed.
+WAIT_INTERVAL = 2.0
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _parser(prog: str, description: str, aws: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    # argparse %-formats descriptions; a workflow name may hold a %.
+    parser = argparse.ArgumentParser(prog=prog, description=description.replace("%", "%%"))
     if aws:
         parser.add_argument("--region", help="AWS region (default: boto3's lookup)")
         parser.add_argument("--endpoint-url", help="another SWF endpoint, such as a local moto server")
@@ -178,11 +181,18 @@ def starter_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     parser = _parser(prog, f"Start an execution of the {plan.workflow} workflow on SWF.")
     _input_options(parser)
     parser.add_argument("--workflow-id", help="the execution's workflow id (default: a fresh one)")
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait until the execution closes: print its result and exit 0 if it completed, else 1 "
+        "(needs swf:DescribeWorkflowExecution and swf:GetWorkflowExecutionHistory)",
+    )
     args = parser.parse_args(argv)
     _logging(args)
     try:
         workflow_input = _read_input(args)
-        workflow_id, run_id = start(plan, workflow_input, _client(args), args.workflow_id, args.domain)
+        client = _client(args)
+        workflow_id, run_id = start(plan, workflow_input, client, args.workflow_id, args.domain)
     except (OSError, ValueError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -190,8 +200,71 @@ def starter_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
         # Not registered yet, the workflow id in use, no credentials, the endpoint unreachable...
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_FAILED
-    print(json.dumps({"workflowId": workflow_id, "runId": run_id}))
-    return EXIT_OK
+    print(json.dumps({"workflowId": workflow_id, "runId": run_id}), flush=True)
+    if not args.wait:
+        return EXIT_OK
+    try:
+        status, closing = wait_for_close(client, args.domain or plan.domain, workflow_id, run_id)
+    except (ClientError, BotoCoreError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    if status == "COMPLETED":
+        result = closing.get("result")
+        print(json.dumps(json.loads(result) if result else None, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    why = closing.get("reason") or closing.get("timeoutType") or closing.get("details") or ""
+    print(f"{status}: {why}" if why else status, file=sys.stderr)
+    return EXIT_FAILED
+
+
+# Closing events of an execution, and the key of their attributes.
+_CLOSED = {
+    kind: kind[0].lower() + kind[1:] + "EventAttributes"
+    for kind in (
+        "WorkflowExecutionCompleted",
+        "WorkflowExecutionFailed",
+        "WorkflowExecutionTimedOut",
+        "WorkflowExecutionCanceled",
+        "WorkflowExecutionTerminated",
+        "WorkflowExecutionContinuedAsNew",
+    )
+}
+
+
+def wait_for_close(
+    client: SWFClient,
+    domain: str,
+    workflow_id: str,
+    run_id: str,
+    interval: float = WAIT_INTERVAL,
+    stop: threading.Event | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Poll every `interval` seconds until the execution closes; (close status, closing event's attributes)."""
+    execution: dict[str, str] = {"workflowId": workflow_id, "runId": run_id}
+    stop = stop or threading.Event()
+    while True:
+        info = client.describe_workflow_execution(domain=domain, execution=execution)  # type: ignore[arg-type]
+        if info["executionInfo"]["executionStatus"] == "CLOSED":
+            status = str(info["executionInfo"].get("closeStatus", "CLOSED"))
+            break
+        stop.wait(interval)
+    # The closing event is the newest: first with reverseOrder. An endpoint that ignores
+    # reverseOrder is read to the end instead.
+    request: dict[str, Any] = {"domain": domain, "execution": execution, "reverseOrder": True}
+    newest: tuple[int, dict[str, Any]] = (-1, {})
+    while True:
+        page = client.get_workflow_execution_history(**request)
+        events = page["events"]
+        for event in events:
+            key = _CLOSED.get(event["eventType"])
+            if key is not None and event["eventId"] > newest[0]:
+                newest = (event["eventId"], dict(event.get(key, {})))  # type: ignore[call-overload]
+        if events and events[0]["eventType"] in _CLOSED:
+            return status, newest[1]
+        token = page.get("nextPageToken")
+        if not token:
+            return status, newest[1]
+        request["nextPageToken"] = token
 
 
 def local_main(
