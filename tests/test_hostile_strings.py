@@ -501,10 +501,6 @@ def test_readme_shows_entities_and_dollars_as_typed(text: str, shown: str) -> No
         assert "\\$" in readme  # GitHub renders $...$ as math unless the dollar is escaped
 
 
-@pytest.mark.xfail(
-    reason="flowgen/runtime/entry.py passes the workflow name into argparse's description, "
-    "which %-formats it when it holds '%(prog)': --help raises TypeError",
-    raises=TypeError,
-)
 def test_a_workflow_name_with_percent_prog_keeps_help_working() -> None:
+    """argparse %-formats a description holding '%(prog)': the engine escapes the name's %."""
     run(Hostile("dev", "x %(prog)s %d", "1", "wf", "", [], SIMPLE.activities))
