@@ -53,6 +53,7 @@ class History:
         self.scheduled: dict[str, int] = {}  # activity id -> its latest ActivityTaskScheduled
         self.started: dict[str, int] = {}
         self.timers: dict[str, int] = {}  # timer id -> its TimerStarted
+        self.task = (0, 0)  # the last decision task's DecisionTaskScheduled and DecisionTaskStarted
         text = raw_input if raw_input is not None else json.dumps(workflow_input or {})
         self.add(
             "WorkflowExecutionStarted",
@@ -84,11 +85,12 @@ class History:
 
     def decision_task(self) -> None:
         scheduled = self.add("DecisionTaskScheduled", taskList={"name": "decider"})
-        self.add("DecisionTaskStarted", scheduledEventId=scheduled, identity="test")
+        self.task = (scheduled, self.add("DecisionTaskStarted", scheduledEventId=scheduled, identity="test"))
 
     def decision_completed(self) -> int:
-        started = self.last_id
-        return self.add("DecisionTaskCompleted", scheduledEventId=started - 1, startedEventId=started)
+        """The last decision task completes (events may have come since it started)."""
+        scheduled, started = self.task
+        return self.add("DecisionTaskCompleted", scheduledEventId=scheduled, startedEventId=started)
 
     def respond(self, decisions: list[dict[str, Any]]) -> None:
         """DecisionTaskCompleted, then the events SWF records for `decisions`."""

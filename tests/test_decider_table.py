@@ -980,6 +980,19 @@ def news_before_a_lost_decision_task_is_acted_on(h: History, plan: FlowPlan) -> 
     )
 
 
+@case(CHAIN, ["schedule b"], input={"n": 1})
+def news_during_a_decision_task_is_acted_on_by_the_next(h: History, plan: FlowPlan) -> None:
+    # a completes while a decision task (one that had nothing to do) is in flight: that task
+    # answers without seeing it, so the next one must act on it although it comes before the
+    # DecisionTaskCompleted.
+    h.step(plan)
+    h.start("a")
+    h.add("WorkflowExecutionSignaled", signalName="poke")
+    h.decision_task()
+    h.completed("a", {"x": 1})
+    h.decision_completed()
+
+
 def _replay(decisions: Decisions, h: History) -> None:
     plan = plan_from(SAGA)
     assert summaries(decisions) == ["schedule b-1.revert"]

@@ -175,11 +175,6 @@ def test_round_trip_with_the_run_loops(swf: Any, monkeypatch: pytest.MonkeyPatch
     assert len(threads_seen) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="history.py: has_news looks only after the last DecisionTaskCompleted, not after the "
-    "DecisionTaskStarted it answers, so what happened during a decision task is never acted on",
-)
 def test_news_during_a_decision_task_is_not_lost() -> None:
     """An activity that completes while a decision task is in flight still gets its decision.
 

@@ -107,13 +107,16 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
         execution.last_event_id = max(first, last)
     by_scheduled: dict[int, Instance] = {}
     timer_controls: dict[str, dict[str, Any]] = {}
-    last_completed = -1
+    # The DecisionTaskStarted that the last completed decision task answered: that
+    # decision saw everything up to it, and nothing after it.
+    answered: int | None = None
     for position, event in enumerate(events):
         kind = event["eventType"]
         if kind in _QUIET:
             continue
         if kind == "DecisionTaskCompleted":
-            last_completed = position
+            started = event.get("decisionTaskCompletedEventAttributes", {}).get("startedEventId")
+            answered = int(started) if started is not None else int(event.get("eventId", position + 1)) - 1
             continue
         attributes = _attributes(event)
         if kind in _CLOSING:
@@ -175,8 +178,13 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
             if control.get("kind") == "retry" and kind != "TimerCanceled":
                 instance = execution.instance(control["activity_id"])
                 instance.timer, instance.timer_attempt = "fired", int(control["attempt"])
-    tail = events[last_completed + 1 :]
-    execution.has_news = last_completed < 0 or any(e["eventType"] not in _QUIET for e in tail)
+    execution.has_news = answered is None
+    for event in reversed(events):
+        if execution.has_news or int(event.get("eventId", 0)) <= (answered or 0):
+            break
+        execution.has_news = (
+            event["eventType"] not in _QUIET and event["eventType"] != "DecisionTaskCompleted"
+        )
     return execution
 
 
