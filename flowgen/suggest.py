@@ -17,7 +17,11 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
     if word.lower() in lowered and lowered[word.lower()] != word:
         return lowered[word.lower()]
     matches = difflib.get_close_matches(word, options, n=1, cutoff=0.75)
-    return matches[0] if matches else None
+    if matches:
+        return matches[0]
+    # A plural or an extra suffix (`retries` for `retry`, `timeout` for `timeouts`).
+    stems = [o for o in options if len(o) >= 4 and (word.startswith(o[:-1]) or o.startswith(word))]
+    return stems[0] if len(stems) == 1 and len(word) >= 4 else None
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -285,9 +285,9 @@ def _axis(context: _Context, owner: str, name: str, source: object, path: Path) 
         if _DATE_TEXT.match(text):
             ends.append(_literal_date(context, text, end_path))
         else:
-            _check_date_reference(context, owner, text, end_path)
+            # Only a well-formed reference makes the axis dynamic; a bad one is reported once.
+            dynamic = _check_date_reference(context, owner, text, end_path) or dynamic
             ends.append(None)
-            dynamic = True
     start, end = ends
     if not dynamic and (start is None or end is None):
         return Axis(name, DATE, 0)  # a bad literal, already reported
@@ -313,12 +313,14 @@ def _literal_date(context: _Context, text: str, path: Path) -> datetime.date | N
         return None
 
 
-def _check_date_reference(context: _Context, owner: str, text: str, path: Path) -> None:
+def _check_date_reference(context: _Context, owner: str, text: str, path: Path) -> bool:
+    """Check a date_range end that is not a literal date; whether it is a reference."""
     try:
         reference = parse_reference(text)
     except ValueError as error:
         context.error(path, f"neither an ISO date (2024-01-31) nor a reference: {error}")
-        return
+        return False
     typed = context.resolve(reference, path, owner, axes=None)
     if typed is not None and typed != DATE:
         context.error(path, f"a date_range end must be a date; {text} is {typed}")
+    return True

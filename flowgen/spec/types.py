@@ -81,7 +81,22 @@ def parse_type(text: str) -> TypeExpr:
     result = parser.union()
     if parser.index != len(tokens):
         raise TypeSyntaxError(f"unexpected {show(tokens[parser.index])} in type {show(text)}")
+    if result.kind == "none" or _holds_bare_none(result):
+        raise TypeSyntaxError(
+            f"None alone is not a type, in {show(text)}: write T | None for a value that may be missing"
+        )
     return result
+
+
+def _holds_bare_none(t: TypeExpr) -> bool:
+    """`list[None]`, `dict[str, None]`: None used alone inside another type."""
+    if t.kind in ("list", "dict"):
+        assert t.item is not None
+        return t.item.kind == "none" or _holds_bare_none(t.item)
+    if t.kind == "optional":
+        assert t.item is not None
+        return _holds_bare_none(t.item)
+    return False
 
 
 def _tokenize(text: str) -> list[str]:
