@@ -34,7 +34,6 @@ from moto_swf import (
     Processes,
     attributes,
     country_report,
-    engine_misses_events_during_decision_tasks,
     event_during_a_decision_task,
     execution_info,
     failing_attempts,
@@ -108,14 +107,11 @@ def held_decision_task(events: list[dict[str, Any]]) -> bool:
     return bool(started - ended)
 
 
-# -- an engine bug these tests meet --------------------------------------------------------------
+# -- the engine bug these tests found --------------------------------------------------------------
 
-
-# The engine decides only on events after the last DecisionTaskCompleted, so an event that lands
-# between a decision task's start and its completion is never acted on: the execution stalls when
-# no later event comes (seen here when the last retry timer fired during a decision). The bound
-# is the previous decision task's DecisionTaskStarted. (flowgen/runtime/history.py, `has_news`.)
-ENGINE_MISSES_EVENTS = engine_misses_events_during_decision_tasks()
+# The decider once acted only on events after the last DecisionTaskCompleted, so an event that
+# landed between a decision task's start and its completion was never decided on, and a run
+# stalled when no later event came (here: the last retry timer fired during a decision).
 
 
 def test_an_event_during_a_decision_task_is_decided_on_by_the_next_one() -> None:

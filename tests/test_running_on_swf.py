@@ -23,12 +23,10 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto_swf import ROOT, country_report, engine_misses_events_during_decision_tasks, free_port
+from moto_swf import ROOT, country_report, free_port
 
 DOC = ROOT / "docs" / "running-on-swf.md"
 PORT = "5000"
-# See tests/test_e2e_processes.py: an engine bug that can stall a run.
-ENGINE_MISSES_EVENTS = engine_misses_events_during_decision_tasks()
 
 
 def block(marker: str, doc: pathlib.Path = DOC) -> str:
@@ -133,11 +131,6 @@ def moto_server(tmp_path: pathlib.Path) -> Iterator[str]:
         log.close()
 
 
-@pytest.mark.xfail(
-    ENGINE_MISSES_EVENTS,
-    strict=False,
-    reason="while the engine ignores events that land during a decision task, the run may stall",
-)
 def test_the_moto_commands_run_the_country_flow_to_completion(
     moto_server: str, tmp_path: pathlib.Path
 ) -> None:
