@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import pathlib
 import subprocess
 import sys

@@ -257,7 +257,8 @@ def test_regional_etl_runs_locally_with_a_stand_in_for_its_external_loader(bare:
     assert result["report"]["checks"] == 12 and result["report"]["status"] == "ok"
 
 
-def test_regional_etl_without_the_stand_in_fails_at_the_external_activity(bare: Bare) -> None:
+def test_regional_etl_without_the_stand_in_is_refused_before_it_runs(bare: Bare) -> None:
     done = bare.run("-m", "regional_etl.local", "--input", json.dumps(ETL_INPUT))
-    assert done.returncode == 1
-    assert done.stderr.startswith("FAILED: load_warehouse "), done.stderr
+    assert done.returncode == 2
+    assert "no handler for load_warehouse; an external activity needs a stand-in" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

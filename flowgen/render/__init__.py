@@ -13,7 +13,9 @@ import hashlib
 import importlib.metadata
 import importlib.resources
 import json
+import keyword
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,11 +53,16 @@ class Source:
 
 
 def package_name(workflow: str) -> str:
-    """A Python package name for a workflow name (SWF allows more than Python does)."""
-    name = re.sub(r"\W", "_", workflow, flags=re.ASCII)
+    """A Python package name for a workflow name (SWF allows more than Python does).
+
+    A name the standard library uses (`json`, `logging`) gets `_flow` appended,
+    so the package cannot shadow that module when its folder is on the path."""
+    name = re.sub(r"\W", "_", workflow, flags=re.ASCII).lower()
     if not name or name[0].isdigit():
         name = "flow_" + name
-    return name.lower()
+    if name in sys.stdlib_module_names or keyword.iskeyword(name):
+        name += "_flow"
+    return name
 
 
 def py_literal(value: Any) -> str:
@@ -81,6 +88,18 @@ def md_text(value: str) -> str:
     return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|~&$])", r"\\\1", flat)
 
 
+def md_code(value: str) -> str:
+    """Spec text as a Markdown code span: shown as it is, with no escapes to see.
+
+    The fence is one backtick longer than any run inside; SWF names hold no `|`
+    or control characters, so a span is safe in a table too."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in str(value)).split())
+    longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if flat.startswith(("`", " ")) or flat.endswith(("`", " ")) else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(importlib.resources.files("flowgen.templates"))),
@@ -92,6 +111,7 @@ def _environment() -> jinja2.Environment:
     )
     environment.filters["py"] = py_literal
     environment.filters["md"] = md_text
+    environment.filters["code"] = md_code
     return environment
 
 

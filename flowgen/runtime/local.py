@@ -73,6 +73,12 @@ class LocalRunner:
         self.on_progress = on_progress
         self.workflow_id = workflow_id
         self.max_decisions = max_decisions
+        missing = [name for name in _type_names(plan) if name not in self.handlers]
+        if missing:
+            raise ValueError(
+                f"no handler for {', '.join(missing)}; an external activity needs a stand-in "
+                "(--handler ACTIVITY=package.module:function)"
+            )
 
     def run(self, workflow_input: Mapping[str, Any] | None = None, cancel_after: int | None = None) -> Result:
         """Run to the end. `cancel_after` requests cancellation after that many decisions.
@@ -80,6 +86,16 @@ class LocalRunner:
         The input is typed as the generated `WorkflowInput`: dates may be `datetime.date`.
         """
         return _Execution(self, dumps(dict(workflow_input or {})), cancel_after).run()
+
+
+def _type_names(plan: FlowPlan) -> list[str]:
+    """Every activity type a run may schedule: each activity, and each revert."""
+    names = []
+    for activity in plan.activities:
+        names.append(activity.name)
+        if activity.revert is not None:
+            names.append(activity.name + REVERT_SUFFIX)
+    return names
 
 
 class _Execution:
@@ -250,11 +266,7 @@ class _Execution:
             activity_id=activity_id,
             attempt=attempt,
         )
-        handler = self.runner.handlers.get(type_name)
-        if handler is None:
-            outcome = Outcome(reason=f"MissingHandler: no handler for {type_name}", details="")
-            self._close_task(scheduled, started, outcome)
-            return
+        handler = self.runner.handlers[type_name]  # all present: checked in LocalRunner()
         future = pool.submit(run_task, activity, handler, attributes.get("input"), context, revert)
         self.running[future] = (scheduled, started)
 

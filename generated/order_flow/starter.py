@@ -7,14 +7,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .engine import entry
+from .engine import entry, swf
 from .flow import PLAN
 from .types import WorkflowInput
 
 
-def start(input: WorkflowInput, client: Any, workflow_id: str | None = None) -> tuple[str, str]:
-    """Start one execution; returns its workflow id and run id."""
-    return entry.start(PLAN, dict(input), client, workflow_id)
+def start(
+    input: WorkflowInput, client: Any = None, workflow_id: str | None = None
+) -> tuple[str, str]:
+    """Start one execution; returns its workflow id and run id.
+
+    `client` defaults to a boto3 SWF client from the environment's configuration.
+    """
+    return entry.start(
+        PLAN, dict(input), client if client is not None else swf.client(), workflow_id
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -286,13 +286,17 @@ def local_main(
         workflow_input = _read_input(args)
         check_input(plan, workflow_input)
         handlers = dict(spec_handlers())
+        known = {a.name for a in plan.activities}
         for item in args.handler:
             name, _, path = item.partition("=")
+            if name not in known:
+                raise ValueError(f"--handler {item}: {plan.workflow} has no activity {name!r}")
             handlers[name] = import_handler(path)
+        runner = LocalRunner(plan, handlers, workers=max(args.workers, 1))
     except (OSError, ValueError, HandlerError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    outcome = LocalRunner(plan, handlers, workers=max(args.workers, 1)).run(workflow_input)
+    outcome = runner.run(workflow_input)
     if outcome.status == "COMPLETED":
         print(json.dumps(outcome.result, indent=2, ensure_ascii=False))
         return EXIT_OK
