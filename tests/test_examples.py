@@ -21,7 +21,7 @@ import pytest
 
 from examples import etl, order_flow
 from flowgen.compiler import compile_spec
-from flowgen.spec.types import TypeExpr
+from flowgen.spec.types import TypeRef
 
 if TYPE_CHECKING:
     from order_flow.types import ChargePaymentOutput
@@ -62,7 +62,7 @@ def _hints(function: Callable[..., Any], workflow: str) -> dict[str, Any]:
     return typing.get_type_hints(function, localns=names)
 
 
-def _python_type(expr: TypeExpr) -> Any:
+def _python_type(expr: TypeRef) -> Any:
     """The Python type a handler sees for a spec type (records are compared separately)."""
     scalars: dict[str, Any] = {
         "str": str,
@@ -85,7 +85,7 @@ def _python_type(expr: TypeExpr) -> Any:
     return _python_type(expr.item) | None
 
 
-def _matches(hint: Any, expr: TypeExpr) -> bool:
+def _matches(hint: Any, expr: TypeRef) -> bool:
     if expr.kind == "record":
         if typing.get_origin(hint) is dict:
             # dict[str, T] when every output is a T (examples/country_flow.py returns those).
@@ -143,7 +143,7 @@ def test_handler_signature_matches_the_spec(spec: str, activity: str, path: str,
             hints[name], expected[name]
         ), f"{path}: {name} is {hints[name]}, spec says {expected[name]}"
         assert parameters[name].kind is not inspect.Parameter.POSITIONAL_ONLY
-    outputs = TypeExpr("record", name=activity, fields=tuple(declared.outputs.items()))
+    outputs = TypeRef("record", name=activity, fields=tuple(declared.outputs.items()))
     if revert:
         assert _matches(hints["result"], outputs)
         assert hints["return"] is type(None)

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from flowgen.diagnostics import Diagnostic, Path, Severity, show
+from flowgen.runtime.plan import TypeRef
 from flowgen.spec.models import (
     DateRangeSource,
     ItemsSource,
@@ -23,7 +24,7 @@ from flowgen.spec.models import (
     Spec,
 )
 from flowgen.spec.references import Reference, parse_reference
-from flowgen.spec.types import ANY, DATE, INT, NONE, TypeExpr, common_type, list_of, type_of_literal
+from flowgen.spec.types import ANY, DATE, INT, NONE, common_type, list_of, type_of_literal
 from flowgen.suggest import did_you_mean
 
 # SWF's limit on an activity task's input; a literal alone must fit in it.
@@ -36,7 +37,7 @@ class Axis:
     """One generator axis: its element type and, when known now, its length."""
 
     name: str
-    element: TypeExpr
+    element: TypeRef
     count: int | None
 
 
@@ -49,13 +50,13 @@ class Typing:
     static_instances: int | None = 1
     # Worst case used for the history budget: the static count or max_items.
     max_instances: int = 1
-    inputs: dict[str, TypeExpr] = field(default_factory=dict)
+    inputs: dict[str, TypeRef] = field(default_factory=dict)
 
 
 @dataclass
 class Analysis:
     activities: dict[str, Typing]
-    result: dict[str, TypeExpr]
+    result: dict[str, TypeRef]
 
 
 class _Context:
@@ -80,7 +81,7 @@ class _Context:
         path: Path,
         owner: str | None,
         axes: dict[str, Axis] | None,
-    ) -> TypeExpr | None:
+    ) -> TypeRef | None:
         """The type `reference` has where it stands, or None after reporting why not.
 
         `owner` is the activity it belongs to (None in the workflow result);
@@ -119,7 +120,7 @@ class _Context:
             return axis.element
         return self._activity(reference, path, owner)
 
-    def _activity(self, reference: Reference, path: Path, owner: str | None) -> TypeExpr | None:
+    def _activity(self, reference: Reference, path: Path, owner: str | None) -> TypeRef | None:
         spec = self.spec
         name = reference.root
         target = spec.activities.get(name)
@@ -171,7 +172,7 @@ class _Context:
                 return None
             value = declared
         elif target.outputs:
-            value = TypeExpr("record", name=name, fields=tuple(target.outputs.items()))
+            value = TypeRef("record", name=name, fields=tuple(target.outputs.items()))
         else:
             value = NONE
         if target.on_failure == "continue":
@@ -185,7 +186,7 @@ def analyse(spec: Spec, upstream: dict[str, set[str]], order: list[str]) -> tupl
     typings: dict[str, Typing] = {}
     for name in order:
         typings[name] = _activity(context, name)
-    result: dict[str, TypeExpr] = {}
+    result: dict[str, TypeRef] = {}
     for key, source in spec.workflow.result.items():
         path = ("workflow", "result", key)
         typed = _source_type(context, source, path, owner=None, axes=None)
@@ -200,7 +201,7 @@ def _source_type(
     path: Path,
     owner: str | None,
     axes: dict[str, Axis] | None,
-) -> TypeExpr | None:
+) -> TypeRef | None:
     if isinstance(source, LiteralValue):
         size = len(json.dumps(source.value, ensure_ascii=False))
         if size > MAX_INPUT_CHARS:

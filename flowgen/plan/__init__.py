@@ -11,6 +11,7 @@ from typing import Literal
 from flowgen.check import Checked
 from flowgen.check.effective import TIMEOUT_KEYS, decider_task_list
 from flowgen.runtime import plan as p
+from flowgen.runtime.plan import TypeRef
 from flowgen.spec.models import (
     DateRangeSource,
     GeneratorSource,
@@ -19,7 +20,6 @@ from flowgen.spec.models import (
     RangeSource,
 )
 from flowgen.spec.references import Reference, parse_reference
-from flowgen.spec.types import TypeExpr
 
 DAY = 86400
 
@@ -49,8 +49,8 @@ def build_plan(checked: Checked) -> p.FlowPlan:
                 max_items=activity.max_items,
                 max_concurrency=activity.max_concurrency,
                 inputs=tuple((key, _source(value)) for key, value in activity.inputs.items()),
-                input_types=tuple((key, type_ref(t)) for key, t in typing.inputs.items()),
-                outputs=tuple((key, type_ref(t)) for key, t in activity.outputs.items()),
+                input_types=tuple((key, t) for key, t in typing.inputs.items()),
+                outputs=tuple((key, t) for key, t in activity.outputs.items()),
                 timeouts=p.Timeouts(**{key: _seconds(settings.timeouts[key]) for key in TIMEOUT_KEYS}),
                 retry=p.RetryPolicy(
                     max_retries=retry.max_retries,
@@ -76,17 +76,11 @@ def build_plan(checked: Checked) -> p.FlowPlan:
         decision_timeout=_seconds(workflow.decision_timeout),
         child_policy=workflow.child_policy,
         tags=tuple(workflow.tags),
-        input=tuple((key, type_ref(t)) for key, t in workflow.input.items()),
+        input=tuple((key, t) for key, t in workflow.input.items()),
         result=tuple((key, _source(value)) for key, value in workflow.result.items()),
-        result_types=tuple((key, type_ref(t)) for key, t in checked.analysis.result.items()),
+        result_types=tuple((key, t) for key, t in checked.analysis.result.items()),
         activities=tuple(activities),
     )
-
-
-def type_ref(t: TypeExpr) -> p.TypeRef:
-    if t.kind == "record":
-        return p.TypeRef("record", fields=tuple((k, type_ref(v)) for k, v in t.fields), name=t.name)
-    return p.TypeRef(t.kind, None if t.item is None else type_ref(t.item))
 
 
 def _seconds(value: int | Literal["none"]) -> int | None:
@@ -103,19 +97,18 @@ def _source(value: Reference | LiteralValue) -> p.Source:
     return p.Source(p.EACH if value.each else p.OUTPUT, value.root, value.field)
 
 
-def _generator(axis: str, source: GeneratorSource, element: TypeExpr) -> p.Generator:
-    element_ref = type_ref(element)
+def _generator(axis: str, source: GeneratorSource, element: TypeRef) -> p.Generator:
     if isinstance(source, Reference):
-        return p.Generator(axis, "source", element_ref, source=_source(source))
+        return p.Generator(axis, "source", element, source=_source(source))
     if isinstance(source, ItemsSource):
-        return p.Generator(axis, "items", element_ref, items=tuple(source.items))
+        return p.Generator(axis, "items", element, items=tuple(source.items))
     if isinstance(source, RangeSource):
-        return p.Generator(axis, "range", element_ref, range=tuple(source.range))
+        return p.Generator(axis, "range", element, range=tuple(source.range))
     assert isinstance(source, DateRangeSource)
     return p.Generator(
         axis,
         "date_range",
-        element_ref,
+        element,
         start=_date_end(source.date_range.start),
         end=_date_end(source.date_range.end),
     )

@@ -2,7 +2,7 @@
 
 The models accept every shorthand of the language (`retry: 3`, durations as
 integers or strings, references as strings, literals as `{value: ...}`) and
-hold the parsed forms (seconds, `Reference`, `TypeExpr`). Rules that need more
+hold the parsed forms (seconds, `Reference`, `TypeRef`). Rules that need more
 than one value at a time (the graph, references, the history budget) live in
 `flowgen.check`. The JSON Schema in schemas/ is generated from these models,
 so each field's description is what editors show on hover.
@@ -23,6 +23,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from flowgen.runtime.plan import TypeRef
 from flowgen.spec.durations import NO_LIMIT, parse_duration
 from flowgen.spec.names import (
     MAX_VERSION,
@@ -33,7 +34,7 @@ from flowgen.spec.names import (
     swf_name_problem,
 )
 from flowgen.spec.references import Reference, parse_reference
-from flowgen.spec.types import TypeExpr, parse_type
+from flowgen.spec.types import parse_type
 
 SPEC_VERSION = 1
 MAX_OPEN_ACTIVITIES = 1000
@@ -80,8 +81,8 @@ def _handler(value: str) -> str:
     return value
 
 
-def _type(value: Any) -> TypeExpr:
-    if isinstance(value, TypeExpr):
+def _type(value: Any) -> TypeRef:
+    if isinstance(value, TypeRef):
         return value
     if not isinstance(value, str):
         raise ValueError(f"a type is written as a string such as str or list[date]; found {_kind(value)}")
@@ -138,7 +139,7 @@ FieldName = Annotated[str, _identifier("field name")]
 InputName = Annotated[str, _identifier("input name", RESERVED_INPUT_NAMES)]
 ErrorName = Annotated[str, _identifier("error name")]
 TypeText = Annotated[
-    TypeExpr,
+    TypeRef,
     BeforeValidator(_type),
     WithJsonSchema(
         {

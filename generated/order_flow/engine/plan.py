@@ -24,8 +24,11 @@ LITERAL = "literal"  # `value` itself
 
 @dataclass(frozen=True)
 class TypeRef:
-    """A spec type: kind is str, int, float, bool, date, datetime, any, none,
-    list, dict, optional (with `item`) or record (with `fields`)."""
+    """A spec type, as the compiler parses it and the runtime checks values against it.
+
+    `kind` is str, int, float, bool, date, datetime, any, none, list, dict,
+    optional (with `item`) or record: the whole output of activity `name`,
+    whose declared outputs are `fields`."""
 
     kind: str
     item: TypeRef | None = None
@@ -41,10 +44,26 @@ class TypeRef:
         if self.kind == "optional":
             return f"{self.item} | None"
         if self.kind == "record":
-            return "{" + ", ".join(f"{k}: {t}" for k, t in self.fields) + "}"
+            return f"output of {self.name}"
         if self.kind == "none":
             return "None"
         return self.kind
+
+    @property
+    def is_optional(self) -> bool:
+        return self.kind == "optional"
+
+    def optional(self) -> TypeRef:
+        """`T | None`; types that already admit None stay as they are."""
+        return self if self.kind in ("optional", "any", "none") else TypeRef("optional", self)
+
+    def element(self) -> TypeRef | None:
+        """The element type when this is a list (`any` for `any`), else None."""
+        if self.kind == "list":
+            return self.item
+        if self.kind == "any":
+            return self
+        return None
 
     def to_data(self) -> Any:
         if self.kind in ("list", "dict", "optional"):
