@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -91,10 +91,10 @@ def test_run_without_retries_fails_naming_the_instance() -> None:
     done = _run(COUNTRY, "--no-retries", "--input", COUNTRY_INPUT, env={"COUNTRY_FLOW_FAILURE_RATE": "1"})
     assert done.returncode == 1
     assert done.stdout == ""
-    assert done.stderr.startswith(
-        "FAILED: activity_2-0 (day=2024-01-01, country_id=1) failed after 1 attempt: "
-    )
-    assert "ConnectionError" in done.stderr
+    # Handlers run in threads, so which instance fails first varies; the reason names it.
+    instance = r"activity_2-(\d+) \(day=2024-01-0[123], country_id=[1-5]\)"
+    pattern = rf"FAILED: {instance} failed after 1 attempt: ConnectionError: public-api did not answer"
+    assert re.match(pattern, done.stderr), done.stderr
 
 
 def test_run_rejects_bad_input_before_running(tmp_path: pathlib.Path) -> None:
