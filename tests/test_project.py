@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import pathlib
 import re
+import subprocess
+import sys
 
 import jsonschema
 import pytest
@@ -59,3 +61,16 @@ def test_every_example_spec_validates_against_the_schema(spec: pathlib.Path) -> 
 
 def test_example_specs_exist() -> None:
     assert (ROOT / "specs" / "country_flow.yaml") in SPECS
+
+
+def test_readme_validate_example_is_real_output() -> None:
+    """The console block at the top of README.md is exactly what flowgen prints."""
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```console\n\$ (flowgen validate [^\n]+)\n(.*?)```", text, re.S)
+    assert block is not None
+    command, shown = block.group(1).split(), block.group(2)
+    done = subprocess.run(
+        [sys.executable, "-m", "flowgen", *command[1:]], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert done.stderr == shown
