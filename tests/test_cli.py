@@ -126,3 +126,24 @@ def test_run_external_activity_needs_a_stand_in() -> None:
     done = _run(str(ROOT / "specs" / "etl.yaml"))
     assert done.returncode == 2
     assert "is external: give a stand-in with --handler" in done.stderr
+
+
+def test_run_shows_progress_only_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("COUNTRY_FLOW_FAILURE_RATE", "0")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["run", COUNTRY, "--input", COUNTRY_INPUT]) == 0
+    shown = terminal.getvalue()
+    # One \r-rewritten line per finished task, ending on all 17 done, then cleared.
+    assert "\r17/17 instances done" in shown
+    assert shown.endswith("\r\033[K")
+    assert json.loads(capsys.readouterr().out) == {"report": REPORT}
+
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    assert main(["run", COUNTRY, "--input", COUNTRY_INPUT]) == 0
+    assert piped.getvalue() == ""
