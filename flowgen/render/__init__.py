@@ -9,6 +9,7 @@ through the `md` filter.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.resources
@@ -100,7 +101,9 @@ def md_code(value: str) -> str:
     return f"{fence}{pad}{flat}{pad}{fence}"
 
 
+@functools.cache
 def _environment() -> jinja2.Environment:
+    """Built once: templates are compiled on first use and kept for every later package."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(importlib.resources.files("flowgen.templates"))),
         undefined=jinja2.StrictUndefined,
