@@ -1,10 +1,13 @@
 """Stage 5, render: a plan to the files of its package, all in memory.
 
 Templates (jinja2, StrictUndefined) read a context derived from the plan and
-never compute; Python output is formatted by black in-process with a fixed
-mode, so the user's black configuration has no effect. Strings from the spec
-reach Python code only as `repr` literals (the `py` filter) and Markdown only
-through the `md` filter.
+never compute. Python output is black's, with a fixed mode, so the user's black
+configuration has no effect: black formats each module in-process, except the
+parts a template marks with the `blackstyle` filter block (the parts that grow
+with the plan), which `blackstyle` writes in black's layout directly, because
+black would take seconds over them (see flowgen/render/blackstyle.py). Strings
+from the spec reach Python code only as `repr` literals (the `py` filter) and
+Markdown only through the `md` filter.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import black
 import jinja2
 from black.mode import Mode, TargetVersion
 
-from flowgen.render import iam
+from flowgen.render import blackstyle, iam
 from flowgen.render.graph import mermaid
 from flowgen.render.names import Names, python_type
 from flowgen.runtime.ids import revert_type_name
@@ -115,11 +118,111 @@ def _environment() -> jinja2.Environment:
     environment.filters["py"] = py_literal
     environment.filters["md"] = md_text
     environment.filters["code"] = md_code
+    environment.filters["blackstyle"] = _blackstyle
     return environment
 
 
 def format_python(text: str) -> str:
     return black.format_str(text, mode=BLACK_MODE)
+
+
+# -- Python modules: black on the skeleton, blackstyle on the marked parts ----------------
+
+_MARK = "\x00flowgen-part-{}\x00"
+_MARK_LINE = re.compile("\x00flowgen-part-([0-9]+)\x00")
+
+
+@dataclass(frozen=True)
+class _Part:
+    """What a `blackstyle` filter block rendered: its kind, its text and the data it names."""
+
+    kind: str
+    source: str
+    args: tuple[Any, ...]
+
+
+class _WholeModule(Exception):
+    """A part inside a block that blackstyle cannot write: black formats the whole module."""
+
+
+@jinja2.pass_context
+def _blackstyle(context: jinja2.runtime.Context, body: str, kind: str, *args: Any) -> str:
+    """`{% filter blackstyle(kind, data...) %}...{% endfilter %}`: set the block's text aside
+    and leave a mark on its line; the blank lines around it stay in the module's text."""
+    if not body.strip():
+        return body
+    parts: list[_Part] = context["_parts"]
+    text = body.strip("\n")
+    lead, trail = body[: body.index(text)], body[body.index(text) + len(text) :]
+    parts.append(_Part(kind, text, args))
+    return lead + _MARK.format(len(parts) - 1) + trail
+
+
+def _write(part: _Part) -> str:
+    """A marked part in black's layout; black formats its source where blackstyle cannot."""
+    written: str | None
+    if part.kind == "literal":
+        (value,) = part.args
+        written = blackstyle.literal_statement(part.source, value, py_literal(value))
+    elif part.kind == "classes":
+        written = blackstyle.classes(part.source, format_python)
+    elif part.kind == "names":
+        written = blackstyle.names_list(part.source)
+    elif part.kind == "typeddict":
+        written = blackstyle.typeddict_call(part.source)
+    elif part.kind == "body":
+        written = blackstyle.imports_and_table(part.source)
+        if written is None:
+            raise _WholeModule  # statements inside a function: black needs the function
+    else:
+        raise ValueError(f"unknown blackstyle part {part.kind!r}")
+    return written if written is not None else format_python(part.source + "\n").rstrip("\n")
+
+
+def _skeleton(lines: list[str]) -> list[str]:
+    """black on the template's own text between two parts; the blank lines at either end
+    separate it from the parts and stay as the template wrote them."""
+    start, end = 0, len(lines)
+    while start < end and not lines[start].strip():
+        start += 1
+    while end > start and not lines[end - 1].strip():
+        end -= 1
+    middle = format_python("\n".join(lines[start:end]) + "\n").rstrip("\n").split("\n") if start < end else []
+    return [""] * start + middle + [""] * (len(lines) - end)
+
+
+def render_python(template: str, context: dict[str, Any]) -> tuple[str, str]:
+    """A Python module: (its source as the template wrote it, the source in black's style).
+
+    The second is what black makes of the first, byte for byte, by construction and under
+    test (tests/test_render_format.py); black itself formats only the skeleton between the
+    parts a template marks with `blackstyle`."""
+    parts: list[_Part] = []
+    text = _environment().get_template(template).render(context, _parts=parts)
+    source = _MARK_LINE.sub(lambda mark: parts[int(mark.group(1))].source, text)
+    if not parts:
+        return source, format_python(source)
+    out: list[str] = []
+    skeleton: list[str] = []
+    try:
+        for line in text.split("\n"):
+            mark = _MARK_LINE.fullmatch(line)
+            if mark is None:
+                skeleton.append(line)
+                continue
+            out += _skeleton(skeleton) + [_write(parts[int(mark.group(1))])]
+            skeleton = []
+    except _WholeModule:
+        return source, format_python(source)
+    out += _skeleton(skeleton)
+    return source, "\n".join(out).rstrip("\n") + "\n"
+
+
+def python_modules(plan: FlowPlan, source: Source) -> dict[str, tuple[str, str]]:
+    """The package's Python modules, name -> (source as the templates wrote it, the module in
+    black's style): `render_package` writes the second, tests hold it to black(first)."""
+    context = _context(plan, source, package_name(plan.workflow))
+    return {name: render_python(f"{name}.j2", context) for name in PYTHON_TEMPLATES}
 
 
 def render_package(plan: FlowPlan, source: Source) -> dict[str, bytes]:
@@ -129,8 +232,7 @@ def render_package(plan: FlowPlan, source: Source) -> dict[str, bytes]:
     environment = _environment()
     files: dict[str, bytes] = {}
     for name in PYTHON_TEMPLATES:
-        text = environment.get_template(f"{name}.j2").render(context)
-        files[name] = format_python(text).encode()
+        files[name] = render_python(f"{name}.j2", context)[1].encode()
     files["README.md"] = environment.get_template("README.md.j2").render(context).encode()
     files["py.typed"] = b""
     for role, policy in iam.POLICIES.items():
