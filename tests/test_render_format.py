@@ -30,6 +30,7 @@ import flowgen.render
 from flowgen.compiler import compile_spec
 from flowgen.plan import build_plan
 from flowgen.render import BLACK_MODE, PYTHON_TEMPLATES, Source, blackstyle, py_literal, python_modules
+from tests.yaml_text import yaml_string, yaml_value
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
@@ -163,35 +164,6 @@ plain_types = st.recursive(
     max_leaves=4,
 )
 types = st.one_of(plain_types, plain_types.map(lambda t: f"{t} | None"))
-
-
-def yaml_string(text: str) -> str:
-    """A YAML double-quoted scalar; whatever is not printable goes through YAML's escapes."""
-    out = []
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char.isprintable() and char != "\ufeff":
-            out.append(char)
-        elif ord(char) <= 0xFF:
-            out.append(f"\\x{ord(char):02x}")
-        elif ord(char) <= 0xFFFF:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    return '"' + "".join(out) + '"'
-
-
-def yaml_value(value: Any) -> str:
-    if isinstance(value, str):
-        return yaml_string(value)
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{yaml_string(k)}: {yaml_value(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(yaml_value(v) for v in value) + "]"
-    if isinstance(value, float):
-        return repr(value)  # YAML 1.2 reads 1e+16 and -0.0 as floats
-    return "null" if value is None else "true" if value is True else "false" if value is False else str(value)
 
 
 @st.composite

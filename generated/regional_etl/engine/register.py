@@ -18,6 +18,7 @@ cannot be read is reported as a note, not as drift.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -145,41 +146,55 @@ def _domain(plan: FlowPlan, client: SWFClient, domain: str, report: Report) -> N
 
 def _workflow_type(plan: FlowPlan, client: SWFClient, domain: str, report: Report) -> None:
     kind: WorkflowTypeTypeDef = {"name": plan.workflow, "version": plan.version}
-    label = f"workflow type {plan.workflow} {plan.version}"
     wanted = workflow_defaults(plan)
     arguments: dict[str, Any] = {"domain": domain, "name": plan.workflow, "version": plan.version, **wanted}
     if plan.description:
         arguments["description"] = plan.description[:MAX_DESCRIPTION]
-    try:
-        found = client.describe_workflow_type(domain=domain, workflowType=kind)
-    except ClientError as error:
-        if _code(error) != "UnknownResourceFault":
-            raise
-        if _register(client.register_workflow_type, arguments):
-            report.registered += 1
-            report.lines.append(f"{label}: registered")
-            return
-        found = client.describe_workflow_type(domain=domain, workflowType=kind)
-    _compare(label, wanted, dict(found["configuration"]), found["typeInfo"]["status"], report)
+    _ensure_type(
+        f"workflow type {plan.workflow} {plan.version}",
+        lambda: client.describe_workflow_type(domain=domain, workflowType=kind),
+        client.register_workflow_type,
+        arguments,
+        wanted,
+        report,
+    )
 
 
 def _activity_type(client: SWFClient, domain: str, name: str, activity: ActivityPlan, report: Report) -> None:
     kind: ActivityTypeTypeDef = {"name": name, "version": activity.version}
-    label = f"activity type {name} {activity.version}"
     wanted = activity_defaults(activity)
     arguments: dict[str, Any] = {"domain": domain, "name": name, "version": activity.version, **wanted}
     if activity.description:
         arguments["description"] = activity.description[:MAX_DESCRIPTION]
+    _ensure_type(
+        f"activity type {name} {activity.version}",
+        lambda: client.describe_activity_type(domain=domain, activityType=kind),
+        client.register_activity_type,
+        arguments,
+        wanted,
+        report,
+    )
+
+
+def _ensure_type(
+    label: str,
+    describe: Callable[[], Any],
+    register_call: Any,
+    arguments: dict[str, Any],
+    wanted: dict[str, Any],
+    report: Report,
+) -> None:
+    """Register a workflow or activity type unless it exists; compare it with the spec if it does."""
     try:
-        found = client.describe_activity_type(domain=domain, activityType=kind)
+        found = describe()
     except ClientError as error:
         if _code(error) != "UnknownResourceFault":
             raise
-        if _register(client.register_activity_type, arguments):
+        if _register(register_call, arguments):
             report.registered += 1
             report.lines.append(f"{label}: registered")
             return
-        found = client.describe_activity_type(domain=domain, activityType=kind)
+        found = describe()
     _compare(label, wanted, dict(found["configuration"]), found["typeInfo"]["status"], report)
 
 
