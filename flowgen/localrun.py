@@ -7,11 +7,11 @@ import dataclasses
 import json
 import os
 import sys
-from typing import Any
 
 from flowgen.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, use_colour
 from flowgen.compiler import compile_spec
 from flowgen.plan import build_plan
+from flowgen.runtime.entry import read_input
 from flowgen.runtime.handlers import HandlerError, handlers_for
 from flowgen.runtime.local import LocalRunner
 from flowgen.runtime.plan import FlowPlan
@@ -28,7 +28,7 @@ def run_spec(args: argparse.Namespace) -> int:
     if args.no_retries:
         plan = without_retries(plan)
     try:
-        workflow_input = _input(args)
+        workflow_input = read_input(args)
         overrides = dict(_pair(item) for item in args.handler)
         # Handlers are named as importable from the project root, like the generated worker.
         sys.path.insert(0, os.getcwd())
@@ -53,24 +53,6 @@ def without_retries(plan: FlowPlan) -> FlowPlan:
         dataclasses.replace(a, retry=dataclasses.replace(a.retry, max_retries=0)) for a in plan.activities
     )
     return dataclasses.replace(plan, activities=activities)
-
-
-def _input(args: argparse.Namespace) -> dict[str, Any]:
-    if args.input_file:
-        try:
-            with open(args.input_file, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as error:
-            raise ValueError(f"cannot read {args.input_file}: {error.strerror}") from None
-    else:
-        text = args.input or "{}"
-    try:
-        data = json.loads(text)
-    except ValueError as error:
-        raise ValueError(f"the input is not JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise ValueError("the input must be a JSON object of the workflow's input fields")
-    return data
 
 
 def _pair(item: str) -> tuple[str, str]:

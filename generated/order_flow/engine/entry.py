@@ -159,13 +159,20 @@ def start(
     return workflow_id, response["runId"]
 
 
-def _read_input(args: argparse.Namespace) -> dict[str, Any]:
+def read_input(args: argparse.Namespace) -> dict[str, Any]:
+    """The workflow input from --input or --input-file; ValueError says what is wrong."""
     if args.input_file:
-        with open(args.input_file, encoding="utf-8") as handle:
-            text = handle.read()
+        try:
+            with open(args.input_file, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as error:
+            raise ValueError(f"cannot read {args.input_file}: {error.strerror}") from None
     else:
         text = args.input or "{}"
-    data = json.loads(text)
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"the input is not JSON: {error}") from None
     if not isinstance(data, dict):
         raise ValueError("the input must be a JSON object of the workflow's input fields")
     return data
@@ -190,7 +197,7 @@ def starter_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     args = parser.parse_args(argv)
     _logging(args)
     try:
-        workflow_input = _read_input(args)
+        workflow_input = read_input(args)
         client = _client(args)
         workflow_id, run_id = start(plan, workflow_input, client, args.workflow_id, args.domain)
     except (OSError, ValueError) as error:
@@ -283,7 +290,7 @@ def local_main(
     args = parser.parse_args(argv)
     _logging(args)
     try:
-        workflow_input = _read_input(args)
+        workflow_input = read_input(args)
         check_input(plan, workflow_input)
         handlers = dict(spec_handlers())
         known = {a.name for a in plan.activities}
