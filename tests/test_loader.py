@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
+from collections.abc import Iterator
 
+import pytest
+import yaml
+
+import flowgen.load
 from flowgen.diagnostics import Position
 from flowgen.load import MAX_DEPTH, LoadError, load_bytes, load_text
 
@@ -351,3 +356,86 @@ def test_errors_after_a_joined_surrogate_pair_keep_their_column() -> None:
 
 def test_a_lone_surrogate_escape_is_refused() -> None:
     assert "escape" in _error('{"a": "\\ud83d"}').diagnostic.message
+
+
+class _ScanCounter:
+    """Stands in for the loader's line-break pattern and counts the characters it is asked to scan."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern = pattern
+        self.scanned = 0
+
+    def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[re.Match[str]]:
+        end = len(text) if endpos is None else min(endpos, len(text))
+        self.scanned += max(end - pos, 0)
+        return self.pattern.finditer(text, pos, end)
+
+
+@pytest.mark.parametrize("separator", [" ", "\n"], ids=["one-line", "many-lines"])
+def test_surrogate_pairs_are_joined_in_linear_work(monkeypatch: pytest.MonkeyPatch, separator: str) -> None:
+    # 20,000 pairs took 35 s when each join rescanned the text from its start.
+    pairs = 20_000
+    text = '{"a": [' + f",{separator}".join(['"\\ud83d\\ude42"'] * pairs) + '], "b": 1}'
+    counter = _ScanCounter(flowgen.load._LINE_BREAK)
+    monkeypatch.setattr(flowgen.load, "_LINE_BREAK", counter)
+    document = load_text(text)
+    assert document.data == {"a": ["🙂"] * pairs, "b": 1}
+    assert counter.scanned <= 2 * len(text)
+    # Positions after thousands of joins still point into the original text.
+    assert document.keys[("b",)] == _position_of(text, text.index('"b"'))
+    assert document.values[("a", pairs - 1)] == _position_of(text, text.rindex('"\\ud83d'))
+
+
+def _position_of(text: str, index: int) -> Position:
+    before = text[:index]
+    return Position(before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1)
+
+
+class _LibyamlWithItsOwnLimit(yaml.SafeLoader):
+    """A parser that, like libyaml since 0.2.5, reads ahead and gives up at a nesting depth of its own,
+    in its own words, before handing out the first event."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.ahead: list[yaml.Event] = []
+        depth = 0
+        while super().check_event():
+            event = super().get_event()
+            depth += isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent))
+            if depth > MAX_DEPTH + 20:
+                raise yaml.parser.ParserError(None, None, "words flowgen has never seen", event.start_mark)
+            self.ahead.append(event)
+
+    def check_event(self, *choices: type[yaml.Event]) -> bool:
+        return bool(self.ahead)
+
+    def get_event(self) -> yaml.Event:
+        return self.ahead.pop(0)
+
+
+@pytest.mark.parametrize("text", ["[" * 500 + "]" * 500, "- " * 500 + "x\n"], ids=["flow", "block"])
+def test_the_nesting_limit_is_flowgens_whatever_the_parser_does(
+    monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    monkeypatch.setattr(flowgen.load, "_Loader", _LibyamlWithItsOwnLimit)
+    error = _error(text)
+    assert error.diagnostic.message == f"nested more than {MAX_DEPTH} levels deep"
+    assert error.diagnostic.position == Position(1, (MAX_DEPTH * (1 if text[0] == "[" else 2)) + 1)
+
+
+def test_syntax_errors_are_in_flowgens_words_whatever_the_parser_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Mumbling(yaml.SafeLoader):
+        def check_event(self, *choices: type[yaml.Event]) -> bool:
+            try:
+                return bool(super().check_event(*choices))
+            except yaml.MarkedYAMLError as error:
+                error.problem, error.context = "mumble", "mumble" if error.context else None
+                raise
+
+    monkeypatch.setattr(flowgen.load, "_Loader", Mumbling)
+    assert "opened at line 2, column 6" in _error("a:\n  b: [1, 2\nc: 3\n").diagnostic.message
+    assert "indents with spaces" in _error("a:\n\tb: 1\n").diagnostic.message
+    assert 'contains ": "' in _error("a: b: c\n").diagnostic.message
+    assert "mumble" not in _error("a:\n  - b\n - c\n").diagnostic.message

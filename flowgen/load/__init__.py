@@ -13,10 +13,13 @@ composer lets us:
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import dataclasses
 import math
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,52 +168,58 @@ def load_text(text: str) -> Document:
     """Load YAML (or JSON, which is YAML) text into a positioned document."""
     try:
         return _load_text(text)
-    except LoadError as error:
+    except LoadError:
         # JSON writers escape characters beyond U+FFFF as surrogate pairs ("\ud83d\ude42"),
         # which YAML refuses: join each pair into one YAML escape ("\U0001F642") and try again.
-        if "invalid Unicode character escape" not in error.diagnostic.message:
-            raise
         joined, moved = _join_surrogates(text)
         if not moved:
             raise
-        try:
-            document = _load_text(joined)
-        except LoadError as again:
-            position = again.diagnostic.position
-            if position is not None:
-                position = _unmove(position, moved)
-            raise LoadError(dataclasses.replace(again.diagnostic, position=position)) from None
-        return Document(
-            data=document.data,
-            values={path: _unmove(at, moved) for path, at in document.values.items()},
-            keys={path: _unmove(at, moved) for path, at in document.keys.items()},
-            texts=document.texts,
-        )
+    try:
+        document = _load_text(joined)
+    except LoadError as again:
+        position = again.diagnostic.position
+        if position is not None:
+            position = moved.unmove(position)
+        raise LoadError(dataclasses.replace(again.diagnostic, position=position)) from None
+    return Document(
+        data=document.data,
+        values={path: moved.unmove(at) for path, at in document.values.items()},
+        keys={path: moved.unmove(at) for path, at in document.keys.items()},
+        texts=document.texts,
+    )
 
 
-def _join_surrogates(text: str) -> tuple[str, dict[int, list[int]]]:
-    """The text with escaped surrogate pairs joined, and where each join shortened a line:
-    line -> columns (in the joined text) after which two characters went missing."""
+class _Joins:
+    """Where joining surrogate pairs shortened lines: line -> sorted columns (in the joined text)
+    after which two characters went missing."""
+
+    def __init__(self) -> None:
+        self.columns: dict[int, list[int]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.columns)
+
+    def unmove(self, position: Position) -> Position:
+        shift = 2 * bisect.bisect_right(self.columns.get(position.line, ()), position.column)
+        return Position(position.line, position.column + shift)
+
+
+def _join_surrogates(text: str) -> tuple[str, _Joins]:
+    """The text with escaped surrogate pairs joined, in one pass (a spec may hold thousands)."""
     parts: list[str] = []
-    ends: list[int] = []
-    last = 0
+    joins = _Joins()
+    line, line_start, length, last = 1, 0, 0, 0  # `length` and `line_start` count the joined text
     for match in _SURROGATE_PAIR.finditer(text):
         high, low = int(match.group(2), 16), int(match.group(3), 16)
         code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
-        parts += [text[last : match.start()], match.group(1), f"\\U{code:08X}"]
-        ends.append(sum(map(len, parts)))
+        before = text[last : match.start()] + match.group(1)
+        for brk in _LINE_BREAK.finditer(before):
+            line, line_start = line + 1, length + brk.end()
+        parts += [before, f"\\U{code:08X}"]
+        length += len(before) + 10
+        joins.columns.setdefault(line, []).append(length - line_start + 1)
         last = match.end()
-    joined = "".join(parts) + text[last:]
-    moved: dict[int, list[int]] = {}
-    for end in ends:
-        at = _text_position(joined, end)
-        moved.setdefault(at.line, []).append(at.column)
-    return joined, moved
-
-
-def _unmove(position: Position, moved: dict[int, list[int]]) -> Position:
-    shift = 2 * sum(1 for column in moved.get(position.line, ()) if column <= position.column)
-    return Position(position.line, position.column + shift)
+    return "".join(parts) + text[last:], joins
 
 
 def _load_text(text: str) -> Document:
@@ -218,41 +227,71 @@ def _load_text(text: str) -> Document:
     try:
         for event in yaml.parse(text, Loader=_Loader):
             builder.feed(event)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        problem = error.problem or error.context or "cannot be parsed"
-        opened = error.context_mark
-        if error.context in ("while parsing a flow mapping", "while parsing a flow sequence") and opened:
-            problem += (
-                f" (in the {{...}} or [...] opened at line {opened.line + 1}, column {opened.column + 1};"
-                " quote values that contain [ ] { } , or :)"
-            )
-        elif "flow" in (error.context or ""):
-            problem += " (inside {...} or [...], quote values that contain [ ] { } , or :)"
-        elif (error.context or "").startswith("while parsing a block"):
-            problem += " (check the indentation)"
-        elif "mapping values are not allowed" in problem:
-            problem += ' (quote a value that contains ": ")'
-        elif mark is not None and _char_at(text, mark.line, mark.column) == "\t":
-            problem += " (a tab: YAML indents with spaces only)"
-        position = Position(mark.line + 1, mark.column + 1) if mark else Position(1, 1)
-        raise LoadError(Diagnostic(builder.path(), f"invalid YAML: {problem}", position=position)) from None
-    except yaml.reader.ReaderError as error:
+    except yaml.YAMLError as error:
+        if not issubclass(yaml.SafeLoader, _Loader):  # that is, the parser was not the pure-Python one
+            # libyaml has limits of its own (a nesting depth, since 0.2.5) and its own words for
+            # them. Walk the events again with PyYAML's own parser, which has no such limit, so that
+            # flowgen's limits (a LoadError from the builder) are what the user sees whatever libyaml
+            # does. Only that: the pure-Python parser is laxer (it reads lone surrogate escapes), so
+            # its success does not overrule libyaml's refusal.
+            with contextlib.suppress(yaml.YAMLError):
+                _build(text, yaml.parse(text, Loader=yaml.SafeLoader))
+        raise _syntax_error(text, error, builder.path()) from None
+    return _finish(builder)
+
+
+def _build(text: str, events: Iterator[yaml.Event]) -> Document:
+    builder = _Builder()
+    for event in events:
+        builder.feed(event)
+    return _finish(builder)
+
+
+def _syntax_error(text: str, error: yaml.YAMLError, path: Path) -> LoadError:
+    """A YAML error in flowgen's own words, chosen by where the parser stopped, not by its message
+    (whose wording is libyaml's and may change)."""
+    if isinstance(error, yaml.reader.ReaderError):
         # libyaml reports a byte offset, the pure-Python reader a character offset:
         # find the character itself (any occurrence of it is just as unacceptable).
         char = chr(error.character) if isinstance(error.character, int) else str(error.character)
-        raise LoadError(
+        return LoadError(
             Diagnostic(
-                builder.path(),
+                path,
                 f"invalid YAML: the character U+{ord(char[:1] or '?'):04X} is not allowed in YAML text; "
                 "write it escaped inside double quotes",
                 position=_text_position(text, max(text.find(char), 0)),
             )
-        ) from None
-    except yaml.YAMLError as error:
-        raise LoadError(
-            Diagnostic((), f"invalid YAML: {_first_line(str(error))}", position=Position(1, 1))
-        ) from None
+        )
+    mark = opened = None
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        opened = error.context_mark
+    position = Position(mark.line + 1, mark.column + 1) if mark else Position(1, 1)
+    here = _char_at(text, mark.line, mark.column) if mark else ""
+    opener = _char_at(text, opened.line, opened.column) if opened else ""
+    where = f"line {opened.line + 1}, column {opened.column + 1}" if opened else ""
+    if here == "\t":
+        problem = "a tab here: YAML indents with spaces only"
+    elif opener in ("[", "{"):
+        closer = "]" if opener == "[" else "}"
+        problem = (
+            f"the {opener}...{closer} opened at {where} is not closed as expected here: separate its"
+            f" items with commas, close it with {closer}, and quote values that contain [ ] {{ }} , or :"
+        )
+    elif opener in ('"', "'"):
+        problem = f"the quoted text opened at {where} is not closed or holds an invalid escape"
+    elif here == ":":
+        problem = 'a ": " inside a plain value starts a mapping here; quote a value that contains ": "'
+    elif here in ("@", "`", "%", "|", ">"):
+        problem = f'a plain value cannot start with "{here}" here; quote the value'
+    elif mark is not None and mark.index >= len(text):
+        problem = "the text ends in the middle of a value"
+    else:
+        problem = "this does not fit the structure around it (check the indentation)"
+    return LoadError(Diagnostic(path, f"invalid YAML: {problem}", position=position))
+
+
+def _finish(builder: _Builder) -> Document:
     if not builder.documents:
         raise LoadError(
             Diagnostic(
@@ -283,10 +322,6 @@ def _char_at(text: str, line: int, column: int) -> str:
     """The character at a 0-based line and column, or "" past the end."""
     lines = text.split("\n")
     return lines[line][column : column + 1] if line < len(lines) else ""
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else "cannot be parsed"
 
 
 def _position(event: yaml.Event) -> Position:
