@@ -190,7 +190,9 @@ def test_aws_errors_are_one_line_not_a_traceback(
         code = country_flow.register.main(["--region", REGION])
     assert code == 1
     err = capsys.readouterr().err
-    assert err.startswith("python -m country_flow.register: error: An error occurred (AccessDeniedException)")
+    # SWF's error code is part of its API; botocore's sentence around it is not ours to pin.
+    assert err.startswith("python -m country_flow.register: error: ")
+    assert "AccessDeniedException" in err and len(err.splitlines()) == 1
     assert "Traceback" not in err
 
 
@@ -202,7 +204,8 @@ def test_starting_an_unregistered_workflow_is_one_line(swf: Any, capsys: pytest.
     )
     assert code == 1
     err = capsys.readouterr().err
-    assert err.startswith("python -m country_flow.starter: error: An error occurred (UnknownResourceFault)")
+    assert err.startswith("python -m country_flow.starter: error: ")
+    assert "UnknownResourceFault" in err and len(err.splitlines()) == 1
 
 
 def test_starter_wait_reports_how_a_run_ended(
