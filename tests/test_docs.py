@@ -10,7 +10,12 @@ In docs/*.md:
   warning);
 - a ```console block right after such a spec, starting with `$ flowgen validate spec.yaml`, shows
   the exact output: every line after the command must be what flowgen prints;
-- every other ```yaml block is a fragment: it must at least load (valid YAML, no duplicate keys).
+- every other ```yaml block is a fragment: it must at least load (valid YAML, no duplicate keys);
+- every doc renders as CommonMark the way it reads: each fence closes where it should (a fence
+  closed by "``` text" runs on to the next fence, swallowing what follows);
+- every ```python block type-checks with `mypy --strict`, against the generated packages and
+  examples/. A block whose first line is a comment naming a file (`# shop/saga.py ...`) is that
+  file, so later blocks can import it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import sys
 from dataclasses import dataclass
 
 import pytest
+from markdown_it import MarkdownIt
 
 from flowgen.load import LoadError, load_text
 
@@ -159,6 +165,59 @@ def test_relative_links_resolve() -> None:
             if "://" in target or target.startswith("mailto:"):
                 continue
             assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which does not exist"
+
+
+def _fences(doc: pathlib.Path) -> list[tuple[int, str, str]]:
+    """(line, language, text) of every fenced block, as a CommonMark parser sees the document."""
+    tokens = MarkdownIt("commonmark").parse(doc.read_text())
+    return [(t.map[0] + 1, t.info.strip(), t.content) for t in tokens if t.type == "fence" and t.map]
+
+
+@pytest.mark.parametrize("doc", [*DOCS, ROOT / "README.md"], ids=lambda d: d.name)
+def test_doc_renders_as_written(doc: pathlib.Path) -> None:
+    for line, language, text in _fences(doc):
+        assert re.fullmatch(r"[a-z]*", language), f"{doc.name}:{line}: a fence's info string is {language!r}"
+        stray = [n for n, row in enumerate(text.splitlines(), line + 1) if row.lstrip().startswith("```")]
+        assert (
+            not stray
+        ), f"{doc.name}:{stray[0]}: a fence inside the block opened at line {line} (not closed?)"
+    if doc.parent == ROOT / "docs":
+        # The examples tested above are found by a regular expression; it must see what CommonMark sees.
+        assert [line for line, language, _ in _fences(doc) if language in ("yaml", "json")] == [
+            b.line for b in BLOCKS if b.doc == doc.name
+        ]
+
+
+_FILE_COMMENT = re.compile(r"#\s*([\w/]+\.py)\b")
+
+
+def test_python_examples_type_check(tmp_path: pathlib.Path) -> None:
+    files: list[pathlib.Path] = []
+    for doc in DOCS:
+        for line, language, text in _fences(doc):
+            if language != "python":
+                continue
+            named = _FILE_COMMENT.match(text.splitlines()[0]) if text.strip() else None
+            path = tmp_path / (named.group(1) if named else f"{doc.stem.replace('-', '_')}_{line}.py")
+            assert path not in files, f"{doc.name}:{line}: a second block claims to be {path.name}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for folder in path.relative_to(tmp_path).parents:
+                if folder != pathlib.Path(".") and not (tmp_path / folder / "__init__.py").exists():
+                    (tmp_path / folder / "__init__.py").write_text("")
+            path.write_text(text)
+            files.append(path)
+    assert len(files) >= 8
+    env = {**os.environ, "MYPYPATH": os.pathsep.join([str(ROOT / "generated"), str(ROOT)])}
+    run = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--config-file=", "--cache-dir", str(tmp_path / ".cache")]
+        + [str(f.relative_to(tmp_path)) for f in files],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def update(folder: pathlib.Path) -> list[str]:

@@ -370,7 +370,8 @@ def _context(plan: FlowPlan, source: Source, package: str) -> dict[str, Any]:
     names = Names(plan)
     activities = [_activity_context(a, names) for a in plan.activities]
     handler_keys: list[tuple[str, str]] = []
-    exports = ["WorkflowInput", "WorkflowResult", "Handlers"]
+    # TaskContext is re-exported so that handlers can annotate `context` from the package's types.
+    exports = ["WorkflowInput", "WorkflowResult", "Handlers", "TaskContext"]
     for activity, context in zip(plan.activities, activities, strict=True):
         exports += [context["input_class"], context["output_class"]]
         if activity.external:

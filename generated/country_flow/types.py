@@ -23,6 +23,7 @@ __all__ = [
     "Activity3Input",
     "Activity3Output",
     "Handlers",
+    "TaskContext",
     "WorkflowInput",
     "WorkflowResult",
 ]

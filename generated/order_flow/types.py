@@ -49,6 +49,7 @@ __all__ = [
     "SendConfirmationEmailHandlerWithContext",
     "SendConfirmationEmailInput",
     "SendConfirmationEmailOutput",
+    "TaskContext",
     "ValidateOrderHandler",
     "ValidateOrderHandlerWithContext",
     "ValidateOrderInput",

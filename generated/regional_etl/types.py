@@ -37,6 +37,7 @@ __all__ = [
     "RefreshAggregatesHandlerWithContext",
     "RefreshAggregatesInput",
     "RefreshAggregatesOutput",
+    "TaskContext",
     "WorkflowInput",
     "WorkflowResult",
 ]
