@@ -13,6 +13,8 @@ import json
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +25,17 @@ import moto.swf.models
 import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
-from swf_support import attributes, country_plan, history, of_type, register, start
+from moto_swf import ROOT
+from swf_support import (
+    FakeActivitySWF,
+    activity_task,
+    attributes,
+    country_plan,
+    history,
+    of_type,
+    register,
+    start,
+)
 
 from flowgen.runtime import polling
 from flowgen.runtime.decider import decide
@@ -536,3 +548,127 @@ def test_timeouts_helper_keeps_the_others() -> None:
     plan = _with_timeouts(country_plan(), "activity_1", heartbeat=1)
     assert plan.activity("activity_1").timeouts == Timeouts(300, 600, 900, 1)
     assert plan.activity("activity_2").timeouts.heartbeat == 60
+
+
+# -- a handler that raises what is not an Exception -------------------------------------------------
+
+
+def _serve_until_empty(worker: Worker, swf: FakeActivitySWF) -> None:
+    """Worker.run (one poller thread) until its tasks are all served; fails if a poller died first."""
+    swf.on_empty = worker.stop
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert worker.stop_event.is_set(), "the poller thread ended before serving every task"
+
+
+@pytest.mark.parametrize(
+    ("raised", "reason"),
+    [
+        (SystemExit(3), "SystemExit: 3"),
+        (KeyboardInterrupt("from the handler"), "KeyboardInterrupt: from the handler"),
+        (GeneratorExit(), "GeneratorExit: "),
+    ],
+)
+def test_a_handler_raising_a_base_exception_fails_the_task_and_the_worker_serves_on(
+    raised: BaseException, reason: str
+) -> None:
+    calls: list[int] = []
+
+    def handler() -> dict[str, str]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise raised
+        return {"run_id": "r"}
+
+    swf = FakeActivitySWF([activity_task("tok-1"), activity_task("tok-2")])
+    _serve_until_empty(Worker(country_plan(), {"activity_1": handler}, swf, identity="w"), swf)  # type: ignore[arg-type]
+    (failed_kind, failed), (completed_kind, completed) = swf.reports
+    assert (failed_kind, failed["taskToken"], failed["reason"]) == ("failed", "tok-1", reason)
+    assert failed["details"].startswith("Traceback (most recent call last):")
+    assert (completed_kind, completed) == ("completed", {"taskToken": "tok-2", "result": '{"run_id":"r"}'})
+
+
+def _signal_worker(mode: str) -> tuple[subprocess.Popen[str], Callable[[], str]]:
+    """Start tests/signal_worker.py; returns it and a function reading its next stdout line."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "signal_worker.py"), mode],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline
+
+
+def _finish(process: subprocess.Popen[str]) -> tuple[list[dict[str, Any]], str]:
+    try:
+        out, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        raise AssertionError(f"the worker did not exit after the signal:\n{err}") from None
+    return [json.loads(line) for line in out.splitlines()], err
+
+
+def test_sigterm_finishes_and_reports_the_task_in_hand_then_exits_non_zero() -> None:
+    process, readline = _signal_worker("finish")
+    assert readline() == "started\n"
+    process.send_signal(signal.SIGTERM)
+    reports, err = _finish(process)
+    assert reports == [
+        {"report": "completed", "taskToken": "tok", "result": '{"run_id":"finished after the signal"}'}
+    ]
+    assert process.returncode == 128 + signal.SIGTERM, err
+
+
+def test_a_second_sigint_fails_the_hung_task_in_hand_then_exits_non_zero() -> None:
+    process, readline = _signal_worker("hang")
+    assert readline() == "started\n"
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    reports, err = _finish(process)
+    assert [(r["report"], r["taskToken"]) for r in reports] == [("failed", "tok")], err
+    assert reports[0]["reason"].startswith("WorkerStopped: ")
+    assert "SIGINT" in reports[0]["reason"]
+    assert process.returncode == 128 + signal.SIGINT, err
+
+
+# -- an exception that cannot be printed -----------------------------------------------------------
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("__str__ raised")
+
+
+class _Unrepresentable(Exception):
+    def __str__(self) -> str:
+        raise SystemExit("__str__ raised SystemExit")
+
+    def __repr__(self) -> str:
+        raise KeyboardInterrupt("__repr__ raised KeyboardInterrupt")
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (_Unprintable("secret"), "_Unprintable: _Unprintable('secret')"),
+        (_Unrepresentable("secret"), "_Unrepresentable"),
+    ],
+)
+def test_an_exception_whose_str_raises_still_fails_the_task(error: Exception, reason: str) -> None:
+    def handler() -> None:
+        raise error
+
+    swf = FakeActivitySWF()
+    worker = Worker(country_plan(), {"activity_1": handler}, swf, identity="w")  # type: ignore[arg-type]
+    worker.handle(activity_task())  # type: ignore[arg-type]
+    ((kind, failed),) = swf.reports
+    assert (kind, failed["reason"]) == ("failed", reason)
+    assert failed["details"]
