@@ -23,11 +23,13 @@ from typing import Any
 import boto3
 import moto.swf.models
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 from moto_swf import ROOT
 from swf_support import (
     FakeActivitySWF,
+    FakeClock,
     activity_task,
     attributes,
     country_plan,
@@ -42,7 +44,7 @@ from flowgen.runtime.decider import decide
 from flowgen.runtime.handlers import handlers_for
 from flowgen.runtime.local import LocalRunner
 from flowgen.runtime.plan import FlowPlan, Timeouts
-from flowgen.runtime.polling import DeciderLoop
+from flowgen.runtime.polling import Backoff, DeciderLoop
 from flowgen.runtime.swf import client
 from flowgen.runtime.worker import Worker
 
@@ -672,3 +674,100 @@ def test_an_exception_whose_str_raises_still_fails_the_task(error: Exception, re
     ((kind, failed),) = swf.reports
     assert (kind, failed["reason"]) == ("failed", reason)
     assert failed["details"]
+
+
+# -- SWF unreachable for longer than botocore's retries ---------------------------------------------
+
+
+def _runtime_lines(caplog: pytest.LogCaptureFixture, level: int = logging.WARNING) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name.startswith("flowgen.runtime") and r.levelno >= level]
+
+
+def test_a_result_is_kept_and_reported_once_the_endpoint_is_back(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    swf = FakeActivitySWF(clock=clock, down=lambda now: now < 500)
+    plan = _with_timeouts(country_plan(), "activity_1", heartbeat=None)  # start_to_close 600 s
+    worker = Worker(plan, {"activity_1": lambda: {"run_id": "r"}}, swf, identity="w", clock=clock)  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG, logger="flowgen.runtime"):
+        worker.handle(activity_task())  # type: ignore[arg-type]
+    assert swf.reports == [("completed", {"taskToken": "tok", "result": '{"run_id":"r"}'})]
+    assert 500 <= clock.now() <= 560
+    # Capped exponential backoff: waits of 1 s, 2 s ... (each half to all of it) up to 60 s.
+    assert max(clock.waits) <= 60 and len(swf.calls) <= 8 + 500 // 30
+    lines = _runtime_lines(caplog)
+    assert len(lines) == 2  # could not report, reported after N attempts
+    assert not any(r.exc_info for r in lines)
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "deadline"),
+    [
+        ({"heartbeat": None}, 600),  # start_to_close
+        ({"heartbeat": None, "start_to_close": None}, 900),  # schedule_to_close
+        ({"heartbeat": None, "start_to_close": None, "schedule_to_close": None}, 86_400),  # the execution's
+    ],
+)
+def test_a_result_is_abandoned_with_one_line_once_the_task_cannot_be_open(
+    caplog: pytest.LogCaptureFixture, timeouts: dict[str, int | None], deadline: int
+) -> None:
+    clock = FakeClock()
+    swf = FakeActivitySWF(clock=clock, down=lambda now: True)
+    plan = _with_timeouts(country_plan(), "activity_1", **timeouts)
+    worker = Worker(plan, {"activity_1": lambda: {"run_id": "r"}}, swf, identity="w", clock=clock)  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG, logger="flowgen.runtime"):
+        worker.handle(activity_task())  # type: ignore[arg-type]
+    assert swf.reports == []
+    assert clock.now() == deadline  # the last try falls on the deadline itself
+    assert max(clock.waits) <= 60 and len(swf.calls) <= 8 + deadline // 30
+    (abandoned,) = [r for r in _runtime_lines(caplog, logging.ERROR)]
+    assert "abandoned" in abandoned.getMessage()
+    assert len(_runtime_lines(caplog)) == 2  # could not report, abandoned
+
+
+def test_the_worker_polls_back_off_and_log_the_outage_once(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    swf = FakeActivitySWF([activity_task()], clock=clock, down=lambda now: now < 300)
+    plan = _with_timeouts(country_plan(), "activity_1", heartbeat=None)
+    worker = Worker(plan, {"activity_1": lambda: {"run_id": "r"}}, swf, identity="w", clock=clock)  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG, logger="flowgen.runtime"):
+        _serve_until_empty(worker, swf)
+    assert swf.reports == [("completed", {"taskToken": "tok", "result": '{"run_id":"r"}'})]
+    assert 300 <= clock.now() <= 360
+    assert max(clock.waits) <= 60 and swf.calls.count("poll") <= 8 + 300 // 30
+    down, back = [r for r in _runtime_lines(caplog) if "polling" in r.getMessage()]
+    assert "failed" in down.getMessage() and "works again" in back.getMessage()
+    assert not down.exc_info
+    assert len(_runtime_lines(caplog)) == 2
+
+
+def test_the_decider_polls_back_off_and_log_the_outage_once(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    stop = threading.Event()
+    polls: list[float] = []
+
+    class Unreachable:
+        def poll_for_decision_task(self, **request: Any) -> dict[str, Any]:
+            polls.append(clock.now())
+            if clock.now() < 300:
+                raise EndpointConnectionError(endpoint_url="https://swf.invalid")
+            stop.set()
+            return {"taskToken": ""}
+
+    decider = DeciderLoop(country_plan(), Unreachable())  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG, logger="flowgen.runtime"):
+        decider.run(stop, clock=clock)
+    assert 300 <= polls[-1] <= 360
+    assert max(clock.waits) <= 60 and len(polls) <= 8 + 300 // 30
+    down, back = _runtime_lines(caplog)
+    assert "failed" in down.getMessage() and "works again" in back.getMessage()
+    assert not down.exc_info
+
+
+def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
+    assert [Backoff(jitter=lambda: 1.0).next() for _ in range(1)] == [1.0]
+    top = Backoff(jitter=lambda: 1.0)
+    assert [top.next() for _ in range(9)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    bottom = Backoff(jitter=lambda: 0.0)
+    assert [bottom.next() for _ in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
+    top.reset()
+    assert top.next() == 1

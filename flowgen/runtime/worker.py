@@ -405,16 +405,22 @@ class Worker:
         a report is never given up while SWF might still take it. The execution timeout bounds
         every task, even one whose own timeouts are all none.
         """
-        bounds = [(task.received + self.plan.execution_timeout, "the execution timeout")]
+        plan = self.plan
+        bounds = [
+            (task.received + plan.execution_timeout, f"the execution timeout ({plan.execution_timeout} s)")
+        ]
         timeouts = task.activity.timeouts if task.activity is not None else None
         if timeouts is not None:
             if timeouts.start_to_close is not None:
-                bounds.append((task.received + timeouts.start_to_close, "start_to_close"))
+                seconds = timeouts.start_to_close
+                bounds.append((task.received + seconds, f"its start_to_close ({seconds} s)"))
             if timeouts.schedule_to_close is not None:
-                bounds.append((task.received + timeouts.schedule_to_close, "schedule_to_close"))
+                seconds = timeouts.schedule_to_close
+                bounds.append((task.received + seconds, f"its schedule_to_close ({seconds} s)"))
             if timeouts.heartbeat is not None:
                 last = task.heartbeat.last if task.heartbeat and task.heartbeat.last else task.received
-                bounds.append((max(last, task.received) + timeouts.heartbeat, "heartbeat timeout"))
+                seconds = timeouts.heartbeat
+                bounds.append((max(last, task.received) + seconds, f"its heartbeat timeout ({seconds} s)"))
         return min(bounds)
 
     def _report(self, task: _Task, outcome: Outcome, canceled: bool) -> None:
@@ -444,9 +450,9 @@ class Worker:
                 deadline, bound = self._deadline(task)
                 if now >= deadline:
                     task.log.error(
-                        "%s abandoned: SWF could not be reached for %.0f s (%s) and the task's %s "
-                        "has passed, so SWF no longer takes it",
-                        what.capitalize(),
+                        "%s abandoned: SWF could not be reached for %.0f s (%s) and %s has passed, "
+                        "so the task is closed",
+                        what,
                         now - began,
                         describe(error),
                         bound,
@@ -455,7 +461,7 @@ class Worker:
                 if failures == 0:
                     task.log.warning(
                         "could not report the %s to SWF (%s); keeping it and retrying for up to %.0f s, "
-                        "until the task's %s",
+                        "until %s has passed",
                         what,
                         describe(error),
                         deadline - now,
