@@ -771,3 +771,77 @@ def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
     assert [bottom.next() for _ in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
     top.reset()
     assert top.next() == 1
+
+
+# -- the automatic heartbeat runs only while a timeout bounds the handler ----------------------------
+
+
+def _heartbeat_threads(token: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == f"heartbeat-{token[:8]}" and t.is_alive()]
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "beats"),
+    [
+        # every 20 s until start_to_close: 20, 40 ... 280
+        (
+            {"heartbeat": 60, "start_to_close": 300, "schedule_to_close": 900},
+            [20.0 * n for n in range(1, 15)],
+        ),
+        # no start_to_close: every 10 s until schedule_to_close: 10 ... 110
+        (
+            {"heartbeat": 30, "start_to_close": None, "schedule_to_close": 120},
+            [10.0 * n for n in range(1, 12)],
+        ),
+        # neither: no automatic heartbeat at all, the handler must beat itself
+        ({"heartbeat": 30, "start_to_close": None, "schedule_to_close": None}, []),
+    ],
+)
+def test_the_automatic_heartbeat_stops_when_no_timeout_bounds_the_handler(
+    timeouts: dict[str, int | None], beats: list[float]
+) -> None:
+    clock = FakeClock()
+    swf = FakeActivitySWF(clock=clock)
+    plan = _with_timeouts(country_plan(), "activity_1", **timeouts)
+    token = "hb-token"
+    seen: dict[str, Any] = {}
+
+    def hung() -> dict[str, str]:
+        # Stands for a handler that never returns: it waits (in real time) until the heartbeat
+        # thread, whose waits jump the fake clock, has given up.
+        deadline = time.monotonic() + 5
+        while _heartbeat_threads(token):
+            assert time.monotonic() < deadline, "the heartbeat thread never stopped"
+            time.sleep(0.01)
+        seen["beats"] = list(swf.beats)
+        return {"run_id": "r"}
+
+    worker = Worker(plan, {"activity_1": hung}, swf, identity="w", clock=clock)  # type: ignore[arg-type]
+    worker.handle(activity_task(token))  # type: ignore[arg-type]
+    assert seen["beats"] == beats
+    assert [kind for kind, _ in swf.reports] == ["completed"]
+
+
+def test_the_handler_heartbeats_itself_when_no_timeout_bounds_it() -> None:
+    swf = FakeActivitySWF()
+    plan = _with_timeouts(
+        country_plan(), "activity_1", heartbeat=30, start_to_close=None, schedule_to_close=None
+    )
+
+    def beats(context: Any) -> dict[str, str]:
+        context.heartbeat("one")
+        context.heartbeat("two")
+        return {"run_id": "r"}
+
+    Worker(plan, {"activity_1": beats}, swf, identity="w").handle(activity_task())  # type: ignore[arg-type]
+    assert len(swf.beats) == 2
+
+
+def test_the_docs_state_the_heartbeat_rule_in_the_same_words() -> None:
+    def rule(doc: str) -> str:
+        text = " ".join((ROOT / "docs" / doc).read_text(encoding="utf-8").split())
+        start = text.index("When an activity has a `heartbeat` timeout, the worker heartbeats")
+        return text[start : text.index("kept alive forever.", start)]
+
+    assert rule("engine.md") == rule("spec-language.md")
+    assert "until `start_to_close` has passed" in rule("engine.md")
