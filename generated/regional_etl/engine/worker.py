@@ -36,6 +36,7 @@ import json
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -518,9 +519,9 @@ class Worker:
             finally:
                 self._release(task)
         # Reports already under way (retrying while SWF is away) give up at the abandon event.
-        end = self.clock.now() + STOP_GRACE
-        while self._holding() and self.clock.now() < end:
-            self.stop_event.wait(0.05)
+        end = time.monotonic() + STOP_GRACE
+        while self._holding() and time.monotonic() < end:
+            time.sleep(0.05)
         with self._lock:
             left = [task for task in self._tasks.values() if task.state != "done"]
         for task in left:
