@@ -1,15 +1,21 @@
-"""Shared by the SWF tests: the country flow's plan, registration on moto, and a paging fake of SWF."""
+"""Shared by the SWF tests: the country flow's plan, registration on moto, fakes of SWF and a fake clock."""
 
 from __future__ import annotations
 
 import functools
 import json
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
+
+from botocore.exceptions import EndpointConnectionError
 
 from flowgen.compiler import compile_spec
 from flowgen.plan import build_plan
 from flowgen.runtime.ids import revert_type_name
 from flowgen.runtime.plan import FlowPlan
+from flowgen.runtime.polling import Clock
 
 ACTIVITY_TIMEOUT_FALLBACK = 3600
 
@@ -114,3 +120,97 @@ class FakeSWF:
                 startedEventId=len(self.events),
             )
         return response
+
+
+class FakeClock(Clock):
+    """A clock whose waits jump instead of sleeping; `waits` records each wait asked for."""
+
+    def __init__(self) -> None:
+        self.time = 0.0
+        self.waits: list[float] = []
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self.time
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        if event.is_set():
+            return True
+        with self._lock:
+            self.time += seconds
+            self.waits.append(seconds)
+        time.sleep(0)  # let other threads run, as a real wait would
+        return event.is_set()
+
+
+def activity_task(token: str = "tok", activity_id: str = "activity_1", attempt: int = 1) -> dict[str, Any]:
+    """A polled activity task for country_flow's activity_1."""
+    return {
+        "taskToken": token,
+        "activityId": activity_id,
+        "startedEventId": 7,
+        "workflowExecution": {"workflowId": "wf-1", "runId": "run-1"},
+        "activityType": {"name": "activity_1", "version": "1.0"},
+        "input": json.dumps({"input": {}, "attempt": attempt}),
+    }
+
+
+class FakeActivitySWF:
+    """The worker's side of SWF in memory: polls hand out `tasks`, reports are recorded in `reports`.
+
+    While `down(clock time)` is true every call raises botocore's EndpointConnectionError, as when
+    the endpoint stays unreachable longer than botocore's retries. `on_empty` runs on each empty
+    poll (a test stops the worker there); `on_report` on each report.
+    """
+
+    def __init__(
+        self,
+        tasks: list[dict[str, Any]] | None = None,
+        clock: Clock | None = None,
+        down: Callable[[float], bool] = lambda now: False,
+        on_empty: Callable[[], None] = lambda: None,
+        on_report: Callable[[str, dict[str, Any]], None] = lambda kind, request: None,
+    ) -> None:
+        self.tasks = list(tasks or [])
+        self.clock = clock or Clock()
+        self.down = down
+        self.on_empty = on_empty
+        self.on_report = on_report
+        self.reports: list[tuple[str, dict[str, Any]]] = []
+        self.beats: list[float] = []
+        self.calls: list[str] = []
+        self._lock = threading.Lock()
+
+    def _call(self, name: str) -> None:
+        with self._lock:
+            self.calls.append(name)
+        if self.down(self.clock.now()):
+            raise EndpointConnectionError(endpoint_url="https://swf.invalid")
+
+    def poll_for_activity_task(self, **request: Any) -> dict[str, Any]:
+        self._call("poll")
+        if self.tasks:
+            return self.tasks.pop(0)
+        self.on_empty()
+        return {"taskToken": ""}
+
+    def record_activity_task_heartbeat(self, **request: Any) -> dict[str, Any]:
+        self._call("heartbeat")
+        self.beats.append(self.clock.now())
+        return {"cancelRequested": False}
+
+    def _report(self, kind: str, request: dict[str, Any]) -> dict[str, Any]:
+        self._call(kind)
+        self.reports.append((kind, request))
+        self.on_report(kind, request)
+        return {}
+
+    def respond_activity_task_completed(self, **request: Any) -> dict[str, Any]:
+        return self._report("completed", request)
+
+    def respond_activity_task_failed(self, **request: Any) -> dict[str, Any]:
+        return self._report("failed", request)
+
+    def respond_activity_task_canceled(self, **request: Any) -> dict[str, Any]:
+        return self._report("canceled", request)

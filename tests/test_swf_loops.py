@@ -13,6 +13,8 @@ import json
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,16 +23,28 @@ from typing import Any
 import boto3
 import moto.swf.models
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
-from swf_support import attributes, country_plan, history, of_type, register, start
+from moto_swf import ROOT
+from swf_support import (
+    FakeActivitySWF,
+    FakeClock,
+    activity_task,
+    attributes,
+    country_plan,
+    history,
+    of_type,
+    register,
+    start,
+)
 
 from flowgen.runtime import polling
 from flowgen.runtime.decider import decide
 from flowgen.runtime.handlers import handlers_for
 from flowgen.runtime.local import LocalRunner
 from flowgen.runtime.plan import FlowPlan, Timeouts
-from flowgen.runtime.polling import DeciderLoop
+from flowgen.runtime.polling import Backoff, DeciderLoop
 from flowgen.runtime.swf import client
 from flowgen.runtime.worker import Worker
 
@@ -536,3 +550,298 @@ def test_timeouts_helper_keeps_the_others() -> None:
     plan = _with_timeouts(country_plan(), "activity_1", heartbeat=1)
     assert plan.activity("activity_1").timeouts == Timeouts(300, 600, 900, 1)
     assert plan.activity("activity_2").timeouts.heartbeat == 60
+
+
+# -- a handler that raises what is not an Exception -------------------------------------------------
+
+
+def _serve_until_empty(worker: Worker, swf: FakeActivitySWF) -> None:
+    """Worker.run (one poller thread) until its tasks are all served; fails if a poller died first."""
+    swf.on_empty = worker.stop
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert worker.stop_event.is_set(), "the poller thread ended before serving every task"
+
+
+@pytest.mark.parametrize(
+    ("raised", "reason"),
+    [
+        (SystemExit(3), "SystemExit: 3"),
+        (KeyboardInterrupt("from the handler"), "KeyboardInterrupt: from the handler"),
+        (GeneratorExit(), "GeneratorExit: "),
+    ],
+)
+def test_a_handler_raising_a_base_exception_fails_the_task_and_the_worker_serves_on(
+    raised: BaseException, reason: str
+) -> None:
+    calls: list[int] = []
+
+    def handler() -> dict[str, str]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise raised
+        return {"run_id": "r"}
+
+    swf = FakeActivitySWF([activity_task("tok-1"), activity_task("tok-2")])
+    _serve_until_empty(Worker(country_plan(), {"activity_1": handler}, swf, identity="w"), swf)  # type: ignore[arg-type]
+    (failed_kind, failed), (completed_kind, completed) = swf.reports
+    assert (failed_kind, failed["taskToken"], failed["reason"]) == ("failed", "tok-1", reason)
+    assert failed["details"].startswith("Traceback (most recent call last):")
+    assert (completed_kind, completed) == ("completed", {"taskToken": "tok-2", "result": '{"run_id":"r"}'})
+
+
+def _signal_worker(mode: str) -> tuple[subprocess.Popen[str], Callable[[], str]]:
+    """Start tests/signal_worker.py; returns it and a function reading its next stdout line."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "signal_worker.py"), mode],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline
+
+
+def _finish(process: subprocess.Popen[str]) -> tuple[list[dict[str, Any]], str]:
+    try:
+        out, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        raise AssertionError(f"the worker did not exit after the signal:\n{err}") from None
+    return [json.loads(line) for line in out.splitlines()], err
+
+
+def test_sigterm_finishes_and_reports_the_task_in_hand_then_exits_non_zero() -> None:
+    process, readline = _signal_worker("finish")
+    assert readline() == "started\n"
+    process.send_signal(signal.SIGTERM)
+    reports, err = _finish(process)
+    assert reports == [
+        {"report": "completed", "taskToken": "tok", "result": '{"run_id":"finished after the signal"}'}
+    ]
+    assert process.returncode == 128 + signal.SIGTERM, err
+
+
+def test_a_second_sigint_fails_the_hung_task_in_hand_then_exits_non_zero() -> None:
+    process, readline = _signal_worker("hang")
+    assert readline() == "started\n"
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    reports, err = _finish(process)
+    assert [(r["report"], r["taskToken"]) for r in reports] == [("failed", "tok")], err
+    assert reports[0]["reason"].startswith("WorkerStopped: ")
+    assert "SIGINT" in reports[0]["reason"]
+    assert process.returncode == 128 + signal.SIGINT, err
+
+
+# -- an exception that cannot be printed -----------------------------------------------------------
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("__str__ raised")
+
+
+class _Unrepresentable(Exception):
+    def __str__(self) -> str:
+        raise SystemExit("__str__ raised SystemExit")
+
+    def __repr__(self) -> str:
+        raise KeyboardInterrupt("__repr__ raised KeyboardInterrupt")
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (_Unprintable("secret"), "_Unprintable: _Unprintable('secret')"),
+        (_Unrepresentable("secret"), "_Unrepresentable"),
+    ],
+)
+def test_an_exception_whose_str_raises_still_fails_the_task(error: Exception, reason: str) -> None:
+    def handler() -> None:
+        raise error
+
+    swf = FakeActivitySWF()
+    worker = Worker(country_plan(), {"activity_1": handler}, swf, identity="w")  # type: ignore[arg-type]
+    worker.handle(activity_task())  # type: ignore[arg-type]
+    ((kind, failed),) = swf.reports
+    assert (kind, failed["reason"]) == ("failed", reason)
+    assert failed["details"]
+
+
+# -- SWF unreachable for longer than botocore's retries ---------------------------------------------
+
+
+def _runtime_lines(caplog: pytest.LogCaptureFixture, level: int = logging.WARNING) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name.startswith("flowgen.runtime") and r.levelno >= level]
+
+
+def test_a_result_is_kept_and_reported_once_the_endpoint_is_back(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    swf = FakeActivitySWF(clock=clock, down=lambda now: now < 500)
+    plan = _with_timeouts(country_plan(), "activity_1", heartbeat=None)  # start_to_close 600 s
+    worker = Worker(plan, {"activity_1": lambda: {"run_id": "r"}}, swf, identity="w", clock=clock)  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG, logger="flowgen.runtime"):
+        worker.handle(activity_task())  # type: ignore[arg-type]
+    assert swf.reports == [("completed", {"taskToken": "tok", "result": '{"run_id":"r"}'})]
+    assert 500 <= clock.now() <= 560
+    # Capped exponential backoff: waits of 1 s, 2 s ... (each half to all of it) up to 60 s.
+    assert max(clock.waits) <= 60 and len(swf.calls) <= 8 + 500 // 30
+    lines = _runtime_lines(caplog)
+    assert len(lines) == 2  # could not report, reported after N attempts
+    assert not any(r.exc_info for r in lines)
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "deadline"),
+    [
+        ({"heartbeat": None}, 600),  # start_to_close
+        ({"heartbeat": None, "start_to_close": None}, 900),  # schedule_to_close
+        ({"heartbeat": None, "start_to_close": None, "schedule_to_close": None}, 86_400),  # the execution's
+    ],
+)
+def test_a_result_is_abandoned_with_one_line_once_the_task_cannot_be_open(
+    caplog: pytest.LogCaptureFixture, timeouts: dict[str, int | None], deadline: int
+) -> None:
+    clock = FakeClock()
+    swf = FakeActivitySWF(clock=clock, down=lambda now: True)
+    plan = _with_timeouts(country_plan(), "activity_1", **timeouts)
+    worker = Worker(plan, {"activity_1": lambda: {"run_id": "r"}}, swf, identity="w", clock=clock)  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG, logger="flowgen.runtime"):
+        worker.handle(activity_task())  # type: ignore[arg-type]
+    assert swf.reports == []
+    assert clock.now() == deadline  # the last try falls on the deadline itself
+    assert max(clock.waits) <= 60 and len(swf.calls) <= 8 + deadline // 30
+    (abandoned,) = [r for r in _runtime_lines(caplog, logging.ERROR)]
+    assert "abandoned" in abandoned.getMessage()
+    assert len(_runtime_lines(caplog)) == 2  # could not report, abandoned
+
+
+def test_the_worker_polls_back_off_and_log_the_outage_once(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    swf = FakeActivitySWF([activity_task()], clock=clock, down=lambda now: now < 300)
+    plan = _with_timeouts(country_plan(), "activity_1", heartbeat=None)
+    worker = Worker(plan, {"activity_1": lambda: {"run_id": "r"}}, swf, identity="w", clock=clock)  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG, logger="flowgen.runtime"):
+        _serve_until_empty(worker, swf)
+    assert swf.reports == [("completed", {"taskToken": "tok", "result": '{"run_id":"r"}'})]
+    assert 300 <= clock.now() <= 360
+    assert max(clock.waits) <= 60 and swf.calls.count("poll") <= 8 + 300 // 30
+    down, back = [r for r in _runtime_lines(caplog) if "polling" in r.getMessage()]
+    assert "failed" in down.getMessage() and "works again" in back.getMessage()
+    assert not down.exc_info
+    assert len(_runtime_lines(caplog)) == 2
+
+
+def test_the_decider_polls_back_off_and_log_the_outage_once(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    stop = threading.Event()
+    polls: list[float] = []
+
+    class Unreachable:
+        def poll_for_decision_task(self, **request: Any) -> dict[str, Any]:
+            polls.append(clock.now())
+            if clock.now() < 300:
+                raise EndpointConnectionError(endpoint_url="https://swf.invalid")
+            stop.set()
+            return {"taskToken": ""}
+
+    decider = DeciderLoop(country_plan(), Unreachable())  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG, logger="flowgen.runtime"):
+        decider.run(stop, clock=clock)
+    assert 300 <= polls[-1] <= 360
+    assert max(clock.waits) <= 60 and len(polls) <= 8 + 300 // 30
+    down, back = _runtime_lines(caplog)
+    assert "failed" in down.getMessage() and "works again" in back.getMessage()
+    assert not down.exc_info
+
+
+def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
+    assert [Backoff(jitter=lambda: 1.0).next() for _ in range(1)] == [1.0]
+    top = Backoff(jitter=lambda: 1.0)
+    assert [top.next() for _ in range(9)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    bottom = Backoff(jitter=lambda: 0.0)
+    assert [bottom.next() for _ in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
+    top.reset()
+    assert top.next() == 1
+
+
+# -- the automatic heartbeat runs only while a timeout bounds the handler ----------------------------
+
+
+def _heartbeat_threads(token: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == f"heartbeat-{token[:8]}" and t.is_alive()]
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "beats"),
+    [
+        # every 20 s until start_to_close: 20, 40 ... 280
+        (
+            {"heartbeat": 60, "start_to_close": 300, "schedule_to_close": 900},
+            [20.0 * n for n in range(1, 15)],
+        ),
+        # no start_to_close: every 10 s until schedule_to_close: 10 ... 110
+        (
+            {"heartbeat": 30, "start_to_close": None, "schedule_to_close": 120},
+            [10.0 * n for n in range(1, 12)],
+        ),
+        # neither: no automatic heartbeat at all, the handler must beat itself
+        ({"heartbeat": 30, "start_to_close": None, "schedule_to_close": None}, []),
+    ],
+)
+def test_the_automatic_heartbeat_stops_when_no_timeout_bounds_the_handler(
+    timeouts: dict[str, int | None], beats: list[float]
+) -> None:
+    clock = FakeClock()
+    swf = FakeActivitySWF(clock=clock)
+    plan = _with_timeouts(country_plan(), "activity_1", **timeouts)
+    token = "hb-token"
+    seen: dict[str, Any] = {}
+
+    def hung() -> dict[str, str]:
+        # Stands for a handler that never returns: it waits (in real time) until the heartbeat
+        # thread, whose waits jump the fake clock, has given up.
+        deadline = time.monotonic() + 5
+        while _heartbeat_threads(token):
+            assert time.monotonic() < deadline, "the heartbeat thread never stopped"
+            time.sleep(0.01)
+        seen["beats"] = list(swf.beats)
+        return {"run_id": "r"}
+
+    worker = Worker(plan, {"activity_1": hung}, swf, identity="w", clock=clock)  # type: ignore[arg-type]
+    worker.handle(activity_task(token))  # type: ignore[arg-type]
+    assert seen["beats"] == beats
+    assert [kind for kind, _ in swf.reports] == ["completed"]
+
+
+def test_the_handler_heartbeats_itself_when_no_timeout_bounds_it() -> None:
+    swf = FakeActivitySWF()
+    plan = _with_timeouts(
+        country_plan(), "activity_1", heartbeat=30, start_to_close=None, schedule_to_close=None
+    )
+
+    def beats(context: Any) -> dict[str, str]:
+        context.heartbeat("one")
+        context.heartbeat("two")
+        return {"run_id": "r"}
+
+    Worker(plan, {"activity_1": beats}, swf, identity="w").handle(activity_task())  # type: ignore[arg-type]
+    assert len(swf.beats) == 2
+
+
+def test_the_docs_state_the_heartbeat_rule_in_the_same_words() -> None:
+    def rule(doc: str) -> str:
+        text = " ".join((ROOT / "docs" / doc).read_text(encoding="utf-8").split())
+        start = text.index("When an activity has a `heartbeat` timeout, the worker heartbeats")
+        return text[start : text.index("kept alive forever.", start)]
+
+    assert rule("engine.md") == rule("spec-language.md")
+    assert "until `start_to_close` has passed" in rule("engine.md")

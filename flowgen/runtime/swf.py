@@ -1,8 +1,9 @@
 """Talking to Amazon SWF: the boto3 client every decider and worker uses, and shared plumbing.
 
-Throttling and transient errors are botocore's business: the client uses its
-`standard` retry mode (exponential backoff with jitter, up to 10 attempts), so
-nothing here retries by hand.
+Throttling and transient errors are first botocore's business: the client uses
+its `standard` retry mode (exponential backoff with jitter, up to 10 attempts).
+When SWF stays unreachable longer than that, the loops in `polling.py` and the
+worker's reports back off and retry on their own (`polling.Backoff`).
 """
 
 from __future__ import annotations
@@ -60,11 +61,16 @@ def stop_on_signals(stop: threading.Event, signals: Iterable[int] = (signal.SIGT
 
     Python runs signal handlers in the main thread only, so this must be called there.
     """
+    return on_signals(lambda signum: stop.set(), signals)
+
+
+def on_signals(call: Callable[[int], None], signals: Iterable[int]) -> Callable[[], None]:
+    """Call `call(signum)` when one of `signals` arrives; returns a function that restores the old handlers."""
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError("signal handlers can only be installed from the main thread")
 
     def handler(signum: int, frame: Any) -> None:
-        stop.set()
+        call(signum)
 
     previous = {number: signal.signal(number, handler) for number in signals}
 

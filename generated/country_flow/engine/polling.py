@@ -12,17 +12,27 @@ read: with a `HistoryCache`, polls ask for the newest events first
 so a long history costs one page per task instead of all of them. Correctness
 never depends on the cache: whatever does not line up (a gap in event ids, a
 known event that reads differently) makes it read the whole history instead.
+
+Also here, shared by the decider's and the worker's loops: what to do when SWF
+cannot be reached for longer than botocore's own retries. Polls (and the
+worker's reports) are retried with capped exponential backoff and jitter
+(`Backoff`), and an outage is logged as one line when it begins, one when its
+error changes and one when it ends (`Outage`), not a traceback per attempt.
+Time comes from a `Clock`, so tests replace waiting by jumping.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .decider import decide
 from .plan import FlowPlan
@@ -49,6 +59,129 @@ _CLOSING = frozenset(
         "ContinueAsNewWorkflowExecution",
     }
 )
+
+
+# Backoff while SWF cannot be reached: the first wait about a second, doubling up to a minute.
+BACKOFF_FIRST = 1.0
+BACKOFF_CAP = 60.0
+
+
+class Clock:
+    """Monotonic seconds and waits that an event cuts short; tests pass one that jumps instead."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Wait `seconds` or until `event` is set; whether it is set."""
+        return event.wait(seconds)
+
+
+class Backoff:
+    """Capped exponential backoff with jitter: waits of about 1, 2, 4 ... up to `cap` seconds.
+
+    Each wait is between half and all of its step, so workers that lost SWF together do not all
+    come back in the same second.
+    """
+
+    def __init__(
+        self,
+        first: float = BACKOFF_FIRST,
+        cap: float = BACKOFF_CAP,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.first = first
+        self.cap = cap
+        self.jitter = jitter
+        self.failures = 0
+
+    def next(self) -> float:
+        """The wait after one more failure."""
+        step = min(self.cap, self.first * float(2 ** min(self.failures, 32)))
+        self.failures += 1
+        return step * (0.5 + 0.5 * self.jitter())
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+def describe(error: BaseException) -> str:
+    """`ErrorClass: message` in one line, whatever the exception's __str__ does."""
+    try:
+        text = str(error)
+    except Exception:
+        text = ""
+    return " ".join(f"{type(error).__name__}: {text}".split())
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether `error` says SWF could not answer now (worth retrying later), not that it said no.
+
+    botocore's own errors (no connection, timeouts) and, after botocore's retries, throttling and
+    server errors; a 4xx such as UnknownResourceFault or AccessDenied will not change by waiting.
+    """
+    if isinstance(error, BotoCoreError):
+        return True
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return "Throttl" in code or "LimitExceeded" in code or (isinstance(status, int) and status >= 500)
+    return False
+
+
+class Outage:
+    """A loop's failing calls to SWF: the backoff before the next, and one log line per change.
+
+    `failed` logs when an outage begins (or its error changes), `succeeded` when it ends; the
+    failures in between are logged at DEBUG only. An error that is not botocore's is a bug, so
+    its traceback is logged, once per change too.
+    """
+
+    def __init__(self, what: str, clock: Clock, logger: logging.Logger | None = None) -> None:
+        self.what = what
+        self.clock = clock
+        self.log = logger or log
+        self.backoff = Backoff()
+        self.began: float | None = None
+        self.kind: str | None = None
+        self.failures = 0
+
+    def failed(self, error: BaseException) -> float:
+        """Record a failure; returns the seconds to wait before trying again."""
+        kind = type(error).__name__
+        if isinstance(error, ClientError):
+            kind += ":" + str(error.response.get("Error", {}).get("Code", ""))
+        if self.began is None:
+            self.began = self.clock.now()
+        self.failures += 1
+        delay = self.backoff.next()
+        if kind != self.kind:
+            first = "failed" if self.kind is None else "now fails differently"
+            self.kind = kind
+            self.log.warning(
+                "%s %s: %s; retrying with backoff (up to %.0f s apart), logging again only when this changes",
+                self.what,
+                first,
+                describe(error),
+                self.backoff.cap,
+                exc_info=None if isinstance(error, (BotoCoreError, ClientError)) else error,
+            )
+        else:
+            self.log.debug("%s failed again (%d): %s", self.what, self.failures, describe(error))
+        return delay
+
+    def succeeded(self) -> None:
+        if self.began is not None:
+            self.log.warning(
+                "%s works again after %.0f s and %d failed attempt(s)",
+                self.what,
+                self.clock.now() - self.began,
+                self.failures,
+            )
+        self.began = None
+        self.kind = None
+        self.failures = 0
+        self.backoff.reset()
 
 
 @dataclass(frozen=True)
@@ -304,15 +437,18 @@ class DeciderLoop:
             self._forget(task)
         return True
 
-    def run(self, stop_event: threading.Event) -> None:
+    def run(self, stop_event: threading.Event, clock: Clock | None = None) -> None:
         """Poll until `stop_event` is set; the task in hand is finished first."""
+        clock = clock or Clock()
+        outage = Outage(f"polling {self.domain}/{self.task_list}", clock)
         while not stop_event.is_set():
             try:
                 self.poll_once()
-            except Exception:
-                # botocore already retried; pause a moment rather than spin while SWF is unreachable.
-                log.exception("polling %s/%s failed", self.domain, self.task_list)
-                stop_event.wait(1)
+            except Exception as error:
+                # botocore already retried: wait longer and longer rather than spin while SWF is away.
+                clock.wait(stop_event, outage.failed(error))
+            else:
+                outage.succeeded()
 
     def _forget(self, task: DecisionTask) -> None:
         if self.cache is not None:

@@ -3,7 +3,9 @@
 """Running one activity task: decode its input, call the handler, encode what it returns.
 
 Shared by the SWF worker and the local runner, so a handler behaves the same in
-both. Nothing here raises: every outcome is a result or a failure to report.
+both. Nothing here raises: every outcome is a result or a failure to report,
+whatever the handler raises (a BaseException too) and whatever its exception's
+`__str__` does.
 """
 
 from __future__ import annotations
@@ -59,9 +61,33 @@ class Outcome:
 
 
 def failure(error: BaseException, details: str | None = None) -> Outcome:
-    reason = f"{type(error).__name__}: {error}"
-    text = details if details is not None else "".join(traceback.format_exception(error))
+    """`ErrorClass: message` and the traceback; never raises, whatever the exception does."""
+    name = _safe(lambda: type(error).__name__) or "Exception"
+    message = _message(error)
+    reason = f"{name}: {message}" if message is not None else name
+    text = details if details is not None else _traceback(error, name, message)
     return Outcome(reason=clip(reason, MAX_REASON), details=clip(text, MAX_PAYLOAD))
+
+
+def _safe(text: Callable[[], object]) -> str | None:
+    # A hostile exception's __str__/__repr__ may raise anything, even SystemExit: the task is
+    # reported regardless, so nothing that formats it may raise.
+    try:
+        found = text()
+        return found if isinstance(found, str) else None
+    except BaseException:
+        return None
+
+
+def _message(error: BaseException) -> str | None:
+    """str(error), else repr(error); None when both raise."""
+    found = _safe(lambda: str(error))
+    return found if found is not None else _safe(lambda: repr(error))
+
+
+def _traceback(error: BaseException, name: str, message: str | None) -> str:
+    found = _safe(lambda: "".join(traceback.format_exception(error)))
+    return found if found is not None else (f"{name}: {message}" if message is not None else name)
 
 
 def run_task(
@@ -85,11 +111,17 @@ def run_task(
         return failure(error)
     try:
         returned = handler(**kwargs)
-    except Exception as error:
+    except BaseException as error:
+        # SystemExit, KeyboardInterrupt or GeneratorExit raised by a handler is its failure, not a
+        # reason to end the worker's poller thread (the worker turns real signals into a stop
+        # flag, so none of these can come from a signal here).
         return failure(error)
     if revert:
         return Outcome(result=None)
-    return _encode_result(activity, returned)
+    try:
+        return _encode_result(activity, returned)
+    except BaseException as error:  # a returned object whose methods raise
+        return failure(error)
 
 
 def _accepts_context(handler: Callable[..., Any]) -> bool:

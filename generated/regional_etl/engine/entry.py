@@ -91,12 +91,20 @@ def worker_main(
         concurrency=max(args.concurrency, 1),
         domain=args.domain,
     )
+    return serve(worker)
+
+
+def serve(worker: Worker) -> int:
+    """Run `worker` until SIGTERM or SIGINT; 0 when stopped by `stop()`, else 128 + the signal's number.
+
+    A signal is not a clean end: the exit status says the worker was stopped, as a shell would.
+    """
     restore = worker.install_signal_handlers((signal.SIGTERM, signal.SIGINT))
     try:
         worker.run()
     finally:
         restore()
-    return EXIT_OK
+    return EXIT_OK if worker.signaled is None else 128 + worker.signaled
 
 
 def register_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
