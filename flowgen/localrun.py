@@ -11,7 +11,7 @@ import sys
 from flowgen.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, use_colour
 from flowgen.compiler import compile_spec
 from flowgen.plan import build_plan
-from flowgen.runtime.entry import read_input
+from flowgen.runtime.entry import InputError, read_input
 from flowgen.runtime.handlers import HandlerError, handlers_for
 from flowgen.runtime.local import LocalRunner
 from flowgen.runtime.plan import FlowPlan
@@ -33,6 +33,9 @@ def run_spec(args: argparse.Namespace) -> int:
         # Handlers are named as importable from the project root, like the generated worker.
         sys.path.insert(0, os.getcwd())
         handlers = handlers_for(plan, overrides)
+    except InputError as error:
+        print(f"flowgen: error: {error}", file=sys.stderr)
+        return EXIT_INVALID
     except (ValueError, HandlerError) as error:
         print(f"flowgen: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -27,7 +27,7 @@ from .polling import DeciderLoop
 from .register import register
 from .swf import client as swf_client
 from .swf import stop_on_signals
-from .values import MAX_PAYLOAD, dumps, problem
+from .values import MAX_DEPTH, MAX_PAYLOAD, dumps, nesting_problem, problem
 from .worker import Worker
 
 if TYPE_CHECKING:
@@ -114,22 +114,35 @@ def register_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     return EXIT_FAILED if report.drift else EXIT_OK
 
 
+class InputError(ValueError):
+    """The workflow input is refused (exit 1); the message says why."""
+
+
 def check_input(plan: FlowPlan, workflow_input: Mapping[str, Any]) -> str:
-    """The input as it travels, after the same checks the decider makes; ValueError if bad."""
+    """The input as it travels, after the same checks the decider makes; InputError if bad."""
     declared = dict(plan.input)
     unknown = sorted(set(workflow_input) - set(declared))
     if unknown:
-        raise ValueError(f"unknown input field {unknown[0]}")
-    text = dumps(dict(workflow_input))
+        raise InputError(f"unknown input field {unknown[0]}")
+    try:
+        text = dumps(dict(workflow_input))
+    except RecursionError:
+        raise InputError(f"the input is nested too deeply (more than {MAX_DEPTH} levels)") from None
+    except (TypeError, ValueError) as error:
+        raise InputError(f"the input cannot be sent as JSON: {error}") from None
+    # Checked on the text, as the decider will read it.
+    deep = nesting_problem(text)
+    if deep:
+        raise InputError(f"the input is {deep}")
     data = json.loads(text)
     for name, expected in plan.input:
         if name not in data and expected.kind not in ("optional", "any"):
-            raise ValueError(f"missing input field {name} ({expected})")
+            raise InputError(f"missing input field {name} ({expected})")
         found = problem(data.get(name), expected, name)
         if found:
-            raise ValueError(found)
+            raise InputError(found)
     if len(text) > MAX_PAYLOAD:
-        raise ValueError(f"the input is {len(text)} characters; SWF allows {MAX_PAYLOAD}")
+        raise InputError(f"the input is {len(text)} characters; SWF allows {MAX_PAYLOAD}")
     return text
 
 
@@ -160,7 +173,10 @@ def start(
 
 
 def read_input(args: argparse.Namespace) -> dict[str, Any]:
-    """The workflow input from --input or --input-file; ValueError says what is wrong."""
+    """The workflow input from --input or --input-file.
+
+    ValueError for a file that cannot be read, InputError for an input that is refused.
+    """
     if args.input_file:
         try:
             with open(args.input_file, encoding="utf-8") as handle:
@@ -169,12 +185,15 @@ def read_input(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f"cannot read {args.input_file}: {error.strerror}") from None
     else:
         text = args.input or "{}"
+    deep = nesting_problem(text)
+    if deep:
+        raise InputError(f"the input is {deep}")
     try:
         data = json.loads(text)
     except ValueError as error:
-        raise ValueError(f"the input is not JSON: {error}") from None
+        raise InputError(f"the input is not JSON: {error}") from None
     if not isinstance(data, dict):
-        raise ValueError("the input must be a JSON object of the workflow's input fields")
+        raise InputError("the input must be a JSON object of the workflow's input fields")
     return data
 
 
@@ -200,6 +219,9 @@ def starter_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
         workflow_input = read_input(args)
         client = _client(args)
         workflow_id, run_id = start(plan, workflow_input, client, args.workflow_id, args.domain)
+    except InputError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except (OSError, ValueError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -300,6 +322,9 @@ def local_main(
                 raise ValueError(f"--handler {item}: {plan.workflow} has no activity {name!r}")
             handlers[name] = import_handler(path)
         runner = LocalRunner(plan, handlers, workers=max(args.workers, 1))
+    except InputError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except (OSError, ValueError, HandlerError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,0 +1,84 @@
+"""The generated packages' command lines, run as a user runs them: `python -m PACKAGE.local`,
+`.starter` and `.worker` against hostile input and broken handler modules. No AWS: each case
+must end before a client would talk to SWF.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+GENERATED = ROOT / "generated"
+DEEP = "[" * 5000 + "]" * 5000
+COUNTRY_INPUT = {"days": ["2024-01-01"], "countries": [1, 2]}
+# Where nothing listens: a command that reached SWF would fail on the connection instead.
+NOWHERE = ["--region", "us-east-1", "--endpoint-url", "http://127.0.0.1:9"]
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def _main(
+    module: str, *args: str, cwd: pathlib.Path = ROOT, path: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m module args` with the generated packages (and `path`, first) importable."""
+    python_path = ":".join(p for p in (path, str(ROOT), str(GENERATED)) if p)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": python_path, **AWS_ENV, **(env or {})},
+        timeout=120,
+    )
+
+
+def _one_line(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+# -- item 7: deeply nested input ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "given", [DEEP, json.dumps({"days": "x"})[:-1] + ', "countries": ' + DEEP + "}"], ids=["top", "field"]
+)
+def test_local_refuses_deeply_nested_input_in_one_line(given: str) -> None:
+    done = _main("country_flow.local", "--input", given)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "nested more than 100 levels deep" in _one_line(done.stderr)
+
+
+def test_starter_refuses_deeply_nested_input_before_calling_swf(tmp_path: pathlib.Path) -> None:
+    given = tmp_path / "input.json"
+    given.write_text('{"days": ["2024-01-01"], "countries": ' + DEEP + "}")
+    done = _main("country_flow.starter", *NOWHERE, "--input-file", str(given))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    line = _one_line(done.stderr)
+    assert line.startswith("python -m country_flow.starter: error: ") and "nested more than 100" in line
+
+
+def test_start_refuses_deeply_nested_python_input_without_calling_swf() -> None:
+    if str(GENERATED) not in sys.path:
+        sys.path.append(str(GENERATED))
+    from country_flow import starter
+
+    class Client:
+        def start_workflow_execution(self, **arguments: Any) -> dict[str, str]:
+            raise AssertionError("SWF was called")
+
+    nested: list[Any] = []
+    for _ in range(5000):
+        nested = [nested]
+    for days in (nested, nested[0][0][0]):  # too deep for json.dumps, then for the decider
+        with pytest.raises(ValueError, match="nested"):
+            starter.start({"days": days, "countries": [1]}, client=Client())  # type: ignore[typeddict-item]
