@@ -82,3 +82,40 @@ def test_start_refuses_deeply_nested_python_input_without_calling_swf() -> None:
     for days in (nested, nested[0][0][0]):  # too deep for json.dumps, then for the decider
         with pytest.raises(ValueError, match="nested"):
             starter.start({"days": days, "countries": [1]}, client=Client())  # type: ignore[typeddict-item]
+
+
+# -- item 18a: a handler module that cannot be imported ----------------------------------------
+
+BROKEN = {
+    "missing import": ("import a_module_that_is_not_there\n", "ModuleNotFoundError"),
+    "syntax error": ("def start_run(:\n", "SyntaxError"),
+    "raises on import": ("raise RuntimeError('no config\\nfile')\n", "RuntimeError: no config file"),
+    "exits on import": ("import sys\nsys.exit(3)\n", "SystemExit: 3"),
+}
+
+
+def _broken_examples(folder: pathlib.Path, source: str) -> pathlib.Path:
+    """A project whose `examples.country_flow` (country_flow's handler module) is `source`."""
+    (folder / "examples").mkdir()
+    (folder / "examples" / "__init__.py").write_text("")
+    (folder / "examples" / "country_flow.py").write_text(source)
+    return folder
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+@pytest.mark.parametrize("command", ["local", "worker"])
+def test_a_handler_module_that_cannot_be_imported_is_one_line_naming_it(
+    tmp_path: pathlib.Path, command: str, case: str
+) -> None:
+    source, why = BROKEN[case]
+    project = _broken_examples(tmp_path, source)
+    args = ["--input", json.dumps(COUNTRY_INPUT)] if command == "local" else NOWHERE
+    done = _main(f"country_flow.{command}", *args, cwd=project, path=str(project))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    line = _one_line(done.stderr)
+    assert line.startswith(
+        f"python -m country_flow.{command}: error: cannot import examples.country_flow "
+        "(handler of activity activity_1): "
+    ), line
+    assert why in line

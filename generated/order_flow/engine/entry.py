@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .handlers import HandlerError, import_handler
+from .handlers import HandlerError, check_imports, import_handler
 from .local import LocalRunner
 from .plan import FlowPlan
 from .polling import DeciderLoop
@@ -82,6 +82,11 @@ def worker_main(
     parser.add_argument("--concurrency", type=int, default=1, help="tasks at once per task list (default 1)")
     args = parser.parse_args(argv)
     _logging(args)
+    try:
+        check_imports(plan)
+    except HandlerError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     worker = Worker(
         plan,
         dict(spec_handlers()),
@@ -314,6 +319,7 @@ def local_main(
     try:
         workflow_input = read_input(args)
         check_input(plan, workflow_input)
+        check_imports(plan)
         handlers = dict(spec_handlers())
         known = {a.name for a in plan.activities}
         for item in args.handler:
@@ -322,10 +328,10 @@ def local_main(
                 raise ValueError(f"--handler {item}: {plan.workflow} has no activity {name!r}")
             handlers[name] = import_handler(path)
         runner = LocalRunner(plan, handlers, workers=max(args.workers, 1))
-    except InputError as error:
+    except (InputError, HandlerError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_FAILED
-    except (OSError, ValueError, HandlerError) as error:
+    except (OSError, ValueError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     outcome = runner.run(workflow_input)

@@ -16,18 +16,38 @@ class HandlerError(Exception):
     """A handler path that cannot be imported; the message says which and why."""
 
 
-def import_handler(path: str) -> Callable[..., Any]:
+def import_handler(path: str, activity: str | None = None) -> Callable[..., Any]:
+    """The function at `path`; HandlerError names the module (and the activity) if it cannot be had."""
     module_name, _, attribute = path.partition(":")
+    of = f"handler of activity {activity}" if activity else f"handler {path}"
     try:
         module = importlib.import_module(module_name)
-    except Exception as error:
-        raise HandlerError(
-            f"cannot import {module_name} for handler {path}: {type(error).__name__}: {error}"
-        ) from None
+    # Whatever the module raises while it runs, SystemExit included, is its failure to import.
+    except (Exception, SystemExit) as error:
+        raise HandlerError(f"cannot import {module_name} ({of}): {_one_line(error)}") from None
     handler = getattr(module, attribute, None)
     if not callable(handler):
-        raise HandlerError(f"{module_name} has no function {attribute} (handler {path})")
+        raise HandlerError(f"{module_name} has no function {attribute} ({of})")
     return handler  # type: ignore[no-any-return]
+
+
+def check_imports(plan: FlowPlan) -> None:
+    """Import every handler the spec names, so that one that cannot be imported is named with its
+    activity (HandlerError) before anything else happens."""
+    for activity in plan.activities:
+        if activity.handler is not None:
+            import_handler(activity.handler, activity.name)
+        if activity.revert is not None:
+            import_handler(activity.revert, revert_type_name(activity.name))
+
+
+def _one_line(error: BaseException) -> str:
+    try:
+        text = str(error)
+    except Exception:  # an exception whose __str__ fails still names its type
+        text = ""
+    text = " ".join(text.split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def handlers_for(plan: FlowPlan, overrides: Mapping[str, str] | None = None) -> dict[str, Callable[..., Any]]:
