@@ -102,7 +102,7 @@ def test_run_rejects_bad_input_before_running(tmp_path: pathlib.Path) -> None:
     given.write_text(json.dumps({"days": ["2024-02-30"], "countries": [1]}))
     done = _run(COUNTRY, "--input-file", str(given))
     assert done.returncode == 1
-    assert done.stderr == 'FAILED: invalid input: days[0]: expected date, found "2024-02-30"\n'
+    assert done.stderr == 'flowgen: error: days[0]: expected date, found "2024-02-30"\n'
 
 
 def test_run_refuses_deeply_nested_input_in_one_line() -> None:
@@ -126,7 +126,7 @@ def test_run_refuses_input_that_is_not_a_json_object(given: str, message: str) -
     ("args", "message"),
     [
         (["--input-file", "/nonexistent/input.json"], "cannot read /nonexistent/input.json"),
-        (["--handler", "nope"], "--handler takes ACTIVITY=package.module:function"),
+        (["--handler", "nope"], "argument --handler: expected ACTIVITY=package.module:function, not 'nope'"),
         (["--handler", "missing=examples.country_flow:report"], "no activity named missing"),
     ],
 )

@@ -119,3 +119,42 @@ def test_a_handler_module_that_cannot_be_imported_is_one_line_naming_it(
         "(handler of activity activity_1): "
     ), line
     assert why in line
+
+
+# -- item 18b: one local run, the same checks and exit codes for flowgen run and PACKAGE.local --
+
+ORDER_INPUT = {
+    "order_id": "ord-1",
+    "customer_id": "cus-alice",
+    "items": {"BOOK-001": 1},
+    "shipping_address": "1 Main St",
+    "coupon": None,
+    "placed_at": "2024-06-01T09:30:00+00:00",
+}
+SAME = {
+    # 40 KB: over SWF's limit, refused before any activity runs (flowgen run used to run them).
+    "too large": (["--input", json.dumps({**ORDER_INPUT, "shipping_address": "x" * 40_000})], 1),
+    "wrong type": (["--input", json.dumps({**ORDER_INPUT, "items": ["BOOK-001"]})], 1),
+    "unknown field": (["--input", json.dumps({**ORDER_INPUT, "gift": True})], 1),
+    "not json": (["--input", "{'order_id': 1}"], 1),
+    "unknown activity": (["--handler", "nope=examples.order_flow:close_order"], 2),
+    "unreadable file": (["--input-file", "/nonexistent/input.json"], 2),
+    "stand-in missing": (["--handler", "close_order=examples.order_flow_missing:close_order"], 1),
+}
+
+
+def _flowgen_run(*args: str) -> subprocess.CompletedProcess[str]:
+    return _main("flowgen", "run", str(ROOT / "specs" / "order_flow.yaml"), *args)
+
+
+@pytest.mark.parametrize("case", list(SAME))
+def test_flowgen_run_and_local_refuse_alike_before_running(case: str) -> None:
+    args, code = SAME[case]
+    local = _main("order_flow.local", *args, "--log-level", "DEBUG")
+    run = _flowgen_run(*args, "--log-level", "DEBUG")
+    assert (local.returncode, run.returncode) == (code, code)
+    assert local.stdout == run.stdout == ""
+    # One line each, the same after the program's name; no DEBUG line: nothing was scheduled.
+    assert _one_line(local.stderr).removeprefix("python -m order_flow.local: ") == _one_line(
+        run.stderr
+    ).removeprefix("flowgen: ")

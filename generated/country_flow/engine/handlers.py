@@ -50,26 +50,16 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def handlers_for(plan: FlowPlan, overrides: Mapping[str, str] | None = None) -> dict[str, Callable[..., Any]]:
-    """Activity type name -> handler, for every activity this package runs.
-
-    `overrides` maps an activity name to a handler path, to stand in for an
-    external activity (or replace a handler) in a local run.
-    """
-    overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - {a.name for a in plan.activities})
-    if unknown:
-        raise HandlerError(f"no activity named {', '.join(unknown)} in {plan.workflow}")
+def handlers_for(plan: FlowPlan) -> dict[str, Callable[..., Any]]:
+    """Activity type name -> handler, imported by the spec's paths, for every activity (and revert)
+    this package runs; an external activity has none here."""
     handlers: dict[str, Callable[..., Any]] = {}
     for activity in plan.activities:
-        path = overrides.get(activity.name, activity.handler)
-        if path is None:
-            raise HandlerError(
-                f"{activity.name} is external: give a stand-in with --handler {activity.name}=package.module:function"
-            )
-        handlers[activity.name] = import_handler(path)
+        if activity.handler is not None:
+            handlers[activity.name] = import_handler(activity.handler, activity.name)
         if activity.revert is not None:
-            handlers[revert_type_name(activity.name)] = import_handler(activity.revert)
+            name = revert_type_name(activity.name)
+            handlers[name] = import_handler(activity.revert, name)
     return handlers
 
 
