@@ -158,3 +158,30 @@ def test_flowgen_run_and_local_refuse_alike_before_running(case: str) -> None:
     assert _one_line(local.stderr).removeprefix("python -m order_flow.local: ") == _one_line(
         run.stderr
     ).removeprefix("flowgen: ")
+
+
+# -- item 18c: handler prints go to stderr, the result alone to stdout --------------------------
+
+NOISY = """
+print("noisy: imported")
+from examples import order_flow
+
+
+def close_order(**inputs):
+    print("noisy: closing", inputs["order_id"])
+    return order_flow.close_order(**inputs)
+"""
+
+
+@pytest.mark.parametrize("command", ["flowgen run", "local"])
+def test_stdout_is_the_result_alone_when_a_handler_prints(tmp_path: pathlib.Path, command: str) -> None:
+    (tmp_path / "noisy.py").write_text(NOISY)
+    args = ["--input", json.dumps(ORDER_INPUT), "--handler", "close_order=noisy:close_order"]
+    if command == "local":
+        done = _main("order_flow.local", *args, path=str(tmp_path))
+    else:
+        done = _main("flowgen", "run", str(ROOT / "specs" / "order_flow.yaml"), *args, path=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["order_id"] == "ord-1" and result["tracking_number"]
+    assert "noisy: imported" in done.stderr and "noisy: closing ord-1" in done.stderr
