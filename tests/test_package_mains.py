@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import subprocess
 import sys
 from typing import Any
@@ -185,3 +186,48 @@ def test_stdout_is_the_result_alone_when_a_handler_prints(tmp_path: pathlib.Path
     result = json.loads(done.stdout)
     assert result["order_id"] == "ord-1" and result["tracking_number"]
     assert "noisy: imported" in done.stderr and "noisy: closing ord-1" in done.stderr
+
+
+# -- item 18d: --log-level DEBUG shows retries and timers on the simulated clock ----------------
+
+COUNTRY_RUN = {"days": ["2024-01-01", "2024-01-02", "2024-01-03"], "countries": [1, 2, 3, 4, 5]}
+# With this seed four instances fail once and one fails twice: all recover on retries.
+FLAKY = {"COUNTRY_FLOW_FAILURE_RATE": "0.3", "COUNTRY_FLOW_SEED": "flowgen"}
+
+
+def _country(command: str, *args: str) -> subprocess.CompletedProcess[str]:
+    given = ["--input", json.dumps(COUNTRY_RUN), *args]
+    if command == "local":
+        return _main("country_flow.local", *given, env=FLAKY)
+    return _main("flowgen", "run", str(ROOT / "specs" / "country_flow.yaml"), *given, env=FLAKY)
+
+
+@pytest.mark.parametrize("command", ["flowgen run", "local"])
+def test_debug_log_shows_retries_and_timers_on_the_simulated_clock(command: str) -> None:
+    done = _country(command, "--log-level", "DEBUG")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"report": "15 fetches, 6249 rows"}
+    debug = [line.split(": ", 1)[1] for line in done.stderr.splitlines() if " DEBUG " in line]
+    started = [
+        line for line in debug if re.fullmatch(r"\[t=0s\] timer retry-1-activity_2-\d+ started.*", line)
+    ]
+    assert len(started) == 4, debug
+    # The retry waits 10 simulated seconds (the spec's retry interval), then runs attempt 2.
+    instance = re.search(r"activity_2-\d+", started[0])
+    assert instance is not None
+    name = instance.group()
+    assert started[0] == (
+        f"[t=0s] timer retry-1-{name} started, fires at t=10s (the wait to retry {name} after attempt 1)"
+    )
+    assert f"[t=10s] timer retry-1-{name} fired" in debug
+    assert f"[t=10s] retry: scheduled {name} (attempt 2)" in debug
+    assert sum(line.startswith("[t=10s] retry: scheduled") for line in debug) == 4
+    assert any(
+        re.fullmatch(r"\[t=30s\] retry: scheduled activity_2-\d+ \(attempt 3\)", line) for line in debug
+    )
+
+
+@pytest.mark.parametrize("command", ["flowgen run", "local"])
+def test_without_debug_the_run_logs_nothing(command: str) -> None:
+    done = _country(command)
+    assert (done.returncode, done.stderr) == (0, "")
