@@ -79,18 +79,10 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     run.add_argument("spec", metavar="SPEC", help="spec file (YAML or JSON)")
-    given = run.add_mutually_exclusive_group()
-    given.add_argument("--input", metavar="JSON", help="the workflow input, as a JSON object")
-    given.add_argument("--input-file", metavar="FILE", help="a file holding the workflow input as JSON")
-    run.add_argument(
-        "--handler",
-        action="append",
-        default=[],
-        metavar="ACTIVITY=MODULE:FUNCTION",
-        help="use this handler for an activity (a stand-in for an external one); repeatable",
-    )
-    run.add_argument("--workers", type=int, default=4, metavar="N", help="handlers run at once (default 4)")
-    run.add_argument("--no-retries", action="store_true", help="run as if every activity had retry: 0")
+    # The options of `python -m PACKAGE.local`, from the runtime both share (no boto3 in it).
+    from flowgen.runtime.localmain import local_options
+
+    local_options(run)
     run.set_defaults(run=_run)
     return parser
 

@@ -102,16 +102,31 @@ def test_run_rejects_bad_input_before_running(tmp_path: pathlib.Path) -> None:
     given.write_text(json.dumps({"days": ["2024-02-30"], "countries": [1]}))
     done = _run(COUNTRY, "--input-file", str(given))
     assert done.returncode == 1
-    assert done.stderr == 'FAILED: invalid input: days[0]: expected date, found "2024-02-30"\n'
+    assert done.stderr == 'flowgen: error: days[0]: expected date, found "2024-02-30"\n'
+
+
+def test_run_refuses_deeply_nested_input_in_one_line() -> None:
+    done = _run(COUNTRY, "--input", '{"days": ' + "[" * 5000 + "]" * 5000 + "}")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == "flowgen: error: the input is nested more than 100 levels deep (at character 109)\n"
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [("[1]", "the input must be a JSON object"), ("{", "the input is not JSON")],
+)
+def test_run_refuses_input_that_is_not_a_json_object(given: str, message: str) -> None:
+    done = _run(COUNTRY, "--input", given)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"flowgen: error: {message}") and done.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--input", "[1]"], "the input must be a JSON object"),
-        (["--input", "{"], "the input is not JSON"),
         (["--input-file", "/nonexistent/input.json"], "cannot read /nonexistent/input.json"),
-        (["--handler", "nope"], "--handler takes ACTIVITY=package.module:function"),
+        (["--handler", "nope"], "argument --handler: expected ACTIVITY=package.module:function, not 'nope'"),
         (["--handler", "missing=examples.country_flow:report"], "no activity named missing"),
     ],
 )

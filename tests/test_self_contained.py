@@ -260,5 +260,7 @@ def test_regional_etl_runs_locally_with_a_stand_in_for_its_external_loader(bare:
 def test_regional_etl_without_the_stand_in_is_refused_before_it_runs(bare: Bare) -> None:
     done = bare.run("-m", "regional_etl.local", "--input", json.dumps(ETL_INPUT))
     assert done.returncode == 2
-    assert "no handler for load_warehouse; an external activity needs a stand-in" in done.stderr, done.stderr
+    assert (
+        "load_warehouse is external: give a stand-in with --handler load_warehouse=" in done.stderr
+    ), done.stderr
     assert "Traceback" not in done.stderr

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import signal
 import sys
 import threading
@@ -20,34 +19,46 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .handlers import HandlerError, import_handler
-from .local import LocalRunner
+from .handlers import HandlerError, check_imports
+from .localmain import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    InputError,
+    check_input,
+    configure_logging,
+    input_options,
+    local_options,
+    log_level_option,
+    read_input,
+    run_local,
+)
 from .plan import FlowPlan
 from .polling import DeciderLoop
 from .register import register
 from .swf import client as swf_client
 from .swf import stop_on_signals
-from .values import MAX_PAYLOAD, dumps, problem
 from .worker import Worker
 
 if TYPE_CHECKING:
     from mypy_boto3_swf import SWFClient
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # How often `starter --wait` asks whether the execution closed.
 WAIT_INTERVAL = 2.0
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def _parser(prog: str, description: str, aws: bool = True) -> argparse.ArgumentParser:
+def _escaped(description: str) -> str:
     # argparse %-formats descriptions; a workflow name may hold a %.
-    parser = argparse.ArgumentParser(prog=prog, description=description.replace("%", "%%"))
-    if aws:
-        parser.add_argument("--region", help="AWS region (default: boto3's lookup)")
-        parser.add_argument("--endpoint-url", help="another SWF endpoint, such as a local moto server")
-        parser.add_argument("--profile", help="AWS profile from your config files")
-        parser.add_argument("--domain", help="override the spec's domain (tests, staging)")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return description.replace("%", "%%")
+
+
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=_escaped(description))
+    parser.add_argument("--region", help="AWS region (default: boto3's lookup)")
+    parser.add_argument("--endpoint-url", help="another SWF endpoint, such as a local moto server")
+    parser.add_argument("--profile", help="AWS profile from your config files")
+    parser.add_argument("--domain", help="override the spec's domain (tests, staging)")
+    log_level_option(parser)
     return parser
 
 
@@ -56,7 +67,7 @@ def _client(args: argparse.Namespace) -> SWFClient:
 
 
 def _logging(args: argparse.Namespace) -> None:
-    logging.basicConfig(level=args.log_level, format=LOG_FORMAT, stream=sys.stderr)
+    configure_logging(args.log_level)
 
 
 def decider_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
@@ -82,6 +93,11 @@ def worker_main(
     parser.add_argument("--concurrency", type=int, default=1, help="tasks at once per task list (default 1)")
     args = parser.parse_args(argv)
     _logging(args)
+    try:
+        check_imports(plan)
+    except HandlerError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     worker = Worker(
         plan,
         dict(spec_handlers()),
@@ -122,25 +138,6 @@ def register_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     return EXIT_FAILED if report.drift else EXIT_OK
 
 
-def check_input(plan: FlowPlan, workflow_input: Mapping[str, Any]) -> str:
-    """The input as it travels, after the same checks the decider makes; ValueError if bad."""
-    declared = dict(plan.input)
-    unknown = sorted(set(workflow_input) - set(declared))
-    if unknown:
-        raise ValueError(f"unknown input field {unknown[0]}")
-    text = dumps(dict(workflow_input))
-    data = json.loads(text)
-    for name, expected in plan.input:
-        if name not in data and expected.kind not in ("optional", "any"):
-            raise ValueError(f"missing input field {name} ({expected})")
-        found = problem(data.get(name), expected, name)
-        if found:
-            raise ValueError(found)
-    if len(text) > MAX_PAYLOAD:
-        raise ValueError(f"the input is {len(text)} characters; SWF allows {MAX_PAYLOAD}")
-    return text
-
-
 def start(
     plan: FlowPlan,
     workflow_input: Mapping[str, Any],
@@ -167,34 +164,9 @@ def start(
     return workflow_id, response["runId"]
 
 
-def read_input(args: argparse.Namespace) -> dict[str, Any]:
-    """The workflow input from --input or --input-file; ValueError says what is wrong."""
-    if args.input_file:
-        try:
-            with open(args.input_file, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as error:
-            raise ValueError(f"cannot read {args.input_file}: {error.strerror}") from None
-    else:
-        text = args.input or "{}"
-    try:
-        data = json.loads(text)
-    except ValueError as error:
-        raise ValueError(f"the input is not JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise ValueError("the input must be a JSON object of the workflow's input fields")
-    return data
-
-
-def _input_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--input", metavar="JSON", help="the workflow input, a JSON object")
-    group.add_argument("--input-file", metavar="FILE", help="a file holding the workflow input")
-
-
 def starter_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     parser = _parser(prog, f"Start an execution of the {plan.workflow} workflow on SWF.")
-    _input_options(parser)
+    input_options(parser)
     parser.add_argument("--workflow-id", help="the execution's workflow id (default: a fresh one)")
     parser.add_argument(
         "--wait",
@@ -208,6 +180,9 @@ def starter_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
         workflow_input = read_input(args)
         client = _client(args)
         workflow_id, run_id = start(plan, workflow_input, client, args.workflow_id, args.domain)
+    except InputError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except (OSError, ValueError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -285,35 +260,8 @@ def wait_for_close(
 def local_main(
     plan: FlowPlan, spec_handlers: Callable[[], Mapping[str, Any]], argv: Sequence[str] | None, prog: str
 ) -> int:
-    parser = _parser(prog, f"Run the {plan.workflow} workflow in this process, without AWS.", aws=False)
-    _input_options(parser)
-    parser.add_argument("--workers", type=int, default=4, help="handlers run at once (default 4)")
-    parser.add_argument(
-        "--handler",
-        action="append",
-        default=[],
-        metavar="ACTIVITY=MODULE:FUNCTION",
-        help="a stand-in for an external activity (repeatable)",
+    parser = argparse.ArgumentParser(
+        prog=prog, description=_escaped(f"Run the {plan.workflow} workflow in this process, without AWS.")
     )
-    args = parser.parse_args(argv)
-    _logging(args)
-    try:
-        workflow_input = read_input(args)
-        check_input(plan, workflow_input)
-        handlers = dict(spec_handlers())
-        known = {a.name for a in plan.activities}
-        for item in args.handler:
-            name, _, path = item.partition("=")
-            if name not in known:
-                raise ValueError(f"--handler {item}: {plan.workflow} has no activity {name!r}")
-            handlers[name] = import_handler(path)
-        runner = LocalRunner(plan, handlers, workers=max(args.workers, 1))
-    except (OSError, ValueError, HandlerError) as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    outcome = runner.run(workflow_input)
-    if outcome.status == "COMPLETED":
-        print(json.dumps(outcome.result, indent=2, ensure_ascii=False))
-        return EXIT_OK
-    print(f"{outcome.status}: {outcome.reason}", file=sys.stderr)
-    return EXIT_FAILED
+    local_options(parser)
+    return run_local(plan, spec_handlers, parser.parse_args(argv), prog)

@@ -14,6 +14,7 @@ import concurrent.futures
 import datetime
 import heapq
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from .plan import ActivityPlan, FlowPlan
 from .task import Outcome, TaskContext, run_task
 from .values import dumps
 
+log = logging.getLogger(__name__)
 EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 # A fault for one attempt: "fail", "schedule_failed" or an SWF time-out type.
 Fault = Callable[[str, int], str | None]
@@ -90,6 +92,17 @@ class LocalRunner:
         return _Execution(self, dumps(dict(workflow_input or {})), cancel_after).run()
 
 
+def _purpose(attributes: dict[str, Any]) -> str:
+    """What a timer the decider started is for, from its control: the retry it waits for."""
+    try:
+        control = json.loads(attributes.get("control") or "{}")
+    except ValueError:
+        return ""
+    if isinstance(control, dict) and control.get("kind") == "retry":
+        return f" (the wait to retry {control.get('activity_id')} after attempt {control.get('attempt')})"
+    return ""
+
+
 def _type_names(plan: FlowPlan) -> list[str]:
     """Every activity type a run may schedule: each activity, and each revert."""
     names = []
@@ -114,6 +127,7 @@ class _Execution:
         self.decision_pending = False
         self.decisions_made = 0
         self.attempts: dict[str, int] = {}
+        self.attempt_of: dict[int, int] = {}  # ActivityTaskScheduled event id -> attempt
         self.done: set[str] = set()
         self.seen: set[str] = set()
 
@@ -130,6 +144,11 @@ class _Execution:
         if kind in _WAKES_DECIDER:
             self.decision_pending = True
         return event_id
+
+    def debug(self, message: str, *args: Any) -> None:
+        """A DEBUG line stamped with the simulated clock (seconds since the run started)."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("[t=%ss] " + message, f"{self.now:g}", *args)
 
     def run(self) -> Result:
         self.add(
@@ -163,6 +182,7 @@ class _Execution:
                         continue  # canceled
                     self.now = max(self.now, fire_at)
                     self.add("TimerFired", timerId=timer_id, startedEventId=self.timer_started.pop(timer_id))
+                    self.debug("timer %s fired", timer_id)
                     continue
                 raise StuckError("nothing is running or waiting, and the decider did not close the workflow")
 
@@ -203,11 +223,13 @@ class _Execution:
             self.timer_started[timer_id] = event_id
             fire_at = self.now + int(attributes["startToFireTimeout"])
             heapq.heappush(self.timers, (fire_at, event_id, timer_id))
+            self.debug("timer %s started, fires at t=%ss%s", timer_id, f"{fire_at:g}", _purpose(attributes))
         elif kind == "CancelTimer":
             timer_id = attributes["timerId"]
             started = self.timer_started.pop(timer_id, None)
             if started is not None:
                 self.add("TimerCanceled", timerId=timer_id, startedEventId=started)
+                self.debug("timer %s canceled", timer_id)
         elif kind == "RequestCancelActivityTask":
             self.add("ActivityTaskCancelRequested", activityId=attributes["activityId"])
         elif kind == "CompleteWorkflowExecution":
@@ -235,6 +257,9 @@ class _Execution:
         attempt = self.attempts.get(activity_id, 0) + 1
         self.attempts[activity_id] = attempt
         fault = self.runner.fault(activity_id, attempt) if self.runner.fault else None
+        self.debug(
+            "%s %s (attempt %d)", "retry: scheduled" if attempt > 1 else "scheduled", activity_id, attempt
+        )
         if fault == "schedule_failed":
             self.add(
                 "ScheduleActivityTaskFailed",
@@ -245,16 +270,19 @@ class _Execution:
             )
             return
         scheduled = self.add("ActivityTaskScheduled", decisionTaskCompletedEventId=completed, **attributes)
+        self.attempt_of[scheduled] = attempt
         if not activity_id.endswith(REVERT_SUFFIX):
             self.seen.add(activity_id)
         if fault in ("SCHEDULE_TO_START", "SCHEDULE_TO_CLOSE"):
             self.add("ActivityTaskTimedOut", timeoutType=fault, scheduledEventId=scheduled)
+            self.debug("%s (attempt %d) timed out: %s", activity_id, attempt, fault)
             return
         started = self.add("ActivityTaskStarted", scheduledEventId=scheduled, identity="local")
         if fault in ("START_TO_CLOSE", "HEARTBEAT"):
             self.add(
                 "ActivityTaskTimedOut", timeoutType=fault, scheduledEventId=scheduled, startedEventId=started
             )
+            self.debug("%s (attempt %d) timed out: %s", activity_id, attempt, fault)
             return
         if fault == "fail":
             outcome = Outcome(reason="InjectedFault: a test injected this failure", details="")
@@ -278,7 +306,10 @@ class _Execution:
         return self.plan.activity(type_name), False
 
     def _close_task(self, scheduled: int, started: int, outcome: Outcome) -> None:
+        activity_id = self.events[scheduled - 1]["activityTaskScheduledEventAttributes"]["activityId"]
+        attempt = self.attempt_of.get(scheduled, 1)
         if outcome.failed:
+            self.debug("%s (attempt %d) failed: %s", activity_id, attempt, outcome.reason)
             self.add(
                 "ActivityTaskFailed",
                 reason=outcome.reason,
@@ -291,13 +322,14 @@ class _Execution:
             if outcome.result is not None:
                 attributes["result"] = outcome.result
             self.add("ActivityTaskCompleted", **attributes)
-            activity_id = self.events[scheduled - 1]["activityTaskScheduledEventAttributes"]["activityId"]
+            self.debug("%s (attempt %d) completed", activity_id, attempt)
             if not activity_id.endswith(REVERT_SUFFIX):
                 self.done.add(activity_id)
         if self.runner.on_progress:
             self.runner.on_progress(len(self.done), len(self.seen))
 
     def _result(self, status: str, **fields: Any) -> Result:
+        self.debug("workflow %s", status)
         for future in self.running:
             future.cancel()
         return Result(status=status, history=self.events, seconds=self.now, **fields)

@@ -16,40 +16,50 @@ class HandlerError(Exception):
     """A handler path that cannot be imported; the message says which and why."""
 
 
-def import_handler(path: str) -> Callable[..., Any]:
+def import_handler(path: str, activity: str | None = None) -> Callable[..., Any]:
+    """The function at `path`; HandlerError names the module (and the activity) if it cannot be had."""
     module_name, _, attribute = path.partition(":")
+    of = f"handler of activity {activity}" if activity else f"handler {path}"
     try:
         module = importlib.import_module(module_name)
-    except Exception as error:
-        raise HandlerError(
-            f"cannot import {module_name} for handler {path}: {type(error).__name__}: {error}"
-        ) from None
+    # Whatever the module raises while it runs, SystemExit included, is its failure to import.
+    except (Exception, SystemExit) as error:
+        raise HandlerError(f"cannot import {module_name} ({of}): {_one_line(error)}") from None
     handler = getattr(module, attribute, None)
     if not callable(handler):
-        raise HandlerError(f"{module_name} has no function {attribute} (handler {path})")
+        raise HandlerError(f"{module_name} has no function {attribute} ({of})")
     return handler  # type: ignore[no-any-return]
 
 
-def handlers_for(plan: FlowPlan, overrides: Mapping[str, str] | None = None) -> dict[str, Callable[..., Any]]:
-    """Activity type name -> handler, for every activity this package runs.
+def check_imports(plan: FlowPlan) -> None:
+    """Import every handler the spec names, so that one that cannot be imported is named with its
+    activity (HandlerError) before anything else happens."""
+    for activity in plan.activities:
+        if activity.handler is not None:
+            import_handler(activity.handler, activity.name)
+        if activity.revert is not None:
+            import_handler(activity.revert, revert_type_name(activity.name))
 
-    `overrides` maps an activity name to a handler path, to stand in for an
-    external activity (or replace a handler) in a local run.
-    """
-    overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - {a.name for a in plan.activities})
-    if unknown:
-        raise HandlerError(f"no activity named {', '.join(unknown)} in {plan.workflow}")
+
+def _one_line(error: BaseException) -> str:
+    try:
+        text = str(error)
+    except Exception:  # an exception whose __str__ fails still names its type
+        text = ""
+    text = " ".join(text.split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def handlers_for(plan: FlowPlan) -> dict[str, Callable[..., Any]]:
+    """Activity type name -> handler, imported by the spec's paths, for every activity (and revert)
+    this package runs; an external activity has none here."""
     handlers: dict[str, Callable[..., Any]] = {}
     for activity in plan.activities:
-        path = overrides.get(activity.name, activity.handler)
-        if path is None:
-            raise HandlerError(
-                f"{activity.name} is external: give a stand-in with --handler {activity.name}=package.module:function"
-            )
-        handlers[activity.name] = import_handler(path)
+        if activity.handler is not None:
+            handlers[activity.name] = import_handler(activity.handler, activity.name)
         if activity.revert is not None:
-            handlers[revert_type_name(activity.name)] = import_handler(activity.revert)
+            name = revert_type_name(activity.name)
+            handlers[name] = import_handler(activity.revert, name)
     return handlers
 
 

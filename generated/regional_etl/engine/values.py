@@ -6,17 +6,37 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from typing import Any
 
 from .plan import TypeRef
 
 # SWF's limit on input, result, details and control.
 MAX_PAYLOAD = 32768
+# How deep a workflow input may nest. Python's json and the type checks here recurse, so much
+# deeper data would end in a RecursionError; the spec loader has the same limit.
+MAX_DEPTH = 100
+# A JSON string (skipped whole, brackets in it do not count) or one bracket.
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 
 
 def dumps(value: Any) -> str:
     """Compact JSON; `date`/`datetime` become ISO strings, as SPEC.md says they travel."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_encode)
+
+
+def nesting_problem(text: str) -> str | None:
+    """Why JSON text nests too deeply to decode safely, or None; linear, without recursion."""
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return f"nested more than {MAX_DEPTH} levels deep (at character {match.start() + 1})"
+        elif token in ("]", "}"):
+            depth -= 1
+    return None
 
 
 def _encode(value: Any) -> Any:
