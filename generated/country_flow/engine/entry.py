@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .handlers import HandlerError, import_handler
+from .limits import MAX_PAYLOAD
 from .local import LocalRunner
 from .plan import FlowPlan
 from .polling import DeciderLoop
 from .register import register
 from .swf import client as swf_client
 from .swf import stop_on_signals
-from .values import MAX_PAYLOAD, dumps, problem
+from .values import dumps, problem
 from .worker import Worker
 
 if TYPE_CHECKING:

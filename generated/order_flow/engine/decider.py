@@ -19,18 +19,21 @@ from typing import Any
 
 from . import plan as p
 from .history import RETRY_TIMER_PREFIX, Error, Execution, Instance, read_history
-from .ids import MAX_ID, instance_id, revert_id, revert_type_name
-from .values import MAX_PAYLOAD, clip, dumps, problem
+from .ids import instance_id, revert_id, revert_type_name
+from .limits import (
+    MAX_DECISIONS,
+    MAX_EXECUTION_SECONDS,
+    MAX_ID,
+    MAX_OPEN_ACTIVITIES,
+    MAX_OPEN_TIMERS,
+    MAX_PAYLOAD,
+    MAX_REASON,
+    MAX_RESPONSE_BYTES,
+)
+from .values import clip, dumps, problem
 
-MAX_OPEN_ACTIVITIES = 1000
-MAX_OPEN_TIMERS = 1000
-# SWF accepts more, but 100 decisions per response keeps each one small and fast.
-MAX_DECISIONS = 100
-# 1 MB response limit, with room for the envelope.
-MAX_RESPONSE_BYTES = 1_000_000
-MAX_REASON = 256
 # The longest retry wait: an execution runs at most a year (and SWF takes at most 8 digits).
-MAX_WAIT = 365 * 86400
+MAX_WAIT = MAX_EXECUTION_SECONDS
 # Causes of ScheduleActivityTaskFailed that a later attempt can get past.
 RETRYABLE_CAUSES = frozenset({"ACTIVITY_CREATION_RATE_EXCEEDED", "OPEN_ACTIVITIES_LIMIT_EXCEEDED"})
 

@@ -10,9 +10,6 @@ from typing import Any
 
 from .plan import TypeRef
 
-# SWF's limit on input, result, details and control.
-MAX_PAYLOAD = 32768
-
 
 def dumps(value: Any) -> str:
     """Compact JSON; `date`/`datetime` become ISO strings, as SPEC.md says they travel."""

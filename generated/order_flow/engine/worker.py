@@ -31,10 +31,11 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .ids import REVERT_SUFFIX
+from .limits import MAX_PAYLOAD, MAX_REASON
 from .plan import ActivityPlan, FlowPlan
 from .swf import default_identity, stop_on_signals
-from .task import MAX_REASON, Outcome, TaskContext, run_task
-from .values import MAX_PAYLOAD, clip
+from .task import Outcome, TaskContext, run_task
+from .values import clip
 
 if TYPE_CHECKING:
     from mypy_boto3_swf import SWFClient
