@@ -11,7 +11,12 @@ from flowgen.runtime import limits
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LIMITS_FILE = ROOT / "flowgen" / "runtime" / "limits.py"
 # Values distinctive enough that a bare literal elsewhere can only be a copy of a limit.
-DISTINCTIVE = {limits.MAX_PAYLOAD, limits.HISTORY_LIMIT, limits.MAX_RESPONSE_BYTES, limits.MAX_HEARTBEAT_DETAILS}
+DISTINCTIVE = {
+    limits.MAX_PAYLOAD,
+    limits.HISTORY_LIMIT,
+    limits.MAX_RESPONSE_BYTES,
+    limits.MAX_HEARTBEAT_DETAILS,
+}
 
 
 def _limit_names() -> set[str]:
@@ -51,11 +56,7 @@ def test_no_limit_is_defined_outside_limits_module() -> None:
             for name in _assigned_names(node):
                 if name in names:
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
-            if (
-                isinstance(node, ast.Constant)
-                and type(node.value) is int
-                and node.value in DISTINCTIVE
-            ):
+            if isinstance(node, ast.Constant) and type(node.value) is int and node.value in DISTINCTIVE:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}: the literal {node.value}")
     assert found == []
 

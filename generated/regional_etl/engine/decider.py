@@ -14,6 +14,7 @@ import hashlib
 import itertools
 import json
 import math
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,9 +181,9 @@ def _value(run: _Run, source: p.Source, values: dict[str, Any]) -> Any:
 def _expand(run: _Run, activity: p.ActivityPlan) -> list[Planned]:
     if not activity.generators:
         return [Planned(activity, None, instance_id(activity.name, None))]
-    axes: list[list[Any]] = []
-    for generator in activity.generators:
-        axes.append(_axis_values(run, activity, generator))
+    # Every axis is counted before any is built: a date range from the input may span
+    # millions of days, and their product is refused by max_items before it exists.
+    axes = [_axis_values(run, activity, generator) for generator in activity.generators]
     total = math.prod(len(values) for values in axes)
     if activity.max_items is not None and total > activity.max_items:
         raise FlowFailure(
@@ -195,7 +196,24 @@ def _expand(run: _Run, activity: p.ActivityPlan) -> list[Planned]:
     ]
 
 
-def _axis_values(run: _Run, activity: p.ActivityPlan, generator: p.Generator) -> list[Any]:
+@dataclass(frozen=True)
+class _Days:
+    """A `date_range` axis, counted without being built: its days as ISO strings, in order."""
+
+    first: datetime.date
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[str]:
+        return ((self.first + datetime.timedelta(days=n)).isoformat() for n in range(self.count))
+
+    def __contains__(self, value: object) -> bool:
+        return any(day == value for day in self)
+
+
+def _axis_values(run: _Run, activity: p.ActivityPlan, generator: p.Generator) -> Collection[Any]:
     if generator.kind == "items":
         return list(generator.items)
     if generator.kind == "range":
@@ -218,8 +236,7 @@ def _axis_values(run: _Run, activity: p.ActivityPlan, generator: p.Generator) ->
             raise FlowFailure(
                 f"{activity.name}: generator {generator.axis} needs a date, found {text!r}"
             ) from None
-    days = (ends[1] - ends[0]).days + 1
-    return [(ends[0] + datetime.timedelta(days=n)).isoformat() for n in range(max(days, 0))]
+    return _Days(ends[0], max((ends[1] - ends[0]).days + 1, 0))
 
 
 def _input_of(run: _Run, planned: Planned, attempt: int) -> str:
