@@ -3,10 +3,15 @@ inputs, events missing or repeated. `decide` must answer with decisions, never r
 
 from __future__ import annotations
 
+import json
 import tracemalloc
+from typing import Any
+
+import pytest
 
 from flowgen.runtime.decider import decide
-from tests.histories import History, inputs_by_id, plan_from, summaries
+from flowgen.runtime.limits import MAX_DETAILS, MAX_REASON
+from tests.histories import History, attributes, inputs_by_id, plan_from, summaries, task_input
 from tests.test_decider_table import H, spec
 
 # Two date_range axes from the input: the input alone decides how many instances there are.
@@ -47,3 +52,119 @@ def test_a_date_range_within_max_items_still_gives_every_combination() -> None:
     decisions = h.step(plan)
     assert summaries(decisions) == [f"schedule grid-{n}" for n in range(9)]
     assert inputs_by_id(decisions)["grid-5"] == {"a": "2024-02-29", "b": "2024-03-01"}
+
+
+# -- results and inputs that are not what the spec declares (item 10) --------------------------------
+
+# `a` may be retried once at once; `b` reads a.x; `g`, after `a`, is generated and read by nothing.
+RESULTS = spec(
+    f"""
+a: {{handler: "{H}:a", retry: 1, inputs: {{n: input.n}}, outputs: {{x: int}}}}
+b: {{handler: "{H}:b", requires: [a], inputs: {{x: a.x}}, outputs: {{y: int}}}}
+g:
+  handler: "{H}:g"
+  requires: [a]
+  generators: {{i: {{range: [0, 3]}}}}
+  retry: 0
+  outputs: {{when: date}}
+""",
+    input="{n: int}",
+    result="{y: b.y}",
+)
+
+DEEP = "[" * 5000 + "]" * 5000
+BAD_RESULTS = {
+    "not_json": ("{oops", "is not JSON"),
+    "a_list": ("[1, 2]", "must be an object with x, found a list"),
+    "a_string": ('"x"', "must be an object with x, found a string"),
+    "missing_field": ('{"y": 1}', "has no output x"),
+    "wrong_type": ('{"x": "1"}', "has x: expected int"),
+    "null_field": ('{"x": null}', "has x: expected int, found null"),
+    "nested_5000": (DEEP, "nested more than 100 levels deep"),
+    "nested_150": ('{"x": 1, "z": ' + "[" * 150 + "]" * 150 + "}", "nested more than 100 levels deep"),
+}
+
+
+def _failures(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [attributes(d) for d in decisions if d["decisionType"] == "FailWorkflowExecution"]
+
+
+@pytest.mark.parametrize("text, expected", BAD_RESULTS.values(), ids=list(BAD_RESULTS))
+def test_a_malformed_result_fails_its_attempt_which_is_retried(text: str, expected: str) -> None:
+    plan = plan_from(RESULTS)
+    h = History({"n": 1})
+    h.step(plan)
+    h.completed("a", raw=text)
+    decisions = h.step(plan)
+    # Not b: nothing downstream reads a result of the wrong shape. The retry is attempt 2.
+    assert summaries(decisions) == ["schedule a"]
+    assert task_input(decisions[0])["attempt"] == 2
+    h.completed("a", raw=text)
+    decisions = h.step(plan)
+    [failure] = _failures(decisions)
+    assert failure["reason"].startswith(
+        "a failed after 2 attempts: OutputError: the result of a (activity a) "
+    )
+    assert expected in failure["reason"]
+    assert len(failure["reason"]) <= MAX_REASON
+    details = json.loads(failure["details"])
+    assert details["error"].startswith("OutputError: ")
+    assert len(failure["details"]) <= MAX_DETAILS
+
+
+def test_a_result_missing_altogether_fails_its_attempt() -> None:
+    plan = plan_from(RESULTS)
+    h = History({"n": 1})
+    h.step(plan)
+    h.completed("a")  # no result at all
+    assert summaries(h.step(plan)) == ["schedule a"]
+    h.completed("a", {"x": 2})
+    decisions = h.step(plan)
+    assert summaries(decisions) == ["schedule b", "schedule g-0", "schedule g-1", "schedule g-2"]
+    assert inputs_by_id(decisions)["b"] == {"x": 2}
+
+
+def test_a_malformed_result_of_a_generated_instance_names_the_instance() -> None:
+    plan = plan_from(RESULTS)
+    h = History({"n": 1})
+    h.step(plan)
+    h.completed("a", {"x": 1})
+    h.step(plan)
+    h.completed("g-0", {"when": "2024-01-01"})
+    h.completed("g-1", {"when": "yesterday"})
+    h.completed("g-2", {"when": "2024-01-03"})
+    h.completed("b", {"y": 1})
+    [failure] = _failures(h.step(plan))
+    assert failure["reason"] == (
+        'g-1 (i=1) failed after 1 attempt: OutputError: the result of g-1 (activity g) has when: expected date, found "yesterday"'
+    )
+
+
+def test_retry_errors_can_name_output_error() -> None:
+    plan = plan_from(spec(f"""
+a: {{handler: "{H}:a", retry: {{max_retries: 3, errors: [ThrottledError]}}, outputs: {{x: int}}}}
+"""))
+    h = History()
+    h.step(plan)
+    h.completed("a", raw="[]")
+    [failure] = _failures(h.step(plan))  # OutputError is not among the errors retried
+    assert failure["reason"].startswith("a failed after 1 attempt: OutputError: ")
+
+
+BAD_INPUTS = {
+    "not_json": ("{oops", "invalid input: not JSON"),
+    "a_list": ("[1]", "invalid input: expected a JSON object of input fields"),
+    "nested_5000": (DEEP, "invalid input: nested more than 100 levels deep"),
+    "nested_5000_in_a_field": ('{"n": ' + DEEP + "}", "invalid input: nested more than 100 levels deep"),
+    "wrong_type": ('{"n": "1"}', 'invalid input: n: expected int, found "1"'),
+}
+
+
+@pytest.mark.parametrize("text, expected", BAD_INPUTS.values(), ids=list(BAD_INPUTS))
+def test_malformed_workflow_input_fails_the_workflow_clearly(text: str, expected: str) -> None:
+    plan = plan_from(RESULTS)
+    h = History(raw_input=text)
+    h.decision_task()
+    [failure] = _failures(decide(plan, h.events))
+    assert failure["reason"].startswith(expected)
+    assert len(failure["reason"]) <= MAX_REASON

@@ -8,6 +8,37 @@ from typing import Any
 
 from .plan import TypeRef
 
+# JSON from a history nested deeper than this is refused: the spec language nests at most 100
+# levels too, and a value this shallow can be walked and written again without recursion errors.
+MAX_JSON_DEPTH = 100
+
+
+def read_json(text: str) -> Any:
+    """JSON text from SWF, decoded; ValueError saying why if it is not JSON or nested too deeply."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError as error:
+        raise ValueError(f"not JSON ({error})") from None
+    # Counting brackets is cheap; only text that could be too deep is walked.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _too_deep(value):
+        raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep")
+    return value
+
+
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, (list, dict)):
+            if depth > MAX_JSON_DEPTH:
+                return True
+            stack.extend(
+                (item, depth + 1) for item in (current.values() if isinstance(current, dict) else current)
+            )
+    return False
+
 
 def dumps(value: Any) -> str:
     """Compact JSON; `date`/`datetime` become ISO strings, as SPEC.md says they travel."""
