@@ -168,3 +168,71 @@ def test_malformed_workflow_input_fails_the_workflow_clearly(text: str, expected
     [failure] = _failures(decide(plan, h.events))
     assert failure["reason"].startswith(expected)
     assert len(failure["reason"]) <= MAX_REASON
+
+
+# -- events missing or repeated (item 11) ------------------------------------------------------------
+
+CHAIN = spec(
+    f"""
+a: {{handler: "{H}:a", retry: 1, inputs: {{n: input.n}}, outputs: {{x: int}}}}
+b: {{handler: "{H}:b", requires: [a], inputs: {{x: a.x}}, outputs: {{y: int}}}}
+""",
+    input="{n: int}",
+    result="{y: b.y}",
+)
+
+
+def test_a_repeated_activity_task_scheduled_is_one_attempt() -> None:
+    plan = plan_from(CHAIN)
+    h = History({"n": 1})
+    h.step(plan)
+    h.schedule("a")  # the same activity id again, before the first closed
+    h.failed("a")
+    decisions = h.step(plan)
+    assert summaries(decisions) == ["schedule a"]  # its one retry, not a failed workflow
+    assert task_input(decisions[0])["attempt"] == 2
+
+
+def test_a_close_of_an_attempt_already_closed_changes_nothing() -> None:
+    plan = plan_from(CHAIN)
+    h = History({"n": 1})
+    h.step(plan)
+    first = h.failed("a")
+    h.step(plan)  # attempt 2 scheduled
+    repeated = dict(h.events[first - 1], eventId=h.last_id + 1)
+    h.events.append(repeated)  # attempt 1's failure again: attempt 2 is still running
+    h.decision_task()
+    assert decide(plan, h.events) == []
+
+
+def test_a_history_without_workflow_execution_started_fails_clearly() -> None:
+    plan = plan_from(CHAIN)
+    h = History({"n": 1})
+    h.decision_task()
+    [failure] = _failures(decide(plan, h.events[1:]))
+    assert failure["reason"] == (
+        "invalid history: the history has no WorkflowExecutionStarted event, so the workflow input is unknown"
+    )
+
+
+ORPHANS = {
+    "ActivityTaskCompleted": {"result": '{"x": 1}'},
+    "ActivityTaskFailed": {"reason": "ValueError: boom", "details": ""},
+    "ActivityTaskTimedOut": {"timeoutType": "START_TO_CLOSE"},
+    "ActivityTaskStarted": {"identity": "worker"},
+}
+
+
+@pytest.mark.parametrize("kind", list(ORPHANS))
+def test_an_activity_event_whose_scheduled_event_is_missing_fails_instead_of_redoing(kind: str) -> None:
+    plan = plan_from(CHAIN)
+    h = History({"n": 1})
+    h.step(plan)
+    scheduled = h.scheduled["a"]
+    orphan = h.add(kind, scheduledEventId=scheduled, **ORPHANS[kind])
+    h.decision_task()
+    events = [e for e in h.events if e["eventId"] != scheduled]
+    assert summaries(decide(plan, events)) == [
+        f"fail invalid history: event {orphan} ({kind}) is for scheduled event {scheduled}, "
+        "which is not in the history"
+    ]
