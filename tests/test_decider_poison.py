@@ -8,9 +8,11 @@ import tracemalloc
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from flowgen.runtime.decider import decide
-from flowgen.runtime.limits import MAX_DETAILS, MAX_REASON
+from flowgen.runtime.limits import MAX_DETAILS, MAX_PAYLOAD, MAX_REASON
 from tests.histories import History, attributes, inputs_by_id, plan_from, summaries, task_input
 from tests.test_decider_table import H, spec
 
@@ -236,3 +238,100 @@ def test_an_activity_event_whose_scheduled_event_is_missing_fails_instead_of_red
         f"fail invalid history: event {orphan} ({kind}) is for scheduled event {scheduled}, "
         "which is not in the history"
     ]
+
+
+# -- whatever a history holds, decide answers (items 10 and 11) --------------------------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["x", "y", "n", "when"]) | st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
+GARBAGE = st.one_of(
+    st.text(max_size=40),
+    _JSON.map(json.dumps),
+    st.sampled_from(
+        [
+            "",
+            "null",
+            '{"x": 1}',
+            '{"n": 1}',
+            '{"when": "2024-02-30"}',
+            DEEP,
+            "{" * 3000,
+            '{"x": ' + "[" * 120 + "]" * 120 + "}",
+            "1" * 5000,  # too many digits for int()
+            '"\\ud800"',
+            "x" * 40_000,
+        ]
+    ),
+)
+DECISION_TYPES = {
+    "ScheduleActivityTask",
+    "StartTimer",
+    "CancelTimer",
+    "RequestCancelActivityTask",
+    "CompleteWorkflowExecution",
+    "FailWorkflowExecution",
+    "CancelWorkflowExecution",
+}
+
+
+def _within_limits(decisions: Any) -> None:
+    assert isinstance(decisions, list)
+    for decision in decisions:
+        assert decision["decisionType"] in DECISION_TYPES
+        found = attributes(decision)
+        if decision["decisionType"] == "FailWorkflowExecution":
+            assert len(found["reason"]) <= MAX_REASON
+            assert len(found["details"]) <= MAX_DETAILS
+        for key in ("input", "result", "control"):
+            assert len(found.get(key, "")) <= MAX_PAYLOAD
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_decide_answers_whatever_results_inputs_and_details_a_history_holds(data: st.DataObject) -> None:
+    plan = plan_from(RESULTS)
+    h = History(raw_input=data.draw(st.just('{"n": 1}') | GARBAGE, label="input"))
+    running: set[str] = set()
+    timers: set[str] = set()
+    for _ in range(6):
+        h.decision_task()
+        decisions = decide(plan, h.events)
+        _within_limits(decisions)
+        h.respond(decisions)
+        if any(d["decisionType"].endswith("WorkflowExecution") for d in decisions):
+            break
+        for decision in decisions:
+            if decision["decisionType"] == "ScheduleActivityTask":
+                running.add(attributes(decision)["activityId"])
+            elif decision["decisionType"] == "StartTimer":
+                timers.add(attributes(decision)["timerId"])
+        for activity_id in sorted(running):
+            outcome = data.draw(
+                st.sampled_from(["completed", "failed", "timed_out", "open"]), label=activity_id
+            )
+            if outcome == "completed":
+                h.completed(activity_id, raw=data.draw(GARBAGE, label="result"))
+            elif outcome == "failed":
+                h.failed(activity_id, data.draw(GARBAGE, label="reason"), data.draw(GARBAGE, label="details"))
+            elif outcome == "timed_out":
+                h.timed_out(activity_id, "START_TO_CLOSE")
+            if outcome != "open":
+                running.discard(activity_id)
+        for timer_id in sorted(timers):
+            h.fired(timer_id)
+        timers.clear()
+    # Then the history itself is damaged: events dropped or repeated.
+    events = list(h.events)
+    for _ in range(data.draw(st.integers(0, 3), label="damage")):
+        index = data.draw(st.integers(0, len(events) - 1), label="event")
+        if data.draw(st.booleans(), label="drop"):
+            del events[index]
+        else:
+            events.append(dict(events[index], eventId=len(events) + 1))
+        if not events:
+            break
+    _within_limits(decide(plan, events))

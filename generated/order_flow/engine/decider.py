@@ -110,11 +110,11 @@ _NEW = Instance("")
 def decide(plan: p.FlowPlan, events: list[dict[str, Any]]) -> list[Decision]:
     """The decisions for a decision task whose full history is `events`."""
     execution = read_history(events)
-    if not execution.has_news:
-        return []
     if execution.problem is not None:
         # What the history says cannot be trusted: going on might redo work that completed.
         return [_fail(f"invalid history: {execution.problem}", {"history": execution.problem})]
+    if not execution.has_news:
+        return []
     try:
         workflow_input = _read_input(plan, execution.input)
     except FlowFailure as failure:
