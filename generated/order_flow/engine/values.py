@@ -13,12 +13,14 @@ from .plan import TypeRef
 # JSON from a history nested deeper than this is refused: the spec language nests at most 100
 # levels too, and a value this shallow can be walked and written again without recursion errors.
 MAX_JSON_DEPTH = 100
+# json.loads without its per-call checks: the decider decodes every result on every decision task.
+_decode = json.JSONDecoder().decode
 
 
 def read_json(text: str) -> Any:
     """JSON text from SWF, decoded; ValueError saying why if it is not JSON or nested too deeply."""
     try:
-        value = json.loads(text)
+        value = _decode(text)
     except RecursionError:
         raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
     except ValueError as error:
