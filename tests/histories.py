@@ -165,8 +165,11 @@ class History:
             ids["startedEventId"] = self.start(activity_id)
         return ids
 
-    def completed(self, activity_id: str, result: Any = None) -> int:
+    def completed(self, activity_id: str, result: Any = None, raw: str | None = None) -> int:
+        """The task completes with `result` as JSON, or with the text `raw` as it is."""
         ids = self._closing(activity_id, True)
+        if raw is not None:
+            return self.add("ActivityTaskCompleted", result=raw, **ids)
         if result is not None:
             return self.add("ActivityTaskCompleted", result=json.dumps(result), **ids)
         return self.add("ActivityTaskCompleted", **ids)

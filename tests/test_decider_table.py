@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from flowgen.runtime.decider import MAX_DECISIONS, MAX_RESPONSE_BYTES, decide, retry_wait
+from flowgen.runtime.decider import decide, retry_wait
+from flowgen.runtime.limits import MAX_DECISIONS, MAX_RESPONSE_BYTES
 from flowgen.runtime.plan import FlowPlan, RetryPolicy
 from tests.histories import History, attributes, inputs_by_id, plan_from, summaries, task_input
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from flowgen.check.activities import check_activities
 from flowgen.check.budget import (
     EVENTS_PER_ATTEMPT,
-    HISTORY_LIMIT,
     WORKFLOW_EVENTS,
     check_budget,
     check_critical_path,
@@ -21,6 +20,7 @@ from flowgen.check.graph import check_requires, topological_order, upstream
 from flowgen.check.references import Analysis, analyse
 from flowgen.check.timeouts import check_activity_timeouts, check_workflow_durations
 from flowgen.diagnostics import Diagnostic
+from flowgen.runtime.limits import HISTORY_LIMIT
 from flowgen.spec.models import Spec
 
 MAX_ACTIVITIES = (HISTORY_LIMIT - WORKFLOW_EVENTS) // EVENTS_PER_ATTEMPT

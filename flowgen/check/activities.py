@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flowgen.check.references import Analysis
 from flowgen.diagnostics import Diagnostic
-from flowgen.runtime.ids import MAX_ID, instance_id, revert_id, revert_type_name
+from flowgen.runtime.ids import instance_id, revert_id, revert_type_name
+from flowgen.runtime.limits import MAX_ID
 from flowgen.spec.models import Spec
 
 

@@ -20,15 +20,19 @@ from dataclasses import dataclass
 from flowgen.check.effective import Effective
 from flowgen.check.references import Analysis
 from flowgen.diagnostics import Diagnostic, Path, Severity
+from flowgen.runtime.limits import (
+    HISTORY_ADVICE,
+    HISTORY_LIMIT,
+    MAX_DECISIONS,
+    MAX_EXECUTION_SECONDS,
+    MAX_OPEN_ACTIVITIES,
+)
 from flowgen.spec.durations import describe_duration, format_duration
-from flowgen.spec.models import MAX_EXECUTION_SECONDS, MAX_OPEN_ACTIVITIES, Spec
+from flowgen.spec.models import Spec
 
-HISTORY_LIMIT = 25_000
-HISTORY_ADVICE = 10_000
 EVENTS_PER_ATTEMPT = 6
 EVENTS_PER_TIMER = 5
 WORKFLOW_EVENTS = 5
-DECISIONS_PER_RESPONSE = 100
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ def costs(spec: Spec, analysis: Analysis, settings: dict[str, Effective]) -> lis
 
 def worst_case_events(items: list[Cost]) -> int:
     schedules = sum(c.schedules for c in items)
-    continuations = math.ceil(schedules / DECISIONS_PER_RESPONSE) * EVENTS_PER_TIMER
+    continuations = math.ceil(schedules / MAX_DECISIONS) * EVENTS_PER_TIMER
     return WORKFLOW_EVENTS + continuations + sum(c.events for c in items)
 
 

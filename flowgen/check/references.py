@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from flowgen.diagnostics import Diagnostic, Path, Severity, show
+from flowgen.runtime.limits import MAX_PAYLOAD
 from flowgen.runtime.plan import TypeRef
 from flowgen.spec.models import (
     DateRangeSource,
@@ -27,8 +28,6 @@ from flowgen.spec.references import Reference, parse_reference
 from flowgen.spec.types import ANY, DATE, INT, NONE, common_type, list_of, type_of_literal
 from flowgen.suggest import did_you_mean
 
-# SWF's limit on an activity task's input; a literal alone must fit in it.
-MAX_INPUT_CHARS = 32768
 _DATE_TEXT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
@@ -204,10 +203,10 @@ def _source_type(
 ) -> TypeRef | None:
     if isinstance(source, LiteralValue):
         size = len(json.dumps(source.value, ensure_ascii=False))
-        if size > MAX_INPUT_CHARS:
+        if size > MAX_PAYLOAD:
             context.error(
                 path + ("value",),
-                f"the literal is {size:,} characters as JSON; SWF inputs hold at most {MAX_INPUT_CHARS:,}",
+                f"the literal is {size:,} characters as JSON; SWF inputs hold at most {MAX_PAYLOAD:,}",
             )
             return None
         return type_of_literal(source.value)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flowgen.check.effective import Effective
 from flowgen.diagnostics import Diagnostic, Path, Severity
+from flowgen.runtime.limits import MAX_EXECUTION_SECONDS, MAX_RETENTION_DAYS
 from flowgen.spec.durations import format_duration
-from flowgen.spec.models import MAX_EXECUTION_SECONDS, MAX_RETENTION_DAYS, Spec
+from flowgen.spec.models import Spec
 
 DAY = 86400
 

@@ -3,6 +3,11 @@
 Every call replays the full history: nothing is remembered between decision
 tasks, so the same history always gives the same decisions, and a decider
 that crashes and restarts loses nothing.
+
+`decide` never raises on what a history holds (docs/engine.md, "Histories the
+decider cannot trust"): a result that is not what the activity declares fails
+that attempt, workflow input that is not what the workflow declares fails the
+workflow, and so does a history that contradicts itself.
 """
 
 from __future__ import annotations
@@ -12,23 +17,32 @@ import hashlib
 import itertools
 import json
 import math
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import plan as p
 from .history import RETRY_TIMER_PREFIX, Error, Execution, Instance, read_history
-from .ids import MAX_ID, instance_id, revert_id, revert_type_name
-from .values import MAX_PAYLOAD, clip, dumps, problem
+from .ids import REVERT_SUFFIX, instance_id, revert_id, revert_type_name
+from .limits import (
+    MAX_DECISIONS,
+    MAX_DETAILS,
+    MAX_EXECUTION_SECONDS,
+    MAX_ID,
+    MAX_OPEN_ACTIVITIES,
+    MAX_OPEN_TIMERS,
+    MAX_PAYLOAD,
+    MAX_REASON,
+    MAX_RESPONSE_BYTES,
+)
+from .values import clip, describe, dumps, problem, read_json
 
-MAX_OPEN_ACTIVITIES = 1000
-MAX_OPEN_TIMERS = 1000
-# SWF accepts more, but 100 decisions per response keeps each one small and fast.
-MAX_DECISIONS = 100
-# 1 MB response limit, with room for the envelope.
-MAX_RESPONSE_BYTES = 1_000_000
-MAX_REASON = 256
 # The longest retry wait: an execution runs at most a year (and SWF takes at most 8 digits).
-MAX_WAIT = 365 * 86400
+MAX_WAIT = MAX_EXECUTION_SECONDS
+# The error name of an attempt whose result is not what its activity declares (as the worker's).
+OUTPUT_ERROR = "OutputError"
+# How much of a malformed result the failure's details quote.
+QUOTED_RESULT = 1024
 # Causes of ScheduleActivityTaskFailed that a later attempt can get past.
 RETRYABLE_CAUSES = frozenset({"ACTIVITY_CREATION_RATE_EXCEEDED", "OPEN_ACTIVITIES_LIMIT_EXCEEDED"})
 
@@ -94,12 +108,16 @@ _NEW = Instance("")
 def decide(plan: p.FlowPlan, events: list[dict[str, Any]]) -> list[Decision]:
     """The decisions for a decision task whose full history is `events`."""
     execution = read_history(events)
+    if execution.problem is not None:
+        # What the history says cannot be trusted: going on might redo work that completed.
+        return [_fail(f"invalid history: {execution.problem}", {"history": execution.problem})]
     if not execution.has_news:
         return []
     try:
         workflow_input = _read_input(plan, execution.input)
     except FlowFailure as failure:
         return [_fail(failure.reason, failure.details)]
+    _check_results(plan, execution)
     run = _Run(plan=plan, execution=execution, input=workflow_input)
     run.open_total = sum(1 for i in execution.instances.values() if i.open)
     run.open_timers = len(execution.open_timers)
@@ -121,9 +139,9 @@ def decide(plan: p.FlowPlan, events: list[dict[str, Any]]) -> list[Decision]:
 
 def _read_input(plan: p.FlowPlan, raw: str | None) -> dict[str, Any]:
     try:
-        data = json.loads(raw) if raw else {}
+        data = read_json(raw) if raw else {}
     except ValueError as error:
-        raise FlowFailure(f"invalid input: not JSON ({error})") from None
+        raise FlowFailure(clip(f"invalid input: {error}", MAX_REASON)) from None
     if not isinstance(data, dict):
         raise FlowFailure("invalid input: expected a JSON object of input fields")
     declared = dict(plan.input)
@@ -132,11 +150,58 @@ def _read_input(plan: p.FlowPlan, raw: str | None) -> dict[str, Any]:
             raise FlowFailure(f"invalid input: unknown field {clip(json.dumps(name), 60)}")
     for name, expected in plan.input:
         if name not in data and expected.kind not in ("optional", "any"):
-            raise FlowFailure(f"invalid input: missing field {name} ({expected})")
+            raise FlowFailure(clip(f"invalid input: missing field {name} ({expected})", MAX_REASON))
         found = problem(data.get(name), expected, name)
         if found:
             raise FlowFailure(clip(f"invalid input: {found}", MAX_REASON))
     return data
+
+
+# -- results -----------------------------------------------------------------------
+
+
+def _check_results(plan: p.FlowPlan, execution: Execution) -> None:
+    """Decode every completed result; one that is not what its activity declares fails its attempt.
+
+    Such a result comes from a worker that is not flowgen's (an `external` activity, a
+    hand-written one): its attempt is failed as an `OutputError`, retried as the activity's
+    retry policy says, so nothing downstream ever reads a value of the wrong shape.
+    """
+    activities = {activity.name: activity for activity in plan.activities}
+    for activity_id, state in execution.instances.items():
+        if not state.completed or activity_id.endswith(REVERT_SUFFIX):
+            continue  # a revert's result is never read
+        activity = activities.get(activity_id.split("-", 1)[0])
+        if activity is None or not activity.outputs:
+            continue  # not the plan's, or declares nothing: its result is never read
+        text = state.result_text
+        try:
+            state.value = _output(activity, text)
+        except ValueError as error:
+            reason = f"{OUTPUT_ERROR}: the result of {activity_id} (activity {activity.name}) {error}"
+            quoted = "no result" if text is None else f"the result as recorded: {clip(text, QUOTED_RESULT)}"
+            state.completed, state.value = False, None
+            state.error = Error("failed", OUTPUT_ERROR, clip(reason, MAX_REASON), quoted)
+
+
+def _output(activity: p.ActivityPlan, text: str | None) -> dict[str, Any]:
+    """A completed result decoded and checked against the declared outputs; ValueError says how not."""
+    if text is None:
+        raise ValueError("is missing")
+    try:
+        value = read_json(text)
+    except ValueError as error:
+        raise ValueError(f"is {error}") from None
+    if not isinstance(value, dict):
+        names = ", ".join(name for name, _ in activity.outputs)
+        raise ValueError(f"must be an object with {names}, found {describe(value)}")
+    for name, expected in activity.outputs:
+        if name not in value:
+            raise ValueError(f"has no output {name}")
+        found = problem(value[name], expected, name)
+        if found:
+            raise ValueError(f"has {found}")
+    return value
 
 
 # -- expanding generators and resolving inputs ------------------------------------
@@ -149,7 +214,7 @@ def _results(run: _Run, name: str) -> list[Any]:
         cached = []
         for item in run.instances.get(name) or []:
             state = run.state(item)
-            cached.append(state.result if state.completed else None)
+            cached.append(state.value if state.completed else None)
         run.results[name] = cached
     return cached
 
@@ -175,9 +240,9 @@ def _value(run: _Run, source: p.Source, values: dict[str, Any]) -> Any:
 def _expand(run: _Run, activity: p.ActivityPlan) -> list[Planned]:
     if not activity.generators:
         return [Planned(activity, None, instance_id(activity.name, None))]
-    axes: list[list[Any]] = []
-    for generator in activity.generators:
-        axes.append(_axis_values(run, activity, generator))
+    # Every axis is counted before any is built: a date range from the input may span
+    # millions of days, and their product is refused by max_items before it exists.
+    axes = [_axis_values(run, activity, generator) for generator in activity.generators]
     total = math.prod(len(values) for values in axes)
     if activity.max_items is not None and total > activity.max_items:
         raise FlowFailure(
@@ -190,7 +255,24 @@ def _expand(run: _Run, activity: p.ActivityPlan) -> list[Planned]:
     ]
 
 
-def _axis_values(run: _Run, activity: p.ActivityPlan, generator: p.Generator) -> list[Any]:
+@dataclass(frozen=True)
+class _Days:
+    """A `date_range` axis, counted without being built: its days as ISO strings, in order."""
+
+    first: datetime.date
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[str]:
+        return ((self.first + datetime.timedelta(days=n)).isoformat() for n in range(self.count))
+
+    def __contains__(self, value: object) -> bool:
+        return any(day == value for day in self)
+
+
+def _axis_values(run: _Run, activity: p.ActivityPlan, generator: p.Generator) -> Collection[Any]:
     if generator.kind == "items":
         return list(generator.items)
     if generator.kind == "range":
@@ -213,8 +295,7 @@ def _axis_values(run: _Run, activity: p.ActivityPlan, generator: p.Generator) ->
             raise FlowFailure(
                 f"{activity.name}: generator {generator.axis} needs a date, found {text!r}"
             ) from None
-    days = (ends[1] - ends[0]).days + 1
-    return [(ends[0] + datetime.timedelta(days=n)).isoformat() for n in range(max(days, 0))]
+    return _Days(ends[0], max((ends[1] - ends[0]).days + 1, 0))
 
 
 def _input_of(run: _Run, planned: Planned, attempt: int) -> str:
@@ -467,8 +548,12 @@ def _revert_step(
     rid = revert.activity_id
     if not _ready_to_retry(run, activity, rid, revert):
         return False
-    forward = json.loads(state.input) if state.input else {}
-    data = {"input": forward.get("input", {}), "result": state.result, "attempt": revert.attempts + 1}
+    try:
+        forward = read_json(state.input) if state.input else {}
+    except ValueError:
+        forward = {}  # not the decider's own input: the revert gets what can be known
+    given = forward.get("input", {}) if isinstance(forward, dict) else {}
+    data = {"input": given, "result": state.value, "attempt": revert.attempts + 1}
     run.decisions.append(_schedule(activity, revert_type_name(activity.name), rid, dumps(data)))
     return True
 
@@ -546,8 +631,8 @@ def _complete(run: _Run) -> Decision:
 
 def _fail(reason: str, details: dict[str, Any]) -> Decision:
     text = dumps(details)
-    for limit in (MAX_PAYLOAD // 4, 1024, 64):
-        if len(text) <= MAX_PAYLOAD:
+    for limit in (MAX_DETAILS // 4, 1024, 64):
+        if len(text) <= MAX_DETAILS:
             break
         # Cut the long entries, not the text, so that the details stay one JSON object.
         details = {k: v if len(dumps(v)) <= limit else clip(dumps(v), limit) for k, v in details.items()}

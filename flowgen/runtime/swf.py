@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from .limits import MAX_IDENTITY
+
 if TYPE_CHECKING:
     from mypy_boto3_swf import SWFClient
 
@@ -27,7 +29,6 @@ READ_TIMEOUT = 75
 MAX_ATTEMPTS = 10
 # Pollers and their heartbeat threads share one client; keep a connection each.
 MAX_POOL_CONNECTIONS = 50
-MAX_IDENTITY = 256
 
 
 def client(

@@ -9,13 +9,40 @@ from typing import Any
 
 from .plan import TypeRef
 
-# SWF's limit on input, result, details and control.
-MAX_PAYLOAD = 32768
-# How deep a workflow input may nest. Python's json and the type checks here recurse, so much
+# How deep a value crossing SWF may nest (workflow input, results). Python's json and the type checks here recurse, so much
 # deeper data would end in a RecursionError; the spec loader has the same limit.
 MAX_DEPTH = 100
 # A JSON string (skipped whole, brackets in it do not count) or one bracket.
 _STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+# json.loads without its per-call checks: the decider decodes every result on every decision task.
+_decode = json.JSONDecoder().decode
+
+
+def read_json(text: str) -> Any:
+    """JSON text from SWF, decoded; ValueError saying why if it is not JSON or nested too deeply."""
+    try:
+        value = _decode(text)
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
+    except ValueError as error:
+        raise ValueError(f"not JSON ({error})") from None
+    # Counting brackets is cheap; only text that could be too deep is walked.
+    if text.count("[") + text.count("{") > MAX_DEPTH and _too_deep(value):
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    return value
+
+
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, (list, dict)):
+            if depth > MAX_DEPTH:
+                return True
+            stack.extend(
+                (item, depth + 1) for item in (current.values() if isinstance(current, dict) else current)
+            )
+    return False
 
 
 def dumps(value: Any) -> str:

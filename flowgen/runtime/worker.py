@@ -42,11 +42,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .ids import REVERT_SUFFIX
+from .limits import MAX_PAYLOAD, MAX_REASON
 from .plan import ActivityPlan, FlowPlan
 from .polling import Backoff, Clock, Outage, describe, unreachable
 from .swf import default_identity, on_signals
-from .task import MAX_REASON, Outcome, TaskContext, run_task
-from .values import MAX_PAYLOAD, clip
+from .task import Outcome, TaskContext, run_task
+from .values import clip
 
 if TYPE_CHECKING:
     from mypy_boto3_swf import SWFClient

@@ -23,10 +23,10 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from flowgen.runtime.limits import MAX_DESCRIPTION, MAX_OPEN_ACTIVITIES, MAX_TAGS, MAX_VERSION
 from flowgen.runtime.plan import TypeRef
 from flowgen.spec.durations import NO_LIMIT, parse_duration
 from flowgen.spec.names import (
-    MAX_VERSION,
     RESERVED_ACTIVITY_NAMES,
     RESERVED_INPUT_NAMES,
     handler_problem,
@@ -37,12 +37,7 @@ from flowgen.spec.references import Reference, parse_reference
 from flowgen.spec.types import parse_type
 
 SPEC_VERSION = 1
-MAX_OPEN_ACTIVITIES = 1000
-MAX_EXECUTION_SECONDS = 365 * 86400
-MAX_RETENTION_DAYS = 90
 JAVA_INT = (-(2**31), 2**31 - 1)
-MAX_DESCRIPTION = 1024
-MAX_TAGS = 5
 
 
 def _check(problem: str | None) -> None:

@@ -6,9 +6,8 @@ import keyword
 import re
 
 from flowgen.diagnostics import show
+from flowgen.runtime.limits import MAX_NAME
 
-MAX_NAME = 256
-MAX_VERSION = 64
 _FORBIDDEN = (":", "/", "|")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*\Z")

@@ -3,7 +3,10 @@
 """What a workflow history says: each instance's attempts, results and errors.
 
 `read_history` folds SWF's events (boto3's shape) into an `Execution`; it is
-pure, and the decider is a function of what it returns.
+pure, and the decider is a function of what it returns. It never raises on what
+a history holds: a history that contradicts itself (an activity task closed or
+started that was never scheduled, no WorkflowExecutionStarted) is reported in
+`Execution.problem`, and a repeated event counts once.
 """
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ class Instance:
     attempts: int = 0
     open: bool = False
     completed: bool = False
-    # The result as SWF holds it, JSON text: decoded only when asked for (`result`).
+    # The result as SWF holds it, JSON text; the decider checks and decodes it into `value`.
     result_text: str | None = None
+    value: Any = None
     error: Error | None = None
     input: str | None = None
     # Retry timer of the attempt `timer_attempt`: "open" or "fired".
@@ -58,13 +62,10 @@ class Instance:
     # Event id of the failure that exhausted it, for a stable "first failure".
     closed_event: int = 0
 
-    @property
-    def result(self) -> Any:
-        return json.loads(self.result_text) if self.result_text else None
-
 
 @dataclass
 class Execution:
+    started: bool = False
     input: str | None = None
     instances: dict[str, Instance] = field(default_factory=dict)
     open_timers: set[str] = field(default_factory=set)
@@ -72,6 +73,8 @@ class Execution:
     last_event_id: int = 0
     # Whether anything happened since the last decision task completed.
     has_news: bool = True
+    # Why the history cannot be trusted (the first contradiction found), or None.
+    problem: str | None = None
 
     def instance(self, activity_id: str) -> Instance:
         found = self.instances.get(activity_id)
@@ -105,7 +108,8 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
         # Pages come oldest first (or newest first): the largest id is at one end.
         first, last = int(events[0].get("eventId", 1)), int(events[-1].get("eventId", len(events)))
         execution.last_event_id = max(first, last)
-    by_scheduled: dict[int, Instance] = {}
+    # ActivityTaskScheduled event id -> the instance and the attempt it scheduled.
+    by_scheduled: dict[int, tuple[Instance, int]] = {}
     timer_controls: dict[str, dict[str, Any]] = {}
     # The DecisionTaskStarted that the last completed decision task answered: that
     # decision saw everything up to it, and nothing after it.
@@ -113,6 +117,10 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
     for position, event in enumerate(events):
         kind = event["eventType"]
         if kind in _QUIET:
+            if kind == "ActivityTaskStarted" and execution.problem is None:
+                scheduled = _event_id(_attributes(event).get("scheduledEventId"))
+                if scheduled not in by_scheduled:
+                    execution.problem = _orphan(event, kind, scheduled, position)
             continue
         if kind == "DecisionTaskCompleted":
             started = event.get("decisionTaskCompletedEventAttributes", {}).get("startedEventId")
@@ -120,10 +128,15 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
             continue
         attributes = _attributes(event)
         if kind in _CLOSING:
-            closed = by_scheduled.get(int(attributes.get("scheduledEventId", -1)))
+            scheduled = _event_id(attributes.get("scheduledEventId"))
+            closed = by_scheduled.get(scheduled)
             if closed is None:
+                # Its activity id is unknown, so its instance might be redone: the caller fails.
+                execution.problem = execution.problem or _orphan(event, kind, scheduled, position)
                 continue
-            instance = closed
+            instance, attempt = closed
+            if not instance.open or attempt != instance.attempts:
+                continue  # a second close of an attempt already closed: the first one stands
             instance.open = False
             instance.closed_event = int(event.get("eventId", position + 1))
             if kind == "ActivityTaskCompleted":
@@ -141,27 +154,30 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
             else:
                 instance.error = Error("canceled", "CANCELED", "canceled", str(attributes.get("details", "")))
         elif kind == "ActivityTaskScheduled":
-            instance = execution.instance(attributes["activityId"])
-            by_scheduled[int(event.get("eventId", position + 1))] = instance
-            instance.attempts += 1
-            instance.open = True
-            instance.error = None
-            instance.input = attributes.get("input")
+            instance = execution.instance(str(attributes.get("activityId", "")))
+            # Scheduled again before it closed (SWF never does this): still one attempt.
+            if not instance.open:
+                instance.attempts += 1
+                instance.open = True
+                instance.error = None
+                instance.input = attributes.get("input")
+            by_scheduled[int(event.get("eventId", position + 1))] = (instance, instance.attempts)
         elif kind == "WorkflowExecutionStarted":
+            execution.started = True
             execution.input = attributes.get("input")
         elif kind == "WorkflowExecutionCancelRequested":
             execution.cancel_requested = True
         elif kind == "ScheduleActivityTaskFailed":
-            instance = execution.instance(attributes["activityId"])
+            instance = execution.instance(str(attributes.get("activityId", "")))
             instance.attempts += 1
             instance.open = False
             cause = str(attributes.get("cause", "UNKNOWN"))
             instance.error = Error("schedule_failed", cause, f"could not be scheduled: {cause}")
             instance.closed_event = int(event.get("eventId", position + 1))
         elif kind == "ActivityTaskCancelRequested":
-            execution.instance(attributes["activityId"]).cancel_requested = True
+            execution.instance(str(attributes.get("activityId", ""))).cancel_requested = True
         elif kind == "TimerStarted":
-            timer_id = attributes["timerId"]
+            timer_id = str(attributes.get("timerId", ""))
             execution.open_timers.add(timer_id)
             control = _control(attributes.get("control"))
             timer_controls[timer_id] = control
@@ -169,7 +185,7 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
                 instance = execution.instance(control["activity_id"])
                 instance.timer, instance.timer_attempt = "open", int(control["attempt"])
         elif kind in ("TimerFired", "TimerCanceled", "StartTimerFailed"):
-            timer_id = attributes["timerId"]
+            timer_id = str(attributes.get("timerId", ""))
             execution.open_timers.discard(timer_id)
             control = timer_controls.get(timer_id, {})
             if kind == "StartTimerFailed":
@@ -185,17 +201,42 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
         execution.has_news = (
             event["eventType"] not in _QUIET and event["eventType"] != "DecisionTaskCompleted"
         )
+    if not execution.started:
+        execution.problem = (
+            "the history has no WorkflowExecutionStarted event, so the workflow input is unknown"
+        )
     return execution
 
 
+def _event_id(raw: Any) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _orphan(event: dict[str, Any], kind: str, scheduled: int, position: int) -> str:
+    return (
+        f"event {_event_id(event.get('eventId', position + 1))} ({kind}) is for scheduled event "
+        f"{scheduled}, which is not in the history"
+    )
+
+
 def _control(raw: Any) -> dict[str, Any]:
-    if not raw:
+    """A timer's control, as the decider wrote it; {} for anything else (another decider's)."""
+    if not raw or not isinstance(raw, str):
         return {}
     try:
         data = json.loads(raw)
-    except (TypeError, ValueError):
+    except (ValueError, RecursionError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    if data.get("kind") == "retry" and not (
+        isinstance(data.get("activity_id"), str) and type(data.get("attempt")) is int
+    ):
+        return {}
+    return data
 
 
 # Retry timer ids embed the attempt and the activity id, so a StartTimerFailed
@@ -207,6 +248,6 @@ def _retry_control_from_id(timer_id: str) -> dict[str, Any] | None:
     if not timer_id.startswith(RETRY_TIMER_PREFIX):
         return None
     attempt, _, activity_id = timer_id[len(RETRY_TIMER_PREFIX) :].partition("-")
-    if not attempt.isdigit() or not activity_id:
+    if not (attempt.isascii() and attempt.isdigit()) or not activity_id:
         return None
     return {"kind": "retry", "attempt": int(attempt), "activity_id": activity_id}

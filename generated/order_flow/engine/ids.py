@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-MAX_ID = 256
 REVERT_SUFFIX = ".revert"
 
 

@@ -20,7 +20,8 @@ from typing import Any
 from .handlers import HandlerError, check_imports, import_handler
 from .local import LocalRunner
 from .plan import FlowPlan
-from .values import MAX_DEPTH, MAX_PAYLOAD, dumps, nesting_problem, problem
+from .limits import MAX_PAYLOAD
+from .values import MAX_DEPTH, dumps, nesting_problem, problem
 
 # 0 completed; 1 refused (input, handler module) or did not complete; 2 a usage error.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from .ids import revert_type_name
+from .limits import MAX_DESCRIPTION
 from .plan import ActivityPlan, FlowPlan
 
 if TYPE_CHECKING:
     from mypy_boto3_swf import SWFClient
     from mypy_boto3_swf.type_defs import ActivityTypeTypeDef, WorkflowTypeTypeDef
 
-MAX_DESCRIPTION = 1024
 # A default SWF applies when a type was registered without one.
 IMPLICIT_DEFAULTS = {"defaultTaskPriority": "0"}
 

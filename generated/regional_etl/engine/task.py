@@ -18,11 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .limits import MAX_HEARTBEAT_DETAILS, MAX_PAYLOAD, MAX_REASON
 from .plan import ActivityPlan, TypeRef
-from .values import MAX_PAYLOAD, clip, decode, dumps, problem
-
-MAX_REASON = 256
-MAX_HEARTBEAT_DETAILS = 2048
+from .values import clip, decode, dumps, problem
 
 
 @dataclass
