@@ -6,13 +6,15 @@ load -> validate -> check (flowgen.compiler) -> plan -> render -> write/compare
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 from pathlib import Path
 
 from flowgen.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, use_colour
-from flowgen.compiler import Compiled, compile_spec
+from flowgen.compiler import Compiled, compile_specs
+from flowgen.diagnostics import show
 from flowgen.plan import build_plan
-from flowgen.render import Source, package_name, render_package
+from flowgen.render import MANIFEST, Source, package_name, render_package
 from flowgen.render.graph import mermaid
 from flowgen.write import Package, WriteError, compare, write_packages
 
@@ -32,7 +34,7 @@ def project_path(spec: str) -> str:
 
 def _compile_all(specs: list[str], strict: bool) -> tuple[list[Compiled], int]:
     colour = use_colour(sys.stderr)
-    compiled = [compile_spec(spec, strict=strict) for spec in specs]
+    compiled = compile_specs(specs, strict=strict)
     code = EXIT_OK
     for item in compiled:
         for located in item.diagnostics:
@@ -64,8 +66,28 @@ def packages_for(specs: list[str], out: str | None, strict: bool) -> tuple[list[
         seen[directory.resolve()] = item.file
         raw = Path(item.file).read_bytes()
         source = Source(project_path(item.file), hashlib.sha256(raw).hexdigest())
+        other = _built_from(directory)
+        if other is not None and other[0] != plan.workflow and other[1] != source.path:
+            print(
+                f"flowgen: error: {directory} holds the package of workflow {show(other[0])} from "
+                f"{show(other[1])}; the workflow {show(plan.workflow)} of {item.file} makes the same "
+                f"package name: rename one workflow, or remove {directory} first",
+                file=sys.stderr,
+            )
+            return [], EXIT_USAGE
         packages.append(Package(item.file, directory, render_package(plan, source)))
     return packages, EXIT_OK
+
+
+def _built_from(directory: Path) -> tuple[str, str] | None:
+    """(workflow name, spec path) that the package in `directory` was built from, if its
+    manifest says (manifests written before flowgen recorded the workflow do not)."""
+    try:
+        data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        workflow, spec = data["workflow"], data["spec"]["path"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return (workflow, spec) if isinstance(workflow, str) and isinstance(spec, str) else None
 
 
 def build(specs: list[str], out: str | None, strict: bool, quiet: bool) -> int:

@@ -102,12 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from flowgen.compiler import compile_spec
+    from flowgen.compiler import compile_specs
 
     colour = use_colour(sys.stderr)
     code = EXIT_OK
-    for file in args.specs:
-        compiled = compile_spec(file, strict=args.strict)
+    for compiled in compile_specs(args.specs, strict=args.strict):
         for located in compiled.diagnostics:
             print(located.render(colour), file=sys.stderr)
         if compiled.unreadable:

@@ -34,12 +34,14 @@ from markdown_it.token import Token
 
 from flowgen.build import packages_for
 from flowgen.render import package_name
+from flowgen.spec.names import package_name_problem
 from flowgen.write import Package, write_packages
 from tests.yaml_text import yaml_string, yaml_value
 
 SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False
 )
+HANDLER = "hostile_handlers.module:f0"  # the handlers' package, which the workflow must not shadow
 ENTRY_POINTS = ("decider", "worker", "register", "starter", "local")
 MODULES = ("__init__", "types", "flow", *ENTRY_POINTS)
 
@@ -150,6 +152,11 @@ def swf_names(limit: int = 256) -> st.SearchStrategy[str]:
     return st.lists(parts, min_size=1, max_size=6).map(lambda p: _swf_name("".join(p), limit))
 
 
+def _workflow_name(name: str) -> str:
+    """A workflow name flowgen takes: not one whose package would shadow a module (`?abc` -> `_abc`)."""
+    return name if package_name_problem(name, [HANDLER]) is None else name[:250] + "-flow"
+
+
 json_values = st.recursive(
     st.one_of(
         st.none(),
@@ -219,7 +226,7 @@ activities = st.fixed_dictionaries(
 hostile_specs = st.builds(
     Hostile,
     domain=swf_names(),
-    workflow=swf_names(),
+    workflow=swf_names().map(_workflow_name),
     version=swf_names(64),
     task_list=swf_names(),
     description=hostile_text,

@@ -62,7 +62,12 @@ ROLE_ACTIONS = {
         "swf:RespondActivityTaskFailed",
         "swf:RespondActivityTaskCanceled",
     },
-    "starter": {"swf:StartWorkflowExecution"},
+    "starter": {
+        "swf:StartWorkflowExecution",
+        # `starter --wait` follows the execution it started
+        "swf:DescribeWorkflowExecution",
+        "swf:GetWorkflowExecutionHistory",
+    },
     "registrar": {
         "swf:DescribeDomain",
         "swf:RegisterDomain",
@@ -82,6 +87,7 @@ ROLE_MODULES = {
 
 WIDE = """
 flowgen: 1
+aws_partition: aws-us-gov
 domain: "team*?$dev"
 workflow:
   name: "wide*flow"
@@ -210,18 +216,23 @@ def _conditions(statement: dict[str, Any]) -> dict[str, list[str]]:
     return out
 
 
-def _activity_types(plan: FlowPlan) -> set[tuple[str, str]]:
-    types = {(a.name, a.version) for a in plan.activities}
-    return types | {(revert_type_name(a.name), a.version) for a in plan.activities if a.revert}
+def _activity_types(plan: FlowPlan) -> set[tuple[str, str, str]]:
+    """(type name, version, task list) of every activity type the plan schedules, reverts included."""
+    types = {(a.name, a.version, a.task_list) for a in plan.activities}
+    return types | {(revert_type_name(a.name), a.version, a.task_list) for a in plan.activities if a.revert}
 
 
-def _pairs(statements: list[dict[str, Any]], name_key: str, version_key: str) -> set[tuple[str, str]]:
-    pairs = set()
+def _granted(statements: list[dict[str, Any]], *keys: str) -> set[tuple[str, ...]]:
+    """Every combination of the `keys` conditions the statements allow: IAM ands the keys of one
+    statement and ors the values of one key, so a statement grants the cross product of its values."""
+    granted: set[tuple[str, ...]] = set()
     for statement in statements:
         conditions = _conditions(statement)
-        (version,) = conditions[version_key]
-        pairs |= {(name, version) for name in conditions[name_key]}
-    return pairs
+        combinations: list[tuple[str, ...]] = [()]
+        for key in keys:
+            combinations = [(*c, value) for c in combinations for value in conditions[key]]
+        granted |= set(combinations)
+    return granted
 
 
 def _by_action(statements: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
@@ -235,7 +246,7 @@ def _by_action(statements: list[dict[str, Any]], action: str) -> list[dict[str, 
 
 def assert_scoped(role: str, policy: dict[str, Any], plan: FlowPlan) -> None:
     statements = _statements(policy)
-    arn = f"arn:aws:swf:*:*:/domain/{iam.literal(plan.domain)}"
+    arn = f"arn:{plan.aws_partition}:swf:*:*:/domain/{iam.literal(plan.domain)}"
     granted: set[str] = set()
     for statement in statements:
         assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}, statement
@@ -254,7 +265,6 @@ def assert_scoped(role: str, policy: dict[str, Any], plan: FlowPlan) -> None:
         assert not _bare_wildcards(domain) and unescape(domain) == plan.domain
     assert granted == ROLE_ACTIONS[role]
 
-    all_task_lists = sorted({a.task_list for a in plan.activities})
     worker_task_lists = sorted({a.task_list for a in plan.activities if not a.external})
     if role == "decider":
         (poll,) = _by_action(statements, "swf:PollForDecisionTask")
@@ -266,8 +276,10 @@ def assert_scoped(role: str, policy: dict[str, Any], plan: FlowPlan) -> None:
                 "swf:activityType.version",
                 "swf:taskList.name",
             }
-            assert sorted(_conditions(statement)["swf:taskList.name"]) == all_task_lists
-        assert _pairs(schedules, "swf:activityType.name", "swf:activityType.version") == _activity_types(plan)
+        scheduled = _granted(
+            schedules, "swf:activityType.name", "swf:activityType.version", "swf:taskList.name"
+        )
+        assert scheduled == _activity_types(plan)
     elif role == "worker":
         (poll,) = _by_action(statements, "swf:PollForActivityTask")
         assert _conditions(poll) == {"swf:taskList.name": worker_task_lists}
@@ -278,18 +290,27 @@ def assert_scoped(role: str, policy: dict[str, Any], plan: FlowPlan) -> None:
             "swf:workflowType.version": [plan.version],
             "swf:taskList.name": [plan.task_list],
         }
+        (watch,) = [s for s in statements if "swf:DescribeWorkflowExecution" in s["Action"]]
+        assert watch["Action"] == ["swf:DescribeWorkflowExecution", "swf:GetWorkflowExecutionHistory"]
     else:
         (register,) = _by_action(statements, "swf:RegisterWorkflowType")
-        assert _conditions(register) == {"swf:name": [plan.workflow], "swf:version": [plan.version]}
+        assert _conditions(register) == {
+            "swf:name": [plan.workflow],
+            "swf:version": [plan.version],
+            "swf:defaultTaskList.name": [plan.task_list],
+        }
         (describe,) = _by_action(statements, "swf:DescribeWorkflowType")
         assert _conditions(describe) == {
             "swf:workflowType.name": [plan.workflow],
             "swf:workflowType.version": [plan.version],
         }
-        types = _activity_types(plan)
-        assert _pairs(_by_action(statements, "swf:RegisterActivityType"), "swf:name", "swf:version") == types
+        registers = _by_action(statements, "swf:RegisterActivityType")
+        assert _granted(registers, "swf:name", "swf:version", "swf:defaultTaskList.name") == _activity_types(
+            plan
+        )
         described = _by_action(statements, "swf:DescribeActivityType")
-        assert _pairs(described, "swf:activityType.name", "swf:activityType.version") == types
+        types = {(name, version) for name, version, _ in _activity_types(plan)}
+        assert _granted(described, "swf:activityType.name", "swf:activityType.version") == types
     # Conditioned actions are the ones above; every other grant is the domain's alone.
     conditioned = {
         "swf:PollForDecisionTask",
@@ -320,11 +341,32 @@ def test_rendered_policies_are_scoped_to_the_spec(plans: dict[str, FlowPlan], ro
         assert_scoped(role, iam.POLICIES[role](plan), plan)
 
 
+def test_the_decider_schedules_no_pair_the_plan_does_not(plans: dict[str, FlowPlan]) -> None:
+    """order_flow schedules its activity types on three task lists: each type may be scheduled on
+    its own task list only, not on every task list of the flow."""
+    plan = plans["order_flow"]
+    schedules = _by_action(iam.decider(plan)["Statement"], "swf:ScheduleActivityTask")
+    granted = _granted(schedules, "swf:activityType.name", "swf:activityType.version", "swf:taskList.name")
+    assert len({task_list for *_, task_list in granted}) > 1
+    assert granted == _activity_types(plan)
+    assert len(granted) == len(plan.activities) + len([a for a in plan.activities if a.revert])
+
+
+def test_the_partition_is_the_specs(plans: dict[str, FlowPlan]) -> None:
+    """aws by default; aws-us-gov (or aws-cn) when the spec says so, in every ARN of every policy."""
+    assert {plan.aws_partition for name, plan in plans.items() if name != "wide"} == {"aws"}
+    assert plans["wide"].aws_partition == "aws-us-gov"
+    for plan in plans.values():
+        for policy in iam.POLICIES.values():
+            resources = {s["Resource"] for s in policy(plan)["Statement"]} - {"*"}
+            assert resources == {f"arn:{plan.aws_partition}:swf:*:*:/domain/{iam.literal(plan.domain)}"}
+
+
 def test_wildcard_characters_in_names_are_literal(plans: dict[str, FlowPlan]) -> None:
     """A domain called team*?$dev is that domain, not every domain starting with "team"."""
     policy = iam.POLICIES["starter"](plans["wide"])
-    (statement,) = policy["Statement"]
-    assert statement["Resource"] == "arn:aws:swf:*:*:/domain/team${*}${?}${$}dev"
+    statement = policy["Statement"][0]
+    assert statement["Resource"] == "arn:aws-us-gov:swf:*:*:/domain/team${*}${?}${$}dev"
     assert statement["Condition"]["StringEquals"]["swf:workflowType.name"] == "wide${*}flow"
     assert statement["Condition"]["StringEquals"]["swf:workflowType.version"] == "1.${$}"
 

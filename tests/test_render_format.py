@@ -30,6 +30,7 @@ import flowgen.render
 from flowgen.compiler import compile_spec
 from flowgen.plan import build_plan
 from flowgen.render import BLACK_MODE, PYTHON_TEMPLATES, Source, blackstyle, py_literal, python_modules
+from flowgen.spec.names import package_name_problem
 from tests.yaml_text import yaml_string, yaml_value
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -148,6 +149,11 @@ def swf_names(limit: int = 256) -> st.SearchStrategy[str]:
     return hostile_text.map(lambda text: _swf_name(text, limit))
 
 
+def _workflow_name(name: str) -> str:
+    """Not a name whose package would shadow a module (`re`, `?abc` -> `_abc`): flowgen refuses those."""
+    return name if package_name_problem(name, []) is None else name[:250] + "-flow"
+
+
 def tails(max_size: int = 110) -> st.SearchStrategy[str]:
     """The rest of an identifier, up to very long: `a3_` + tail."""
     return st.one_of(st.text("abcxyz_019", max_size=12), st.integers(0, max_size).map(lambda n: "x" * n))
@@ -176,7 +182,7 @@ def hostile_specs(draw: Callable[..., Any]) -> str:
         "flowgen: 1",
         f"domain: {yaml_string(draw(swf_names()))}",
         "workflow:",
-        f"  name: {yaml_string(draw(swf_names()))}",
+        f"  name: {yaml_string(draw(swf_names().map(_workflow_name)))}",
         f"  version: {yaml_string(draw(swf_names(64)))}",
         f"  description: {yaml_string(draw(hostile_text))}",
         f"  task_list: {yaml_string(draw(swf_names()))}",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flowgen.check.activities import check_activities
+from flowgen.check.activities import check_activities, check_package_name
 from flowgen.check.budget import (
     EVENTS_PER_ATTEMPT,
     WORKFLOW_EVENTS,
@@ -56,6 +56,7 @@ def check(spec: Spec) -> tuple[Checked, list[Diagnostic]]:
     settings = {name: effective(spec, name) for name in spec.activities}
     analysis, found = analyse(spec, ups, order)
     diagnostics += found
+    diagnostics += check_package_name(spec)
     diagnostics += check_activities(spec, analysis)
     diagnostics += check_workflow_durations(spec)
     diagnostics += check_activity_timeouts(spec, settings)

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import sys
+
 from flowgen.check.references import Analysis
-from flowgen.diagnostics import Diagnostic
+from flowgen.diagnostics import Diagnostic, Severity, show
 from flowgen.runtime.ids import instance_id, revert_id, revert_type_name
 from flowgen.runtime.limits import MAX_ID
 from flowgen.spec.models import Spec
+from flowgen.spec.names import package_name_problem
+
+
+def check_package_name(spec: Spec) -> list[Diagnostic]:
+    """The workflow's package must not shadow a module that it, Python or its handlers need."""
+    handlers = [h for a in spec.activities.values() for h in (a.handler, a.revert) if h is not None]
+    problem = package_name_problem(spec.workflow.name, handlers)
+    return [] if problem is None else [Diagnostic(("workflow", "name"), problem)]
+
+
+def standard_library_handler(handler: str) -> str | None:
+    """A warning when `handler` is a function of Python itself (`os:system`, `builtins:eval`)."""
+    top = handler.split(":")[0].split(".")[0]
+    if top not in sys.stdlib_module_names and top != "builtins":
+        return None
+    return (
+        f"{show(handler)} is a function of Python itself, not of your project: the worker calls it "
+        "with whatever the activity's inputs carry, the workflow input included. A spec is code: "
+        "review it as code (docs/trust.md)"
+    )
 
 
 def check_activities(spec: Spec, analysis: Analysis) -> list[Diagnostic]:
@@ -28,7 +50,13 @@ def check_activities(spec: Spec, analysis: Analysis) -> list[Diagnostic]:
                         "an external activity cannot have a revert: this package runs no worker code for it",
                     )
                 )
-        elif activity.handler is None:
+        else:
+            for key in ("handler", "revert"):
+                handler = getattr(activity, key)
+                warning = None if handler is None else standard_library_handler(handler)
+                if warning is not None:
+                    diagnostics.append(Diagnostic(base + (key,), warning, severity=Severity.WARNING))
+        if not activity.external and activity.handler is None:
             diagnostics.append(
                 Diagnostic(
                     base, f"{name} needs a handler (package.module:function), or external: true", at_key=True

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flowgen.check.effective import Effective
+from flowgen.check.effective import Effective, TimeoutValue
 from flowgen.diagnostics import Diagnostic, Path, Severity
 from flowgen.runtime.limits import MAX_EXECUTION_SECONDS, MAX_RETENTION_DAYS
-from flowgen.spec.durations import format_duration
+from flowgen.spec.durations import NO_LIMIT, format_duration
 from flowgen.spec.models import Spec
 
 DAY = 86400
@@ -57,6 +57,8 @@ def check_activity_timeouts(spec: Spec, settings: dict[str, Effective]) -> list[
                 )
             )
         total = values["schedule_to_close"]
+        if not spec.activities[name].external and run == NO_LIMIT and total == NO_LIMIT:
+            diagnostics.append(_unbounded(name, heartbeat))
         if isinstance(total, int) and isinstance(run, int) and 1 <= total < run:
             where = _blame(own, paths["schedule_to_close"], paths["start_to_close"])
             diagnostics.append(
@@ -68,6 +70,25 @@ def check_activity_timeouts(spec: Spec, settings: dict[str, Effective]) -> list[
                 )
             )
     return diagnostics
+
+
+def _unbounded(name: str, heartbeat: TimeoutValue) -> Diagnostic:
+    """The worker heartbeats automatically (at a third of `heartbeat`) only until start_to_close,
+    or schedule_to_close when start_to_close is none: an automatic heartbeat with no end would keep
+    a hung handler's task open for ever."""
+    why = f"no timeout bounds {name}'s handler (start_to_close and schedule_to_close are none)"
+    if isinstance(heartbeat, int):
+        advice = (
+            "so the worker sends no automatic heartbeat: the handler must call context.heartbeat() "
+            f"at least every {format_duration(heartbeat)}, or SWF times each attempt out"
+        )
+    else:
+        advice = (
+            "and heartbeat is none, so a hung attempt stays open until the execution times out: set "
+            "start_to_close or schedule_to_close, or a heartbeat that the handler keeps with "
+            "context.heartbeat() (the worker heartbeats automatically only while a timeout bounds it)"
+        )
+    return Diagnostic(("activities", name), f"{why}, {advice}", severity=Severity.WARNING, at_key=True)
 
 
 def _blame(own: Path, *paths: Path | None) -> Path:

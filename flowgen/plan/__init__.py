@@ -80,6 +80,7 @@ def build_plan(checked: Checked) -> p.FlowPlan:
         result=tuple((key, _source(value)) for key, value in workflow.result.items()),
         result_types=tuple((key, t) for key, t in checked.analysis.result.items()),
         activities=tuple(activities),
+        aws_partition=spec.aws_partition,
     )
 
 

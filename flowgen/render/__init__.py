@@ -17,9 +17,7 @@ import hashlib
 import importlib.metadata
 import importlib.resources
 import json
-import keyword
 import re
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +31,7 @@ from flowgen.render.names import Names, python_type
 from flowgen.runtime.ids import revert_type_name
 from flowgen.runtime.plan import ActivityPlan, FlowPlan, TypeRef
 from flowgen.spec.durations import format_duration
+from flowgen.spec.names import package_name as package_name  # build and tests import it from here
 
 BLACK_MODE = Mode(target_versions={TargetVersion.PY311}, line_length=100)
 PYTHON_TEMPLATES = (
@@ -54,19 +53,6 @@ class Source:
 
     path: str  # relative to the project root, with / separators
     sha256: str
-
-
-def package_name(workflow: str) -> str:
-    """A Python package name for a workflow name (SWF allows more than Python does).
-
-    A name the standard library uses (`json`, `logging`) gets `_flow` appended,
-    so the package cannot shadow that module when its folder is on the path."""
-    name = re.sub(r"\W", "_", workflow, flags=re.ASCII).lower()
-    if not name or name[0].isdigit():
-        name = "flow_" + name
-    if name in sys.stdlib_module_names or keyword.iskeyword(name):
-        name += "_flow"
-    return name
 
 
 def py_literal(value: Any) -> str:
@@ -240,7 +226,7 @@ def render_package(plan: FlowPlan, source: Source) -> dict[str, bytes]:
     header = environment.get_template("_header.j2").render(context)
     for name, text in engine_sources().items():
         files[f"engine/{name}"] = (header + text).encode()
-    files[MANIFEST] = manifest(files, source)
+    files[MANIFEST] = manifest(files, source, plan.workflow)
     return dict(sorted(files.items()))
 
 
@@ -254,12 +240,15 @@ def engine_sources() -> dict[str, str]:
     }
 
 
-def manifest(files: dict[str, bytes], source: Source) -> bytes:
+def manifest(files: dict[str, bytes], source: Source, workflow: str) -> bytes:
     import flowgen
 
     data = {
         "generator": {"flowgen": flowgen.__version__, "black": importlib.metadata.version("black")},
         "spec": {"path": source.path, "sha256": source.sha256},
+        # `build` refuses to replace a package built from another workflow whose name maps to
+        # the same package name (see flowgen.build).
+        "workflow": workflow,
         "files": {name: hashlib.sha256(body).hexdigest() for name, body in sorted(files.items())},
     }
     return _json(data)

@@ -1,7 +1,10 @@
 """Least-privilege IAM policies for the four roles around one workflow.
 
-Each policy is scoped to the domain's ARN and, through SWF's IAM condition
-keys, to the spec's task lists, activity types and workflow type. The one
+Each policy is scoped to the domain's ARN (in the spec's `aws_partition`) and,
+through SWF's IAM condition keys, to the spec's task lists, activity types and
+workflow type: the decider may schedule exactly the (activity type, task list)
+pairs the plan schedules, and the registrar may register each type only with
+its own default task list. The one
 exception is swf:RegisterDomain, which IAM cannot scope to a domain: it has no
 resource type in the Service Authorization Reference, and SWF's API reference
 says "You cannot use an IAM policy to control domain access for this action".
@@ -38,23 +41,36 @@ def literal(text: str) -> str:
 
 
 def domain_arn(plan: FlowPlan) -> str:
-    # Region and account are left open: the domain name is what scopes it.
-    return f"arn:aws:swf:*:*:/domain/{literal(plan.domain)}"
+    # Region and account are left open: the domain name is what scopes it. The partition is the
+    # spec's (aws, aws-cn, aws-us-gov): an ARN of another partition matches nothing.
+    return f"arn:{plan.aws_partition}:swf:*:*:/domain/{literal(plan.domain)}"
 
 
-def _activity_types(plan: FlowPlan) -> dict[str, list[str]]:
-    """Version -> activity type names (reverts included), sorted."""
-    by_version: dict[str, set[str]] = {}
+def _activity_types(plan: FlowPlan) -> dict[tuple[str, str], list[str]]:
+    """(version, task list) -> the activity type names (reverts included) scheduled on that task
+    list and registered with it as their default, sorted. One statement per key grants exactly
+    these (type, task list) pairs: IAM ands a statement's condition keys, so a single statement
+    over all names and all task lists would grant their cross product."""
+    groups: dict[tuple[str, str], set[str]] = {}
     for activity in plan.activities:
-        names = by_version.setdefault(activity.version, set())
+        names = groups.setdefault((activity.version, activity.task_list), set())
         names.add(activity.name)
         if activity.revert:
             names.add(revert_type_name(activity.name))
+    return {key: sorted(names) for key, names in sorted(groups.items())}
+
+
+def _types_by_version(plan: FlowPlan) -> dict[str, list[str]]:
+    """Version -> every activity type name of that version, sorted (describing needs no task list)."""
+    by_version: dict[str, set[str]] = {}
+    for (version, _), names in _activity_types(plan).items():
+        by_version.setdefault(version, set()).update(names)
     return {version: sorted(names) for version, names in sorted(by_version.items())}
 
 
-def _activity_task_lists(plan: FlowPlan, include_external: bool = True) -> list[str]:
-    return sorted({a.task_list for a in plan.activities if include_external or not a.external})
+def _worker_task_lists(plan: FlowPlan) -> list[str]:
+    """The task lists this package's worker polls: external activities run elsewhere."""
+    return sorted({a.task_list for a in plan.activities if not a.external})
 
 
 def _statement(
@@ -95,7 +111,7 @@ def decider(plan: FlowPlan) -> Policy:
             arn,
         ),
     ]
-    for index, (version, names) in enumerate(_activity_types(plan).items()):
+    for index, ((version, task_list), names) in enumerate(_activity_types(plan).items()):
         statements.append(
             _statement(
                 f"ScheduleActivities{index}",
@@ -105,7 +121,7 @@ def decider(plan: FlowPlan) -> Policy:
                     "StringEquals": {
                         "swf:activityType.name": names,
                         "swf:activityType.version": version,
-                        "swf:taskList.name": _activity_task_lists(plan),
+                        "swf:taskList.name": task_list,
                     }
                 },
             )
@@ -122,7 +138,7 @@ def worker(plan: FlowPlan) -> Policy:
                 "PollActivities",
                 ["swf:PollForActivityTask"],
                 arn,
-                {"StringEquals": {"swf:taskList.name": _activity_task_lists(plan, include_external=False)}},
+                {"StringEquals": {"swf:taskList.name": _worker_task_lists(plan)}},
             ),
             _statement(
                 "ReportActivities",
@@ -139,13 +155,14 @@ def worker(plan: FlowPlan) -> Policy:
 
 
 def starter(plan: FlowPlan) -> Policy:
+    arn = domain_arn(plan)
     return {
         "Version": VERSION,
         "Statement": [
             _statement(
                 "StartThisWorkflow",
                 ["swf:StartWorkflowExecution"],
-                domain_arn(plan),
+                arn,
                 {
                     "StringEquals": {
                         "swf:workflowType.name": plan.workflow,
@@ -153,7 +170,14 @@ def starter(plan: FlowPlan) -> Policy:
                         "swf:taskList.name": plan.task_list,
                     }
                 },
-            )
+            ),
+            # `starter --wait` follows the execution it started. IAM has no condition keys for
+            # these two, so the domain is their narrowest scope.
+            _statement(
+                "WaitForExecutions",
+                ["swf:DescribeWorkflowExecution", "swf:GetWorkflowExecutionHistory"],
+                arn,
+            ),
         ],
     }
 
@@ -168,7 +192,13 @@ def registrar(plan: FlowPlan) -> Policy:
             "RegisterTheWorkflowType",
             ["swf:RegisterWorkflowType"],
             arn,
-            {"StringEquals": {"swf:name": plan.workflow, "swf:version": plan.version}},
+            {
+                "StringEquals": {
+                    "swf:name": plan.workflow,
+                    "swf:version": plan.version,
+                    "swf:defaultTaskList.name": plan.task_list,
+                }
+            },
         ),
         _statement(
             "DescribeTheWorkflowType",
@@ -182,15 +212,22 @@ def registrar(plan: FlowPlan) -> Policy:
             },
         ),
     ]
-    for index, (version, names) in enumerate(_activity_types(plan).items()):
+    for index, ((version, task_list), names) in enumerate(_activity_types(plan).items()):
         statements.append(
             _statement(
                 f"RegisterActivityTypes{index}",
                 ["swf:RegisterActivityType"],
                 arn,
-                {"StringEquals": {"swf:name": names, "swf:version": version}},
+                {
+                    "StringEquals": {
+                        "swf:name": names,
+                        "swf:version": version,
+                        "swf:defaultTaskList.name": task_list,
+                    }
+                },
             )
         )
+    for index, (version, names) in enumerate(_types_by_version(plan).items()):
         statements.append(
             _statement(
                 f"DescribeActivityTypes{index}",

@@ -459,6 +459,13 @@ class Spec(_Model):
         30 * 86400,
         description="History retention when registering the domain, in whole days; default 30d, at most 90d.",
     )
+    aws_partition: Literal["aws", "aws-cn", "aws-us-gov"] = Field(
+        "aws",
+        description=(
+            "The AWS partition of the ARNs in the generated IAM policies: aws, aws-cn (China) or "
+            "aws-us-gov (GovCloud); default aws."
+        ),
+    )
     workflow: Workflow = Field(description="The workflow type.")
     defaults: Defaults = Field(default_factory=Defaults, description="Fields every activity inherits.")
     activities: Annotated[dict[ActivityName, Activity], Field(min_length=1)] = Field(

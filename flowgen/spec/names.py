@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import sys
 
 from flowgen.diagnostics import show
 from flowgen.runtime.limits import MAX_NAME
@@ -59,4 +60,53 @@ def handler_problem(value: str) -> str | None:
     for part in parts:
         if keyword.iskeyword(part):
             return f"handler {show(value)} uses the Python keyword {show(part)} as a name"
+    return None
+
+
+# Top-level modules a generated package needs besides the standard library: boto3 and what it
+# imports, and the stubs its type hints name.
+PACKAGE_IMPORTS = frozenset(
+    {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six", "mypy_boto3_swf"}
+)
+# Python imports these from the path at start-up, so a package of that name runs in every program.
+STARTUP_MODULES = frozenset({"sitecustomize", "usercustomize"})
+
+
+def package_name(workflow: str) -> str:
+    """The Python package a workflow compiles to: `order-flow` -> `order_flow`, `2fa` -> `flow_2fa`.
+
+    Many workflow names map to one package name (`日本` and `中国` both give `__`); the front end
+    refuses two of them in one command, and `build` one that would replace another's package."""
+    name = re.sub(r"\W", "_", workflow, flags=re.ASCII).lower()
+    if not name or name[0].isdigit():
+        name = "flow_" + name
+    return name
+
+
+def package_name_problem(workflow: str, handlers: list[str]) -> str | None:
+    """Why the package of `workflow` would shadow a module something needs, or None.
+
+    generated/ goes on the path of the decider, the workers and the tests, so a package there
+    named like a module hides that module from every program on that path."""
+    name = package_name(workflow)
+    what = f"the package name {show(name)}"
+    everywhere = "for every program with generated/ on its path; choose another workflow name"
+    if keyword.iskeyword(name):
+        return (
+            f"{what} is a Python keyword, so the package could not be imported; choose another workflow name"
+        )
+    if name in sys.stdlib_module_names:
+        return f"{what} would shadow the standard library's module {name} {everywhere}"
+    if name in PACKAGE_IMPORTS:
+        return f"{what} would shadow {name}, which every generated package needs, {everywhere}"
+    if name in STARTUP_MODULES:
+        return f"{what} is a module Python imports at start-up: the package would run {everywhere}"
+    if name in ("flowgen", "engine"):
+        return f"{what} is flowgen's own (every package carries its runtime as engine/); choose another workflow name"
+    for handler in handlers:
+        if handler.split(":")[0].split(".")[0] == name:
+            return (
+                f"{what} would shadow the package of the handler {show(handler)}, so the worker could "
+                "not import it; choose another workflow name"
+            )
     return None

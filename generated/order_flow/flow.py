@@ -504,5 +504,6 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
                 "revert": None,
             },
         ],
+        "aws_partition": "aws",
     }
 )

@@ -171,8 +171,7 @@ def starter_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     parser.add_argument(
         "--wait",
         action="store_true",
-        help="wait until the execution closes: print its result and exit 0 if it completed, else 1 "
-        "(needs swf:DescribeWorkflowExecution and swf:GetWorkflowExecutionHistory)",
+        help="wait until the execution closes: print its result and exit 0 if it completed, else 1",
     )
     args = parser.parse_args(argv)
     _logging(args)

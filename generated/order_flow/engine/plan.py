@@ -276,6 +276,8 @@ class FlowPlan:
     result: tuple[tuple[str, Source], ...]
     result_types: tuple[tuple[str, TypeRef], ...]
     activities: tuple[ActivityPlan, ...]
+    # The AWS partition of the ARNs in the package's IAM policies: aws, aws-cn or aws-us-gov.
+    aws_partition: str
     _by_name: dict[str, ActivityPlan] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -300,6 +302,7 @@ class FlowPlan:
             "result": [[k, s.to_data()] for k, s in self.result],
             "result_types": [[k, t.to_data()] for k, t in self.result_types],
             "activities": [a.to_data() for a in self.activities],
+            "aws_partition": self.aws_partition,
         }
 
     @staticmethod
@@ -319,4 +322,5 @@ class FlowPlan:
             result=tuple((k, Source.from_data(s)) for k, s in data["result"]),
             result_types=tuple((k, TypeRef.from_data(t)) for k, t in data["result_types"]),
             activities=tuple(ActivityPlan.from_data(a) for a in data["activities"]),
+            aws_partition=data["aws_partition"],
         )
