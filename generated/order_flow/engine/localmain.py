@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .handlers import HandlerError, check_imports, import_handler
+from .limits import MAX_PAYLOAD
 from .local import LocalRunner
 from .plan import FlowPlan
-from .limits import MAX_PAYLOAD
 from .values import MAX_DEPTH, dumps, nesting_problem, problem
 
 # 0 completed; 1 refused (input, handler module) or did not complete; 2 a usage error.
