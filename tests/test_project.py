@@ -10,6 +10,7 @@ import sys
 
 import jsonschema
 import pytest
+import yaml
 
 from flowgen.load import read_spec_file
 from flowgen.spec.schema import json_schema, schema_text
@@ -74,3 +75,49 @@ def test_readme_validate_example_is_real_output() -> None:
     )
     assert done.returncode == 1
     assert done.stderr == shown
+
+
+def _hooks() -> list[dict[str, object]]:
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert isinstance(hooks, list)
+    return hooks
+
+
+def _run_hook(hook: dict[str, object], files: list[str], cwd: pathlib.Path, *args: str) -> int:
+    """Run a hook as pre-commit does: its entry, its args, then the files its pattern selects."""
+    pattern = re.compile(str(hook.get("files", "")))
+    selected = [f for f in files if pattern.search(f)]
+    command = [*str(hook["entry"]).split(), *args, *(selected if hook.get("pass_filenames", True) else [])]
+    assert command[0] == "flowgen"
+    run = subprocess.run(
+        [sys.executable, "-m", "flowgen", *command[1:]], cwd=cwd, capture_output=True, text=True
+    )
+    return run.returncode
+
+
+def test_hooks_take_the_files_pre_commit_passes() -> None:
+    hooks = {str(hook["id"]): hook for hook in _hooks()}
+    assert set(hooks) == {"flowgen-validate", "flowgen-check"}
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    for hook in hooks.values():
+        assert hook.get("pass_filenames", True) is True and not hook.get("always_run")
+        assert "*" not in str(hook["entry"]), "a hook must not name its own files"
+        assert _run_hook(hook, tracked, ROOT) == 0
+
+
+def test_hooks_work_in_another_layout(tmp_path: pathlib.Path) -> None:
+    """A project with its specs in flows/ and packages in build/ overrides `files:` and `args:`."""
+    (tmp_path / "flows").mkdir()
+    spec = (ROOT / "specs" / "country_flow.yaml").read_text()
+    (tmp_path / "flows" / "country_flow.yaml").write_text(spec)
+    hooks = {str(hook["id"]): {**hook, "files": r"^flows/.*\.yaml$"} for hook in _hooks()}
+    files = ["flows/country_flow.yaml", "README.md"]
+    assert _run_hook(hooks["flowgen-validate"], files, tmp_path) == 0
+    assert _run_hook(hooks["flowgen-check"], files, tmp_path, "--out", "build") == 1  # not built yet
+    build = subprocess.run(
+        [sys.executable, "-m", "flowgen", "build", "flows/country_flow.yaml", "--out", "build"],
+        cwd=tmp_path,
+        capture_output=True,
+    )
+    assert build.returncode == 0
+    assert _run_hook(hooks["flowgen-check"], files, tmp_path, "--out", "build") == 0
