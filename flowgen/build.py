@@ -9,11 +9,11 @@ import hashlib
 import sys
 from pathlib import Path
 
-from flowgen.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, use_colour
 from flowgen.compiler import Compiled, compile_spec
 from flowgen.plan import build_plan
 from flowgen.render import Source, package_name, render_package
 from flowgen.render.graph import mermaid
+from flowgen.report import EXIT_INVALID, EXIT_OK, EXIT_USAGE, error, print_diagnostics
 from flowgen.write import Package, WriteError, compare, write_packages
 
 DEFAULT_OUT = Path("generated")
@@ -31,17 +31,8 @@ def project_path(spec: str) -> str:
 
 
 def _compile_all(specs: list[str], strict: bool) -> tuple[list[Compiled], int]:
-    colour = use_colour(sys.stderr)
     compiled = [compile_spec(spec, strict=strict) for spec in specs]
-    code = EXIT_OK
-    for item in compiled:
-        for located in item.diagnostics:
-            print(located.render(colour), file=sys.stderr)
-        if item.unreadable:
-            code = EXIT_USAGE
-        elif item.checked is None and code == EXIT_OK:
-            code = EXIT_INVALID
-    return compiled, code
+    return compiled, print_diagnostics(compiled)
 
 
 def packages_for(specs: list[str], out: str | None, strict: bool) -> tuple[list[Package], int]:
@@ -56,11 +47,7 @@ def packages_for(specs: list[str], out: str | None, strict: bool) -> tuple[list[
         plan = build_plan(item.checked)
         directory = Path(out) if out else DEFAULT_OUT / package_name(plan.workflow)
         if directory.resolve() in seen:
-            print(
-                f"flowgen: error: {item.file} and {seen[directory.resolve()]} both build into {directory}",
-                file=sys.stderr,
-            )
-            return [], EXIT_USAGE
+            return [], error(f"{item.file} and {seen[directory.resolve()]} both build into {directory}")
         seen[directory.resolve()] = item.file
         raw = Path(item.file).read_bytes()
         source = Source(project_path(item.file), hashlib.sha256(raw).hexdigest())
@@ -74,9 +61,8 @@ def build(specs: list[str], out: str | None, strict: bool, quiet: bool) -> int:
         return code
     try:
         report = write_packages(packages)
-    except (WriteError, OSError) as error:
-        print(f"flowgen: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    except (WriteError, OSError) as problem:
+        return error(str(problem))
     if not quiet:
         for line in report:
             print(line)

@@ -8,9 +8,9 @@ import json
 import os
 import sys
 
-from flowgen.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, use_colour
 from flowgen.compiler import compile_spec
 from flowgen.plan import build_plan
+from flowgen.report import EXIT_INVALID, EXIT_OK, EXIT_USAGE, use_colour
 from flowgen.runtime.entry import read_input
 from flowgen.runtime.handlers import HandlerError, handlers_for
 from flowgen.runtime.local import LocalRunner
