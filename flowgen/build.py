@@ -13,7 +13,7 @@ from flowgen.compiler import Compiled, compile_spec
 from flowgen.plan import build_plan
 from flowgen.render import Source, package_name, render_package
 from flowgen.render.graph import mermaid
-from flowgen.report import EXIT_INVALID, EXIT_OK, EXIT_USAGE, error, print_diagnostics
+from flowgen.report import EXIT_INVALID, EXIT_OK, EXIT_USAGE, error, print_diagnostics, printable
 from flowgen.write import Package, WriteError, compare, write_packages
 
 DEFAULT_OUT = Path("generated")
@@ -50,8 +50,9 @@ def packages_for(specs: list[str], out: str | None, strict: bool) -> tuple[list[
             return [], error(f"{item.file} and {seen[directory.resolve()]} both build into {directory}")
         seen[directory.resolve()] = item.file
         raw = Path(item.file).read_bytes()
-        source = Source(project_path(item.file), hashlib.sha256(raw).hexdigest())
-        packages.append(Package(item.file, directory, render_package(plan, source)))
+        # A file name that is not UTF-8 is written into the package as printed: with \xNN escapes.
+        source = Source(printable(project_path(item.file)), hashlib.sha256(raw).hexdigest())
+        packages.append(Package(item.file, directory, render_package(plan, source), named_by_user=bool(out)))
     return packages, EXIT_OK
 
 
@@ -82,14 +83,15 @@ def check(specs: list[str], out: str | None, strict: bool) -> int:
             continue
         stale.append(package.spec)
         for name in drift.missing:
-            print(f"MISSING {(package.directory / name).as_posix()}")
+            print(f"MISSING {printable((package.directory / name).as_posix())}")
         for name in drift.extra:
-            print(f"EXTRA {(package.directory / name).as_posix()}")
+            print(f"EXTRA {printable((package.directory / name).as_posix())}")
         for name, diff in sorted(drift.changed.items()):
-            print(f"CHANGED {(package.directory / name).as_posix()}")
+            print(f"CHANGED {printable((package.directory / name).as_posix())}")
             sys.stdout.write(diff)
     if stale:
-        print(f"flowgen check: out of date; run: flowgen build {' '.join(stale)}", file=sys.stderr)
+        stale_specs = " ".join(printable(spec) for spec in stale)
+        print(f"flowgen check: out of date; run: flowgen build {stale_specs}", file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK
 
