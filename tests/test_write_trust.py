@@ -253,6 +253,23 @@ def test_a_failure_writing_the_second_package_writes_nothing_of_the_first(
     assert sorted(os.listdir(tmp_path / "generated")) == ["country_flow", "order_flow"]
 
 
+def test_a_failed_first_build_leaves_no_generated_folder(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    specs = _two_specs(tmp_path, "dev")
+    real = flowgen.write._write_file
+
+    def failing(path: pathlib.Path, body: bytes) -> None:
+        if "order_flow" in path.parts:
+            raise OSError(28, "No space left on device", str(path))
+        real(path, body)
+
+    monkeypatch.setattr(flowgen.write, "_write_file", failing, raising=False)
+    assert main(["build", "-q", *specs]) == 2
+    assert sorted(os.listdir(tmp_path)) == ["country_flow.yaml", "order_flow.yaml"]
+
+
 def test_a_failure_swapping_the_second_package_puts_the_first_back(
     tmp_path: pathlib.Path, two_packages: tuple[list[str], dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

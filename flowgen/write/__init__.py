@@ -64,16 +64,23 @@ class Drift:
         return not (self.missing or self.extra or self.changed)
 
 
+def _symlink_on_the_way(package: Package) -> Path | None:
+    """generated/ or generated/WORKFLOW/ when it is a symlink (a folder named with --out may be)."""
+    if package.named_by_user:
+        return None
+    return next((p for p in (package.directory.parent, package.directory) if p.is_symlink()), None)
+
+
 def package_folder(package: Package) -> Path:
     """The real folder of a package, to read and to replace; raises WriteError if it is reached
     through a symlink flowgen may not follow."""
+    link = _symlink_on_the_way(package)
+    if link is not None:
+        raise WriteError(
+            f"{printable(str(link))}: is a symlink; {_NOT_FOLLOWED} (choose the folder with --out)"
+        )
     if package.named_by_user:
         return Path(os.path.realpath(package.directory))
-    for path in (package.directory.parent, package.directory):
-        if path.is_symlink():
-            raise WriteError(
-                f"{printable(str(path))}: is a symlink; {_NOT_FOLLOWED} (choose the folder with --out)"
-            )
     return Path(os.path.abspath(package.directory))
 
 
@@ -185,9 +192,9 @@ def write_packages(packages: list[Package]) -> list[str]:
     made: list[Path] = []
     try:
         for parent, group in by_parent.items():
-            if not parent.is_dir():
-                parent.mkdir(parents=True)
-                made.append(parent)
+            missing = [p for p in (parent, *parent.parents) if not p.exists()]
+            parent.mkdir(parents=True, exist_ok=True)
+            made += reversed(missing)
             staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=parent))
             made.append(staging)
             (staging / "new").mkdir()
@@ -314,11 +321,11 @@ def _ignored(name: str) -> bool:
 def compare(package: Package) -> Drift:
     """What differs between a package on disk and `package`; never reads through a symlink."""
     drift = Drift()
-    try:
-        folder = package_folder(package)
-    except WriteError:
-        drift.changed["."] = f"{printable(package.directory.as_posix())}: a symlink; {_NOT_FOLLOWED}\n"
+    link = _symlink_on_the_way(package)
+    if link is not None:
+        drift.changed["."] = f"{printable(link.as_posix())}: a symlink; {_NOT_FOLLOWED}\n"
         return drift
+    folder = package_folder(package)
     try:
         mode = os.lstat(folder).st_mode
     except FileNotFoundError:
