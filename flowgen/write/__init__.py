@@ -140,6 +140,13 @@ def plan_writes(package: Package) -> _Plan:
         return _Plan(package, folder, False, {}, sorted(package.files), [])
     if not stat.S_ISDIR(mode):
         raise WriteError(f"{printable(str(package.directory))}: exists and is not a folder")
+    here = Path(os.path.realpath(os.getcwd()))
+    if here == folder or folder in here.parents:
+        # The folder is replaced whole: the shell would be left in the old, removed one.
+        raise WriteError(
+            f"{printable(str(package.directory))}: holds the current folder; a package goes in a folder "
+            "of its own (build replaces it whole)"
+        )
     on_disk = scan(folder)
     owned = owned_files(package, folder, on_disk)
     links: set[str] = set()
