@@ -214,7 +214,7 @@ def write_packages(packages: list[Package]) -> list[str]:
     finally:
         for path in reversed(made):  # the staging folders (holding the old trees), and new parents if empty
             if path.name.startswith(STAGING_PREFIX):
-                shutil.rmtree(path, ignore_errors=True)
+                _remove_tree(path)
             else:
                 with contextlib.suppress(OSError):
                     path.rmdir()
@@ -229,15 +229,14 @@ def _stage(plan: _Plan, new: Path) -> None:
     """Build the package's whole new tree at `new`: what stays is hard-linked from the old one
     (so unowned files keep their inode and times), what changes is written."""
     new.mkdir()
-    if plan.exists:
-        os.chmod(new, stat.S_IMODE(os.lstat(plan.folder).st_mode))
+    modes = {new: stat.S_IMODE(os.lstat(plan.folder).st_mode)} if plan.exists else {}
     leaving = set(plan.writes) | set(plan.removes)
     for name, kind in sorted(plan.on_disk.items()):  # a folder sorts before what it holds
         if name in leaving:
             continue
         if kind == "dir":
             os.mkdir(new / name)
-            os.chmod(new / name, stat.S_IMODE(os.lstat(plan.folder / name).st_mode))
+            modes[new / name] = stat.S_IMODE(os.lstat(plan.folder / name).st_mode)
         else:
             os.link(plan.folder / name, new / name, follow_symlinks=False)
     for name in plan.writes:
@@ -248,6 +247,21 @@ def _stage(plan: _Plan, new: Path) -> None:
         while folder != new and not any(folder.iterdir()):
             folder.rmdir()
             folder = folder.parent
+    # Last, so that a read-only folder of the user's could still be filled.
+    for folder, mode in modes.items():
+        if folder.is_dir():
+            os.chmod(folder, mode)
+
+
+def _remove_tree(top: Path) -> None:
+    """Remove a staging folder, read-only folders of an old tree included; never follows a link."""
+    for root, dirs, _ in os.walk(top):
+        for name in dirs:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                with contextlib.suppress(OSError):
+                    os.chmod(path, 0o700)
+    shutil.rmtree(top, ignore_errors=True)
 
 
 def _write_file(path: Path, body: bytes) -> None:
@@ -306,7 +320,7 @@ def clear_staging(parent: Path) -> None:
             for tree in old.iterdir():
                 if not os.path.lexists(parent / tree.name):
                     os.rename(tree, parent / tree.name)
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_tree(staging)
 
 
 def _running(pid: int) -> bool:
