@@ -10,13 +10,14 @@ import json
 import sys
 from pathlib import Path
 
-from flowgen.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, use_colour
 from flowgen.compiler import Compiled, compile_specs
 from flowgen.diagnostics import show
 from flowgen.plan import build_plan
 from flowgen.render import MANIFEST, Source, package_name, render_package
 from flowgen.render.graph import mermaid
+from flowgen.report import EXIT_INVALID, EXIT_OK, EXIT_USAGE, error, print_diagnostics, printable
 from flowgen.write import Package, WriteError, compare, write_packages
+from flowgen.write.tree import read_file
 
 DEFAULT_OUT = Path("generated")
 _PROJECT_MARKERS = ("pyproject.toml", ".git")
@@ -33,17 +34,8 @@ def project_path(spec: str) -> str:
 
 
 def _compile_all(specs: list[str], strict: bool) -> tuple[list[Compiled], int]:
-    colour = use_colour(sys.stderr)
     compiled = compile_specs(specs, strict=strict)
-    code = EXIT_OK
-    for item in compiled:
-        for located in item.diagnostics:
-            print(located.render(colour), file=sys.stderr)
-        if item.unreadable:
-            code = EXIT_USAGE
-        elif item.checked is None and code == EXIT_OK:
-            code = EXIT_INVALID
-    return compiled, code
+    return compiled, print_diagnostics(compiled)
 
 
 def packages_for(specs: list[str], out: str | None, strict: bool) -> tuple[list[Package], int]:
@@ -58,32 +50,29 @@ def packages_for(specs: list[str], out: str | None, strict: bool) -> tuple[list[
         plan = build_plan(item.checked)
         directory = Path(out) if out else DEFAULT_OUT / package_name(plan.workflow)
         if directory.resolve() in seen:
-            print(
-                f"flowgen: error: {item.file} and {seen[directory.resolve()]} both build into {directory}",
-                file=sys.stderr,
-            )
-            return [], EXIT_USAGE
+            return [], error(f"{item.file} and {seen[directory.resolve()]} both build into {directory}")
         seen[directory.resolve()] = item.file
         raw = Path(item.file).read_bytes()
-        source = Source(project_path(item.file), hashlib.sha256(raw).hexdigest())
+        # A file name that is not UTF-8 is written into the package as printed: with \xNN escapes.
+        source = Source(printable(project_path(item.file)), hashlib.sha256(raw).hexdigest())
         other = _built_from(directory)
         if other is not None and other[0] != plan.workflow and other[1] != source.path:
-            print(
-                f"flowgen: error: {directory} holds the package of workflow {show(other[0])} from "
+            return [], error(
+                f"{directory} holds the package of workflow {show(other[0])} from "
                 f"{show(other[1])}; the workflow {show(plan.workflow)} of {item.file} makes the same "
-                f"package name: rename one workflow, or remove {directory} first",
-                file=sys.stderr,
+                f"package name: rename one workflow, or remove {directory} first"
             )
-            return [], EXIT_USAGE
-        packages.append(Package(item.file, directory, render_package(plan, source)))
+        packages.append(Package(item.file, directory, render_package(plan, source), named_by_user=bool(out)))
     return packages, EXIT_OK
 
 
 def _built_from(directory: Path) -> tuple[str, str] | None:
     """(workflow name, spec path) that the package in `directory` was built from, if its
     manifest says (manifests written before flowgen recorded the workflow do not)."""
+    if directory.is_symlink():
+        return None  # refused when written; never read through
     try:
-        data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        data = json.loads(read_file(directory / MANIFEST).decode("utf-8"))
         workflow, spec = data["workflow"], data["spec"]["path"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -96,9 +85,8 @@ def build(specs: list[str], out: str | None, strict: bool, quiet: bool) -> int:
         return code
     try:
         report = write_packages(packages)
-    except (WriteError, OSError) as error:
-        print(f"flowgen: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    except (WriteError, OSError) as problem:
+        return error(str(problem))
     if not quiet:
         for line in report:
             print(line)
@@ -118,14 +106,15 @@ def check(specs: list[str], out: str | None, strict: bool) -> int:
             continue
         stale.append(package.spec)
         for name in drift.missing:
-            print(f"MISSING {(package.directory / name).as_posix()}")
+            print(f"MISSING {printable((package.directory / name).as_posix())}")
         for name in drift.extra:
-            print(f"EXTRA {(package.directory / name).as_posix()}")
+            print(f"EXTRA {printable((package.directory / name).as_posix())}")
         for name, diff in sorted(drift.changed.items()):
-            print(f"CHANGED {(package.directory / name).as_posix()}")
+            print(f"CHANGED {printable((package.directory / name).as_posix())}")
             sys.stdout.write(diff)
     if stale:
-        print(f"flowgen check: out of date; run: flowgen build {' '.join(stale)}", file=sys.stderr)
+        stale_specs = " ".join(printable(spec) for spec in stale)
+        print(f"flowgen check: out of date; run: flowgen build {stale_specs}", file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK
 

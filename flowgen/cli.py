@@ -6,18 +6,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
 
 from flowgen import __version__
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-
-
-def use_colour(stream: TextIO) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    return hasattr(stream, "isatty") and stream.isatty()
+from flowgen.report import EXIT_INTERRUPTED, EXIT_OK, error, print_diagnostics
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `flowgen schema | head`: the reader left; that is not an error.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -104,28 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from flowgen.compiler import compile_specs
 
-    colour = use_colour(sys.stderr)
-    code = EXIT_OK
-    for compiled in compile_specs(args.specs, strict=args.strict):
-        for located in compiled.diagnostics:
-            print(located.render(colour), file=sys.stderr)
-        if compiled.unreadable:
-            code = EXIT_USAGE
-        elif compiled.errors and code == EXIT_OK:
-            code = EXIT_INVALID
-    return code
-
-
-def _error(message: str) -> int:
-    print(f"flowgen: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return print_diagnostics(compile_specs(args.specs, strict=args.strict))
 
 
 def _build(args: argparse.Namespace) -> int:
     from flowgen import build
 
     if args.out and len(args.specs) > 1:
-        return _error("--out takes one spec; without it each spec builds into generated/WORKFLOW/")
+        return error("--out takes one spec; without it each spec builds into generated/WORKFLOW/")
     return build.build(args.specs, args.out, args.strict, args.quiet)
 
 
@@ -133,7 +110,7 @@ def _check(args: argparse.Namespace) -> int:
     from flowgen import build
 
     if args.out and len(args.specs) > 1:
-        return _error("--out takes one spec; without it each spec is checked in generated/WORKFLOW/")
+        return error("--out takes one spec; without it each spec is checked in generated/WORKFLOW/")
     return build.check(args.specs, args.out, args.strict)
 
 

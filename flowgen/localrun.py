@@ -6,9 +6,9 @@ import argparse
 import os
 import sys
 
-from flowgen.cli import EXIT_INVALID, EXIT_USAGE, use_colour
 from flowgen.compiler import compile_spec
 from flowgen.plan import build_plan
+from flowgen.report import EXIT_INVALID, EXIT_USAGE, use_colour
 from flowgen.runtime.handlers import handlers_for
 from flowgen.runtime.localmain import run_local
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import pathlib
@@ -12,7 +13,8 @@ import sys
 import pytest
 
 from flowgen import __version__
-from flowgen.cli import main, use_colour
+from flowgen.cli import main
+from flowgen.report import use_colour
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 COUNTRY = str(ROOT / "specs" / "country_flow.yaml")
@@ -53,6 +55,26 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.M
     assert use_colour(io.StringIO()) is False
     monkeypatch.setenv("NO_COLOR", "1")
     assert use_colour(_Terminal()) is False
+
+
+def _imports(module: str) -> set[str]:
+    tree = ast.parse((ROOT / (module.replace(".", "/") + ".py")).read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+@pytest.mark.parametrize("module", ["flowgen.build", "flowgen.localrun"])
+def test_commands_share_report_and_never_import_the_cli_or_each_other(module: str) -> None:
+    """cli.py dispatches to build.py and localrun.py; what they share is in report.py."""
+    imported = _imports(module)
+    assert not imported & {"flowgen.cli", "flowgen.build", "flowgen.localrun"}
+    assert "flowgen.report" in imported
 
 
 def test_validate_prints_nothing_for_valid_specs(capsys: pytest.CaptureFixture[str]) -> None:

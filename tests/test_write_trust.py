@@ -1,0 +1,455 @@
+"""`flowgen build` and `flowgen check` against hostile files and faults: manifests naming paths
+outside the package, symlinks, a failure or a SIGKILL mid-build, spec names that are not UTF-8."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import flowgen.write
+from flowgen.cli import main
+from flowgen.render import MANIFEST
+from flowgen.report import printable
+from flowgen.write import STAGING_PREFIX
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+COUNTRY = ROOT / "specs" / "country_flow.yaml"
+SECRET = "TOKEN=hunter2-do-not-print"
+
+
+def _tree(folder: pathlib.Path) -> dict[str, bytes]:
+    """Every file under `folder` (not following symlinks) by its path, with its bytes."""
+    found = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = pathlib.Path(root, name)
+            found[path.relative_to(folder).as_posix()] = (
+                b"-> " + os.fsencode(os.readlink(path)) if path.is_symlink() else path.read_bytes()
+            )
+    return found
+
+
+@pytest.fixture()
+def package(tmp_path: pathlib.Path) -> pathlib.Path:
+    out = tmp_path / "out" / "country_flow"
+    assert main(["build", "-q", str(COUNTRY), "--out", str(out)]) == 0
+    return out
+
+
+def _build(out: pathlib.Path) -> int:
+    return main(["build", "-q", str(COUNTRY), "--out", str(out)])
+
+
+# -- 1. manifest entries are only ever paths inside the package ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "../../victim.txt",
+        "ABSOLUTE",
+        "..\\..\\victim.txt",
+        "engine/../../../victim.txt",
+        "a\0b",
+        "",
+        "./x",
+        "/",
+    ],
+    ids=["dotdot", "absolute", "backslashes", "through-a-folder", "nul", "empty", "dot", "root"],
+)
+def test_a_manifest_entry_outside_the_package_is_refused_and_nothing_is_touched(
+    package: pathlib.Path, entry: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    victim = package.parent.parent / "victim.txt"
+    victim.write_text("the user's\n")
+    if entry == "ABSOLUTE":
+        entry = str(victim)
+    manifest = json.loads((package / MANIFEST).read_text())
+    manifest["files"][entry] = "0" * 64
+    (package / MANIFEST).write_text(json.dumps(manifest))
+    (package / "flow.py").write_text("# edited, so a build would write\n")
+    before = _tree(package.parent.parent)
+    capsys.readouterr()
+    assert _build(package) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"flowgen: error: {package / MANIFEST}: lists {entry!r}"), err
+    assert "not a path inside the package" in err and len(err.splitlines()) == 1
+    assert _tree(package.parent.parent) == before
+
+
+# -- 2. check never follows a symlink, and build never writes through one -------------------------
+
+
+def _check(out: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["check", str(COUNTRY), "--out", str(out)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_check_reports_a_symlinked_file_and_never_reads_its_target(
+    package: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = package.parent / "environ"
+    secret.write_text(SECRET + "\n")
+    (package / "README.md").unlink()
+    (package / "README.md").symlink_to(secret)
+    code, out, err = _check(package, capsys)
+    assert code == 1
+    assert f"CHANGED {(package / 'README.md').as_posix()}\n" in out
+    assert "a symlink" in out
+    assert SECRET not in out + err and str(secret) not in out + err
+
+
+def test_check_reports_a_symlinked_folder_and_never_reads_through_it(
+    package: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = package.parent / "elsewhere"
+    (package / "engine").rename(elsewhere)
+    (elsewhere / "decider.py").write_text(SECRET + "\n")
+    (package / "engine").symlink_to(elsewhere, target_is_directory=True)
+    code, out, err = _check(package, capsys)
+    assert code == 1
+    assert out.splitlines()[0] == f"CHANGED {(package / 'engine').as_posix()}"
+    assert "a symlink" in out and "MISSING" not in out
+    assert SECRET not in out + err
+
+
+def test_check_reports_a_fifo_without_waiting_on_it(
+    package: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (package / "README.md").unlink()
+    os.mkfifo(package / "README.md")
+    code, out, _ = _check(package, capsys)
+    assert code == 1
+    assert f"CHANGED {(package / 'README.md').as_posix()}\n" in out and "not a regular file" in out
+
+
+def test_check_reports_a_symlinked_package_folder_in_generated(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """generated/WORKFLOW/ may come from anyone's branch: a symlink there is not followed."""
+    elsewhere = tmp_path / "elsewhere"
+    assert _build(elsewhere) == 0
+    (elsewhere / "README.md").write_text(SECRET + "\n")
+    (tmp_path / "generated").mkdir()
+    (tmp_path / "generated" / "country_flow").symlink_to(elsewhere, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["check", str(COUNTRY)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("CHANGED generated/country_flow\n")
+    assert "a symlink" in captured.out and SECRET not in captured.out + captured.err
+
+
+def test_build_refuses_a_symlinked_file_and_leaves_its_target_alone(
+    package: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = package.parent / "users_notes.md"
+    target.write_text("mine\n")
+    (package / "README.md").unlink()
+    (package / "README.md").symlink_to(target)
+    capsys.readouterr()
+    assert _build(package) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"flowgen: error: {package / 'README.md'}: a symlink"), err
+    assert (package / "README.md").is_symlink() and target.read_text() == "mine\n"
+
+
+# -- 3. build never writes through a symlinked folder ----------------------------------------------
+
+
+def test_build_never_writes_through_a_symlinked_engine_folder(
+    package: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = package.parent / "users_folder"
+    (package / "engine").rename(users)
+    (users / "decider.py").write_text("# the user's own decider\n")
+    (package / "engine").symlink_to(users, target_is_directory=True)
+    before = _tree(users)
+    capsys.readouterr()
+    assert _build(package) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"flowgen: error: {package / 'engine'}: a symlink"), err
+    assert _tree(users) == before
+
+
+def test_build_refuses_a_symlinked_generated_folder(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "generated").symlink_to(elsewhere, target_is_directory=True)
+    monkeypatch.chdir(tmp_path / "project")
+    assert main(["build", "-q", str(COUNTRY)]) == 2
+    assert "generated: is a symlink" in capsys.readouterr().err
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_an_out_folder_the_user_symlinked_is_followed(package: pathlib.Path) -> None:
+    """--out names the folder: a symlink there is the user's own, and stays one."""
+    link = package.parent / "link"
+    link.symlink_to(package, target_is_directory=True)
+    (package / "flow.py").write_text("# edited\n")
+    assert _build(link) == 0
+    assert link.is_symlink() and (package / "flow.py").read_text().startswith("# Code generated by flowgen")
+
+
+def test_a_rebuilt_package_keeps_the_users_files_and_folder_modes(package: pathlib.Path) -> None:
+    data = package / "data"
+    data.mkdir()
+    (data / "rows.csv").write_text("1,2\n")
+    data.chmod(0o555)
+    package.chmod(0o750)
+    inode = (data / "rows.csv").stat().st_ino
+    (package / "flow.py").write_text("# edited\n")
+    try:
+        assert _build(package) == 0
+        assert (data / "rows.csv").stat().st_ino == inode
+        assert (data.stat().st_mode & 0o777, package.stat().st_mode & 0o777) == (0o555, 0o750)
+        assert not [p for p in os.listdir(package.parent) if p.startswith(".")]
+    finally:
+        data.chmod(0o755)
+
+
+def test_a_package_folder_holding_the_current_folder_is_refused(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A package folder is replaced whole, so it cannot be where the user stands."""
+    (tmp_path / "notes.txt").write_text("mine\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "-q", str(COUNTRY), "--out", "."]) == 2
+    assert "holds the current folder" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
+# -- 4. a build is atomic per run -----------------------------------------------------------------
+
+
+def _two_specs(tmp_path: pathlib.Path, domain: str) -> list[str]:
+    specs = []
+    for name in ("country_flow", "order_flow"):
+        spec = tmp_path / f"{name}.yaml"
+        text = (ROOT / "specs" / f"{name}.yaml").read_text()
+        spec.write_text(re.sub(r"(?m)^domain: .*$", f"domain: {domain}", text, count=1))
+        specs.append(str(spec))
+    return specs
+
+
+@pytest.fixture()
+def two_packages(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[str], dict[str, bytes]]:
+    """Two packages built from domain `dev` in tmp_path/generated; the specs now say `prod`.
+    Returns the specs and the tree as it was."""
+    monkeypatch.chdir(tmp_path)
+    specs = _two_specs(tmp_path, "dev")
+    assert main(["build", "-q", *specs]) == 0
+    (tmp_path / "generated" / "order_flow" / "handlers_of_mine.py").write_text("# the user's\n")
+    old = _tree(tmp_path / "generated")
+    _two_specs(tmp_path, "prod")
+    return specs, old
+
+
+def test_a_failure_writing_the_second_package_writes_nothing_of_the_first(
+    tmp_path: pathlib.Path,
+    two_packages: tuple[list[str], dict[str, bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    specs, old = two_packages
+    real = flowgen.write._write_file
+
+    def failing(path: pathlib.Path, body: bytes) -> None:
+        if "order_flow" in path.parts:
+            raise OSError(28, "No space left on device", str(path))
+        real(path, body)
+
+    monkeypatch.setattr(flowgen.write, "_write_file", failing, raising=False)
+    assert main(["build", "-q", *specs]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert _tree(tmp_path / "generated") == old
+    assert sorted(os.listdir(tmp_path / "generated")) == ["country_flow", "order_flow"]
+
+
+def test_a_failed_first_build_leaves_no_generated_folder(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    specs = _two_specs(tmp_path, "dev")
+    real = flowgen.write._write_file
+
+    def failing(path: pathlib.Path, body: bytes) -> None:
+        if "order_flow" in path.parts:
+            raise OSError(28, "No space left on device", str(path))
+        real(path, body)
+
+    monkeypatch.setattr(flowgen.write, "_write_file", failing, raising=False)
+    assert main(["build", "-q", *specs]) == 2
+    assert sorted(os.listdir(tmp_path)) == ["country_flow.yaml", "order_flow.yaml"]
+
+
+def test_a_failure_swapping_the_second_package_puts_the_first_back(
+    tmp_path: pathlib.Path, two_packages: tuple[list[str], dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs, old = two_packages
+    real = flowgen.write._swap
+    calls: list[int] = []
+
+    def failing_second(*args: object) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(5, "Input/output error")
+        real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(flowgen.write, "_swap", failing_second)
+    assert main(["build", "-q", *specs]) == 2
+    assert len(calls) == 2
+    assert _tree(tmp_path / "generated") == old
+
+
+def test_leftovers_of_a_killed_build_are_not_extra_and_are_cleared(
+    tmp_path: pathlib.Path,
+    two_packages: tuple[list[str], dict[str, bytes]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A staging folder a killed build left (its process gone) holds a package folder it had moved
+    away: check does not see it, build puts the folder back before building over it."""
+    specs, _ = two_packages
+    generated = tmp_path / "generated"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    leftover = generated / f"{STAGING_PREFIX}{int(dead.stdout)}-x"
+    (leftover / "new" / "country_flow").mkdir(parents=True)
+    (leftover / "new" / "country_flow" / "half.py").write_text("")
+    (leftover / "old").mkdir()
+    (generated / "order_flow").rename(leftover / "old" / "order_flow")
+    capsys.readouterr()
+    assert main(["check", *specs]) == 1
+    out = capsys.readouterr().out
+    assert "EXTRA" not in out and STAGING_PREFIX not in out
+    assert main(["build", "-q", *specs]) == 0
+    assert sorted(os.listdir(generated)) == ["country_flow", "order_flow"]
+    assert (generated / "order_flow" / "handlers_of_mine.py").read_text() == "# the user's\n"
+    _only_the_users_file_is_extra(specs, capsys)
+
+
+def _only_the_users_file_is_extra(specs: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["check", *specs]) == 1
+    assert capsys.readouterr().out == "EXTRA generated/order_flow/handlers_of_mine.py\n"
+
+
+CHILD = """
+import os, pathlib, sys, time
+import flowgen.write
+
+marker, mode = sys.argv[1], sys.argv[2]
+calls = []
+
+def pause():
+    pathlib.Path(marker).write_text("paused")
+    time.sleep(60)
+
+if mode == "writing":
+    # Pause at the third file written: under the old one-file-at-a-time build this is inside
+    # the first package.
+    real_chmod = os.chmod
+    def chmod(path, mode, *args, **kwargs):
+        real_chmod(path, mode, *args, **kwargs)
+        if mode == 0o644:
+            calls.append(path)
+            if len(calls) == 3:
+                pause()
+    os.chmod = chmod
+else:
+    real_swap = flowgen.write._swap
+    def swap(*args):
+        real_swap(*args)
+        pause()
+    flowgen.write._swap = swap
+
+from flowgen.cli import main
+sys.exit(main(["build", "-q", *sys.argv[3:]]))
+"""
+
+
+@pytest.mark.parametrize("mode", ["writing", "swapping"])
+def test_a_sigkill_mid_build_leaves_each_package_old_or_new(
+    tmp_path: pathlib.Path,
+    two_packages: tuple[list[str], dict[str, bytes]],
+    mode: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    specs, old = two_packages
+    expected = tmp_path / "expected"
+    for spec in specs:
+        assert main(["build", "-q", spec, "--out", str(expected / pathlib.Path(spec).stem)]) == 0
+    (expected / "order_flow" / "handlers_of_mine.py").write_text("# the user's\n")
+    new = _tree(expected)
+    marker = tmp_path / "paused"
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(marker), mode, *specs], cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert marker.exists(), "the build never reached the pause"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    generated = tmp_path / "generated"
+    outcomes = []
+    for name in ("country_flow", "order_flow"):
+        tree = _tree(generated / name)
+        was = {k.split("/", 1)[1]: v for k, v in old.items() if k.startswith(f"{name}/")}
+        now = {k.split("/", 1)[1]: v for k, v in new.items() if k.startswith(f"{name}/")}
+        assert tree in (was, now), f"{name} mixes two builds"
+        outcomes.append("new" if tree == now else "old")
+    assert outcomes == (["old", "old"] if mode == "writing" else ["new", "old"])
+    assert main(["build", "-q", *specs]) == 0
+    assert _tree(generated) == new
+    assert not [name for name in os.listdir(generated) if name.startswith(".")]
+    _only_the_users_file_is_extra(specs, capsys)
+
+
+# -- 5. spec names that are not UTF-8 ---------------------------------------------------------------
+
+
+def test_a_spec_name_that_is_not_utf8_is_built_checked_and_shown_escaped(tmp_path: pathlib.Path) -> None:
+    name = b"sp\xffec.yaml"
+    (tmp_path / os.fsdecode(name)).write_bytes(COUNTRY.read_bytes())
+    broken = b"br\xfeoken.yaml"
+    (tmp_path / os.fsdecode(broken)).write_bytes(b"flowgen: 1\n")
+
+    def flowgen_(*args: bytes) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, b"-m", b"flowgen", *args], cwd=tmp_path, capture_output=True)
+
+    for command in (b"validate", b"build", b"check"):
+        done = flowgen_(command, name)
+        assert (done.returncode, b"Traceback" in done.stderr) == (0, False), done.stderr
+    header = (tmp_path / "generated" / "country_flow" / "flow.py").read_text(encoding="utf-8")
+    assert "from sp\\xffec.yaml" in header.splitlines()[0]
+    (tmp_path / "generated" / "country_flow" / "flow.py").write_text("# edited\n")
+    stale = flowgen_(b"check", name)
+    assert stale.returncode == 1 and b"flowgen build sp\\xffec.yaml" in stale.stderr
+    assert b"(from sp\\xffec.yaml)" in stale.stdout
+    for command in (b"validate", b"build", b"check"):
+        done = flowgen_(command, broken)
+        assert done.returncode in (1, 2) and b"Traceback" not in done.stderr, done.stderr
+        assert done.stderr.startswith(b"br\\xfeoken.yaml:1:1: "), done.stderr
+
+
+def test_printing_a_name_that_is_not_utf8_escapes_its_bytes() -> None:
+    assert printable(os.fsdecode(b"sp\xffec.yaml")) == "sp\\xffec.yaml"
+    assert printable("\ud800 ok") == "\\ud800 ok"
+    assert printable("日本.yaml") == "日本.yaml"
