@@ -1,3 +1,6 @@
 """flowgen: compile workflow specs into typed Amazon SWF packages."""
 
-__version__ = "0.1.0"
+# One version for flowgen and the engine it copies into packages (defined in flowgen/runtime).
+from flowgen.runtime import __version__
+
+__all__ = ["__version__"]

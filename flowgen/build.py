@@ -9,14 +9,16 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
+from flowgen import __version__
 from flowgen.compiler import Compiled, compile_specs
 from flowgen.diagnostics import show
 from flowgen.plan import build_plan
 from flowgen.render import MANIFEST, Source, package_name, render_package
 from flowgen.render.graph import mermaid
 from flowgen.report import EXIT_INVALID, EXIT_OK, EXIT_USAGE, error, print_diagnostics, printable
-from flowgen.write import Package, WriteError, compare, write_packages
+from flowgen.write import Drift, Package, WriteError, compare, write_packages
 from flowgen.write.tree import read_file
 
 DEFAULT_OUT = Path("generated")
@@ -66,17 +68,38 @@ def packages_for(specs: list[str], out: str | None, strict: bool) -> tuple[list[
     return packages, EXIT_OK
 
 
-def _built_from(directory: Path) -> tuple[str, str] | None:
-    """(workflow name, spec path) that the package in `directory` was built from, if its
-    manifest says (manifests written before flowgen recorded the workflow do not)."""
+def _manifest_on_disk(directory: Path) -> dict[str, Any] | None:
+    """The manifest of the package in `directory` as written, or None; never read through a link."""
     if directory.is_symlink():
         return None  # refused when written; never read through
     try:
         data = json.loads(read_file(directory / MANIFEST).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _built_from(directory: Path) -> tuple[str, str] | None:
+    """(workflow name, spec path) that the package in `directory` was built from, if its
+    manifest says (manifests written before flowgen recorded the workflow do not)."""
+    try:
+        data = _manifest_on_disk(directory) or {}
         workflow, spec = data["workflow"], data["spec"]["path"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
     return (workflow, spec) if isinstance(workflow, str) and isinstance(spec, str) else None
+
+
+def _engine_upgrade(package: Package, drift: Drift) -> str | None:
+    """ "built by flowgen X, this is Y" when what differs is only the engine another flowgen wrote."""
+    names = [*drift.missing, *drift.extra, *drift.changed]
+    if not all(name.startswith("engine/") or name == MANIFEST for name in names):
+        return None
+    generator = (_manifest_on_disk(package.directory) or {}).get("generator")
+    built = generator.get("flowgen") if isinstance(generator, dict) else None
+    if not isinstance(built, str) or built == __version__:
+        return None
+    return f"{printable(package.directory.as_posix())}: only the engine differs: built by flowgen {printable(built)}, this is {__version__}"
 
 
 def build(specs: list[str], out: str | None, strict: bool, quiet: bool) -> int:
@@ -112,6 +135,9 @@ def check(specs: list[str], out: str | None, strict: bool) -> int:
         for name, diff in sorted(drift.changed.items()):
             print(f"CHANGED {printable((package.directory / name).as_posix())}")
             sys.stdout.write(diff)
+        upgrade = _engine_upgrade(package, drift)
+        if upgrade is not None:
+            print(f"flowgen check: {upgrade}", file=sys.stderr)
     if stale:
         stale_specs = " ".join(printable(spec) for spec in stale)
         print(f"flowgen check: out of date; run: flowgen build {stale_specs}", file=sys.stderr)
