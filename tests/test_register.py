@@ -236,9 +236,10 @@ def test_starter_wait_reports_how_a_run_ended(
 def _country_flow_plan(tmp_path: Any, version: str, *explicit: str) -> Any:
     """specs/country_flow.yaml at `version`, compiled now; `explicit` lines are added under
     `workflow:` and `defaults:` (a spec that names its task lists)."""
+    from moto_swf import ROOT
+
     from flowgen.compiler import compile_spec
     from flowgen.plan import build_plan
-    from moto_swf import ROOT
 
     text = (ROOT / "specs" / "country_flow.yaml").read_text()
     text = text.replace('version: "1.0"', f'version: "{version}"')

@@ -138,7 +138,14 @@ def test_two_versions_side_by_side_each_run_only_by_its_own_processes(
             (
                 v,
                 subprocess.Popen(
-                    [sys.executable, "-m", "rollout_flow.starter", *aws, "--input", json.dumps({"name": f"n{n}"})],
+                    [
+                        sys.executable,
+                        "-m",
+                        "rollout_flow.starter",
+                        *aws,
+                        "--input",
+                        json.dumps({"name": f"n{n}"}),
+                    ],
                     cwd=ROOT,
                     env=envs[v],
                     stdout=subprocess.PIPE,

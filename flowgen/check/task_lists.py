@@ -15,22 +15,28 @@ from flowgen.spec.models import Spec
 
 def check_task_lists(spec: Spec, settings: dict[str, Effective]) -> list[Diagnostic]:
     diagnostics: list[Diagnostic] = []
-    derived: dict[str, str] = {}
+    # task list -> (whose it is, the key that would name it instead)
+    derived: dict[str, tuple[str, str]] = {}
     if spec.workflow.task_list is None:
-        derived[decider_task_list(spec)] = "workflow.task_list"
+        derived[decider_task_list(spec)] = ("the decider's task list", "workflow.task_list")
     for name, activity in spec.activities.items():
         if task_list_path(spec, name) is None:
-            key = "the activity's task_list" if activity.external else "defaults.task_list"
-            derived.setdefault(settings[name].task_list, key)
-    for task_list, key in derived.items():
+            if activity.external:
+                role = ("the external activities' task list", "task_list on each external activity")
+            else:
+                role = ("the activities' task list", "defaults.task_list")
+            derived.setdefault(settings[name].task_list, role)
+    for task_list, (whose, key) in derived.items():
         if len(task_list) > MAX_NAME:
             # The version is part of every derived name: too long a name and version is refused
             # here, where both were written, rather than by SWF at registration.
+            suffix = task_list[len(spec.workflow.name) :]
             diagnostics.append(
                 Diagnostic(
                     ("workflow", "name"),
-                    f"the task list flowgen derives, {show(task_list, 40)}, would be {len(task_list)} "
-                    f"characters; SWF allows {MAX_NAME}: shorten the workflow's name or version, or set {key}",
+                    f"{whose}, which flowgen derives as the workflow name followed by {show(suffix)}, "
+                    f"would be {len(task_list)} characters; SWF allows {MAX_NAME}: shorten the "
+                    f"workflow's name or version, or set {key}",
                 )
             )
     diagnostics += _external_on_worker_lists(spec, settings)
@@ -63,4 +69,3 @@ def _external_on_worker_lists(spec: Spec, settings: dict[str, Effective]) -> lis
             )
         )
     return found
-

@@ -265,8 +265,8 @@ def _shared_task_lists(plan: FlowPlan, client: SWFClient, domain: str, report: R
         client.list_workflow_types, "workflowType", {plan.workflow: plan.version}, domain=domain, name=plan.workflow
     )
     for name, version in others:
-        found = client.describe_workflow_type(domain=domain, workflowType={"name": name, "version": version})
-        if found["configuration"].get("defaultTaskList", {}).get("name") == plan.task_list:
+        kind = client.describe_workflow_type(domain=domain, workflowType={"name": name, "version": version})
+        if kind["configuration"].get("defaultTaskList", {}).get("name") == plan.task_list:
             report.warnings += 1
             report.lines.append(
                 f"workflow type {plan.workflow} {plan.version}: warning: version {version} also uses the "
