@@ -262,7 +262,11 @@ def _shared_task_lists(plan: FlowPlan, client: SWFClient, domain: str, report: R
     names itself (docs/running-on-swf.md#rolling-out-a-new-version)."""
     advice = "give each version task lists of its own (flowgen's defaults carry the version)"
     others = _other_versions(
-        client.list_workflow_types, "workflowType", {plan.workflow: plan.version}, domain=domain, name=plan.workflow
+        client.list_workflow_types,
+        "workflowType",
+        {plan.workflow: plan.version},
+        domain=domain,
+        name=plan.workflow,
     )
     for name, version in others:
         kind = client.describe_workflow_type(domain=domain, workflowType={"name": name, "version": version})
