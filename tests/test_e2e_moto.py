@@ -235,14 +235,14 @@ def test_a_decision_task_whose_decider_died_is_handed_out_again_after_the_decisi
     register(plan, moto.client)
     ids = start({"days": [datetime.date(2026, 3, 1)], "countries": [250]}, moto.client)
     dead = moto.client.poll_for_decision_task(
-        domain="dev", taskList={"name": "country_flow"}, identity="dead"
+        domain="dev", taskList={"name": "country_flow-v1.0"}, identity="dead"
     )
     assert dead["taskToken"]  # ...and never answered
     assert DeciderLoop(plan, moto.client).poll_once() is False  # one decision task at a time
     with skip_ahead(29):
         assert DeciderLoop(plan, moto.client).poll_once() is False
     with skip_ahead(31):
-        moto.client.count_pending_decision_tasks(domain="dev", taskList={"name": "country_flow"})
+        moto.client.count_pending_decision_tasks(domain="dev", taskList={"name": "country_flow-v1.0"})
     events = drive(moto, plan, ids, country_workers(moto))
     assert closed(moto, plan, ids)[0] == "COMPLETED"
     (timed_out,) = of_type(events, "DecisionTaskTimedOut")

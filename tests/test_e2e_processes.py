@@ -166,7 +166,7 @@ def test_country_flow_with_a_decider_and_two_workers_as_processes(
             # SWF hands a decision task that its decider never completed to another decider once
             # the decision timeout (30 s) passes; moto checks on the next call. Skip the wait.
             with skip_ahead(31):
-                swf.count_pending_decision_tasks(domain=domain, taskList={"name": "country_flow"})
+                swf.count_pending_decision_tasks(domain=domain, taskList={"name": "country_flow-v1.0"})
             assert of_type(history(swf, domain, *execution), "DecisionTaskTimedOut")
         # Workers finish what is scheduled, but nothing new is scheduled without a decider.
         before = len(of_type(history(swf, domain, *execution), "ActivityTaskScheduled"))
