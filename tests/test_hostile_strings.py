@@ -282,7 +282,6 @@ def flat(text: str) -> str:
 MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 README_BLOCKS = [
     "html_block",
-    "html_block",
     "heading_open:h1",
     "paragraph_open:p",  # the description, when there is one
     "paragraph_open:p",
@@ -313,7 +312,7 @@ def check_readme(text: str, description: str, activity_count: int) -> None:
         expected.remove("paragraph_open:p")
     assert blocks == expected, text
     html = [t.content for t in _walk(tokens) if t.type in ("html_block", "html_inline")]
-    assert len(html) == 2 and all(h.startswith("<!-- ") and h.rstrip().endswith(" -->") for h in html), html
+    assert len(html) == 1 and all(h.startswith("<!-- ") and h.rstrip().endswith(" -->") for h in html), html
     kinds = {t.type for t in _walk(tokens)}
     assert not kinds & {"link_open", "image", "em_open", "strong_open", "s_open", "hardbreak"}, kinds
     rows = [t for t in tokens if t.type == "tr_open"]
