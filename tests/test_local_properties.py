@@ -25,7 +25,7 @@ from typing import Any
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from flowgen.runtime.ids import REVERT_SUFFIX
+from flowgen.runtime.ids import REVERT_SUFFIX, split_attempt_id
 from flowgen.runtime.local import LocalRunner, Result
 from flowgen.runtime.plan import FlowPlan
 from tests.flow_handlers import compute, undo
@@ -166,17 +166,18 @@ def run(plan: FlowPlan, seed: int, fault: Faults | None = None) -> Result:
 
 
 def scheduled_ids(history: list[dict[str, Any]]) -> dict[int, str]:
+    """The instance of each ActivityTaskScheduled, by event id (`a-1#2` is attempt 2 of `a-1`)."""
     return {
-        e["eventId"]: e["activityTaskScheduledEventAttributes"]["activityId"]
+        e["eventId"]: split_attempt_id(e["activityTaskScheduledEventAttributes"]["activityId"])[0]
         for e in history
         if e["eventType"] == "ActivityTaskScheduled"
     }
 
 
 def tried_ids(history: list[dict[str, Any]]) -> set[str]:
-    """Every activity id with an attempt: scheduled, or refused by SWF."""
+    """Every instance with an attempt: scheduled, or refused by SWF."""
     refused = {
-        e["scheduleActivityTaskFailedEventAttributes"]["activityId"]
+        split_attempt_id(e["scheduleActivityTaskFailedEventAttributes"]["activityId"])[0]
         for e in history
         if e["eventType"] == "ScheduleActivityTaskFailed"
     }
@@ -193,11 +194,18 @@ def completed_ids(history: list[dict[str, Any]]) -> set[str]:
 
 
 def never_scheduled_while_open(history: list[dict[str, Any]]) -> None:
+    """No instance scheduled while an attempt of it is open, and no activity id used twice."""
+    tried = [
+        e[e["eventType"][0].lower() + e["eventType"][1:] + "EventAttributes"]["activityId"]
+        for e in history
+        if e["eventType"] in ("ActivityTaskScheduled", "ScheduleActivityTaskFailed")
+    ]
+    assert len(tried) == len(set(tried)), "an activity id used twice"
     open_ids: dict[int, str] = {}
     for e in history:
         kind = e["eventType"]
         if kind == "ActivityTaskScheduled":
-            activity_id = e["activityTaskScheduledEventAttributes"]["activityId"]
+            activity_id = split_attempt_id(e["activityTaskScheduledEventAttributes"]["activityId"])[0]
             assert activity_id not in open_ids.values(), f"{activity_id} scheduled while open"
             open_ids[e["eventId"]] = activity_id
         elif kind in CLOSING:
