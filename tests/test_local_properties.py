@@ -296,3 +296,33 @@ activities:
     result = LocalRunner(plan, {"a": compute}).run({"day": day, "at": at})
     assert result.status == "COMPLETED", result.reason
     assert result.result == {"v": compute(day=day, at=at)["v"]}
+
+
+def test_a_handler_sees_each_attempts_own_id_and_its_instances() -> None:
+    plan = plan_from("""\
+flowgen: 1
+domain: d
+workflow:
+  name: ids
+  version: "1"
+  execution_timeout: 1d
+defaults:
+  task_list: tl
+  timeouts: {schedule_to_start: 5m, start_to_close: 10m}
+activities:
+  g:
+    handler: tests.flow_handlers:compute
+    generators: {i: {range: [0, 2]}}
+    inputs: {i: generator.i}
+    retry: 2
+""")
+    seen: list[tuple[str, str, int]] = []
+
+    def g(i: int, context: Any) -> None:
+        seen.append((context.activity_id, context.instance_id, context.attempt))
+        if i == 1 and context.attempt < 3:
+            raise ConnectionError("not yet")
+
+    result = LocalRunner(plan, {"g": g}, workers=1).run({})
+    assert result.status == "COMPLETED", result.reason
+    assert sorted(seen) == [("g-0", "g-0", 1), ("g-1", "g-1", 1), ("g-1#2", "g-1", 2), ("g-1#3", "g-1", 3)]
