@@ -84,6 +84,9 @@ ROLE_ACTIONS = {
         "swf:RegisterWorkflowType",
         "swf:DescribeActivityType",
         "swf:RegisterActivityType",
+        # which other versions are registered, to warn when one shares a task list
+        "swf:ListWorkflowTypes",
+        "swf:ListActivityTypes",
     },
 }
 # What a role may do beyond ROLE_ACTIONS when its plan has shards (child workflow executions).
@@ -356,17 +359,16 @@ def assert_scoped(role: str, policy: dict[str, Any], plan: FlowPlan) -> None:
             "swf:defaultTaskList.name": [plan.task_list],
         }
         (describe,) = _by_action(statements, "swf:DescribeWorkflowType")
-        assert _conditions(describe) == {
-            "swf:workflowType.name": types,
-            "swf:workflowType.version": [plan.version],
-        }
+        # Any version: registration compares the task lists of the other registered versions.
+        assert _conditions(describe) == {"swf:workflowType.name": types}
         registers = _by_action(statements, "swf:RegisterActivityType")
         assert _granted(registers, "swf:name", "swf:version", "swf:defaultTaskList.name") == _activity_types(
             plan
         )
-        described = _by_action(statements, "swf:DescribeActivityType")
-        pairs = {(name, version) for name, version, _ in _activity_types(plan)}
-        assert _granted(described, "swf:activityType.name", "swf:activityType.version") == pairs
+        (described,) = _by_action(statements, "swf:DescribeActivityType")
+        names = {name for name, _, _ in _activity_types(plan)}
+        assert set(_conditions(described)) == {"swf:activityType.name"}
+        assert set(_conditions(described)["swf:activityType.name"]) == names
     # Conditioned actions are the ones above; every other grant is the domain's alone.
     conditioned = {
         "swf:PollForDecisionTask",

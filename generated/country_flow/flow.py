@@ -11,8 +11,9 @@ from .engine.plan import FlowPlan
 DOMAIN: Final[str] = "dev"
 WORKFLOW_NAME: Final[str] = "country_flow"
 WORKFLOW_VERSION: Final[str] = "1.0"
-DECIDER_TASK_LIST: Final[str] = "country_flow"
-ACTIVITY_TASK_LISTS: Final[tuple[str, ...]] = ("country_flow-activities",)
+DECIDER_TASK_LIST: Final[str] = "country_flow-v1.0"
+ACTIVITY_TASK_LISTS: Final[tuple[str, ...]] = ("country_flow-v1.0-activities",)
+WORKER_TASK_LISTS: Final[tuple[str, ...]] = ("country_flow-v1.0-activities",)
 ACTIVITY_TYPES: Final[tuple[tuple[str, str], ...]] = (
     ("activity_1", "1.0"),
     ("activity_2", "1.0"),
@@ -26,7 +27,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
         "workflow": "country_flow",
         "version": "1.0",
         "description": "Daily metrics for every country, one activity per day and country.",
-        "task_list": "country_flow",
+        "task_list": "country_flow-v1.0",
         "execution_timeout": 86400,
         "decision_timeout": 30,
         "child_policy": "TERMINATE",
@@ -38,7 +39,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             {
                 "name": "activity_1",
                 "version": "1.0",
-                "task_list": "country_flow-activities",
+                "task_list": "country_flow-v1.0-activities",
                 "handler": "examples.country_flow:start_run",
                 "external": False,
                 "description": "",
@@ -70,7 +71,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             {
                 "name": "activity_2",
                 "version": "1.0",
-                "task_list": "country_flow-activities",
+                "task_list": "country_flow-v1.0-activities",
                 "handler": "examples.country_flow:fetch_country_metrics",
                 "external": False,
                 "description": "",
@@ -126,7 +127,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             {
                 "name": "activity_3",
                 "version": "1.0",
-                "task_list": "country_flow-activities",
+                "task_list": "country_flow-v1.0-activities",
                 "handler": "examples.country_flow:report",
                 "external": False,
                 "description": "",
@@ -164,7 +165,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
                 "workflow": "country_flow.activity_2",
                 "version": "1.0",
                 "description": "A shard of country_flow: some of the instances of activity_2.",
-                "task_list": "country_flow",
+                "task_list": "country_flow-v1.0",
                 "execution_timeout": 86400,
                 "decision_timeout": 30,
                 "child_policy": "TERMINATE",
@@ -178,7 +179,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
                     {
                         "name": "activity_2",
                         "version": "1.0",
-                        "task_list": "country_flow-activities",
+                        "task_list": "country_flow-v1.0-activities",
                         "handler": "examples.country_flow:fetch_country_metrics",
                         "external": False,
                         "description": "",
