@@ -224,8 +224,10 @@ def test_an_s3_location(location: str) -> None:
 
 
 def _spec(tmp_path: pathlib.Path, payloads_text: str) -> pathlib.Path:
-    spec = (E2E / "big_flow.yaml").read_text().replace(
-        "payloads:\n  s3: s3://flowgen-e2e-payloads/runs\n", payloads_text
+    spec = (
+        (E2E / "big_flow.yaml")
+        .read_text()
+        .replace("payloads:\n  s3: s3://flowgen-e2e-payloads/runs\n", payloads_text)
     )
     path = tmp_path / "spec.yaml"
     path.write_text(spec)
@@ -293,7 +295,9 @@ def test_a_result_too_large_without_payloads_fails_its_attempt() -> None:
     context = TaskContext("d", "wf", "run", "join", 1)
     envelope = json.dumps({"input": {"labels": ["x" * 40_000], "note": ""}, "attempt": 1})
     outcome = run_task(plan.activity("join"), big_flow_handlers.join, envelope, context)
-    assert outcome.reason is not None and outcome.reason.startswith("ResultTooLarge: the result of join is 40,")
+    assert outcome.reason is not None and outcome.reason.startswith(
+        "ResultTooLarge: the result of join is 40,"
+    )
     assert "payloads.s3" in outcome.reason
 
 
@@ -302,4 +306,14 @@ def test_a_worker_input_that_cannot_be_read_fails_the_attempt() -> None:
     reference = payloads().offload("x" * 500, "wf", "run")
     context = TaskContext("d", "wf", "run", "join", 1)
     outcome = run_task(plan.activity("join"), big_flow_handlers.join, reference, context, False, payloads())
-    assert outcome.reason is not None and outcome.reason.startswith("PayloadError: the input of join cannot be read")
+    assert outcome.reason is not None and outcome.reason.startswith(
+        "PayloadError: the input of join cannot be read"
+    )
+
+
+def test_the_longest_reference_fits_its_room() -> None:
+    from flowgen.runtime.payloads import MAX_REFERENCE, Reference
+
+    key = object_key("p" * 200, "w" * 256, "日" * 256, "r" * 64, "0" * 64)
+    text = Reference(key, 10**12, "0" * 64).text()
+    assert len(json.dumps(text).encode()) <= MAX_REFERENCE

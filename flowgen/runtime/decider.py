@@ -35,7 +35,7 @@ from .limits import (
     MAX_REASON,
     MAX_RESPONSE_BYTES,
 )
-from .payloads import too_large
+from .payloads import MAX_REFERENCE, too_large
 from .values import clip, describe, dumps, problem, read_json
 
 # The longest retry wait: an execution runs at most a year (and SWF takes at most 8 digits).
@@ -305,9 +305,8 @@ def _input_of(run: _Run, planned: Planned, attempt: int) -> str:
     text = dumps({"input": data, "attempt": attempt})
     # With payloads, the decider loop stores a larger input in S3 after deciding.
     if run.plan.payloads is None and len(text) > MAX_PAYLOAD:
-        raise FlowFailure(
-            too_large(f"the input of {planned.id} (activity {planned.activity.name})", len(text))
-        )
+        message = too_large(f"the input of {planned.id} (activity {planned.activity.name})", len(text))
+        raise FlowFailure(message, {"error": message})  # the reason is cut at 256 characters
     return text
 
 
@@ -676,22 +675,18 @@ def _chunk(run: _Run, decisions: list[Decision]) -> list[Decision]:
     return kept + [timer]
 
 
-# What a reference to a stored value takes at most in a decision, counted in `_chunk`.
-_REFERENCE_ROOM = 2048
-
-
 def _size(plan: p.FlowPlan, decision: Decision) -> int:
     """A decision's bytes in the response; with payloads, a large input or result counts as the
     reference that replaces it after deciding."""
     size = len(json.dumps(decision).encode())
-    if plan.payloads is None or size <= _REFERENCE_ROOM:
+    if plan.payloads is None or size <= MAX_REFERENCE:
         return size
     for attributes in decision.values():
         if isinstance(attributes, dict):
             for name in ("input", "result"):
                 value = attributes.get(name)
                 if isinstance(value, str) and len(value) > plan.payloads.threshold:
-                    size -= len(json.dumps(value).encode()) - _REFERENCE_ROOM
+                    size -= len(json.dumps(value).encode()) - MAX_REFERENCE
     return size
 
 

@@ -52,6 +52,8 @@ _REFERENCE_START = '{"' + REFERENCE_KEY + '":'
 MAX_KEY_BYTES = 1024
 # The longest prefix a spec may give, so that every key fits with room for the rest.
 MAX_PREFIX = 200
+# The longest text of a reference: its key (at most MAX_KEY_BYTES), size and sha256, as JSON.
+MAX_REFERENCE = 1200
 # How many bytes of values a decider keeps in memory by default.
 CACHE_BYTES = 256 * 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}\Z")

@@ -195,5 +195,6 @@ def _encode_result(activity: ActivityPlan, returned: Any, activity_id: str, limi
         if found:
             return failure(OutputError(f"{activity.name} returned {found}"), "")
     if limit is not None and len(text) > limit:
-        return failure(ResultTooLarge(too_large(f"the result of {activity_id}", len(text))), "")
+        message = too_large(f"the result of {activity_id}", len(text))
+        return failure(ResultTooLarge(message), message)  # the reason is cut at 256 characters
     return Outcome(result=text)
