@@ -317,3 +317,34 @@ def test_the_longest_reference_fits_its_room() -> None:
     key = object_key("p" * 200, "w" * 256, "日" * 256, "r" * 64, "0" * 64)
     text = Reference(key, 10**12, "0" * 64).text()
     assert len(json.dumps(text).encode()) <= MAX_REFERENCE
+
+
+# -- the docs ------------------------------------------------------------------------
+
+
+def _doc_block(marker: str) -> Any:
+    import re
+
+    text = (ROOT / "docs" / "running-on-swf.md").read_text()
+    found = re.search(rf"^<!-- {marker} -->\n```json\n(.*?)^```$", text, re.M | re.S)
+    assert found, marker
+    return json.loads(found.group(1))
+
+
+def test_the_documented_iam_statement_is_what_flowgen_renders(tmp_path: pathlib.Path) -> None:
+    from flowgen.render import iam
+
+    spec = _spec(tmp_path, "payloads: {s3: 's3://acme-flow-payloads/country'}\n")
+    compiled = compile_spec(str(spec))
+    assert compiled.checked is not None
+    plan = build_plan(compiled.checked)
+    statement = _doc_block("payloads-iam")
+    for role in ("decider", "worker", "starter"):
+        assert statement in iam.POLICIES[role](plan)["Statement"]
+
+
+def test_the_documented_lifecycle_rule_expires_the_prefix_after_the_retention() -> None:
+    (rule,) = _doc_block("payloads-lifecycle")["Rules"]
+    assert rule["Filter"] == {"Prefix": "country/"} and rule["Status"] == "Enabled"
+    # The doc's flow: a 1-day execution timeout and the default 30-day retention.
+    assert rule["Expiration"]["Days"] >= 1 + 30
