@@ -391,8 +391,9 @@ def test_payloads_are_granted_on_exactly_their_prefix(plans: dict[str, FlowPlan]
         assert granted == ({"s3:GetObject", "s3:PutObject"} if role in PAYLOAD_ROLES else set())
     no_prefix = dataclasses.replace(wide, payloads=dataclasses.replace(wide.payloads, prefix=""))
     assert iam.payloads_arn(no_prefix) == "arn:aws-us-gov:s3:::team-bucket.1/*"
+    assert iam.payloads_arn(plans["etl"]) == "arn:aws:s3:::acme-analytics-flows/regional_etl/*"
     for name, plan in plans.items():
-        if name != "wide":
+        if name not in ("wide", "etl"):
             assert plan.payloads is None and iam.payloads_arn(plan) is None
             for policy in iam.POLICIES.values():
                 assert not any(a.startswith("s3:") for s in policy(plan)["Statement"] for a in s["Action"])
