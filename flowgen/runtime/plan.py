@@ -259,6 +259,22 @@ class ActivityPlan:
 
 
 @dataclass(frozen=True)
+class PayloadsPlan:
+    """Where values over `threshold` JSON characters are kept: s3://`bucket`/`prefix` ("" for none)."""
+
+    bucket: str
+    prefix: str
+    threshold: int
+
+    def to_data(self) -> dict[str, Any]:
+        return {"bucket": self.bucket, "prefix": self.prefix, "threshold": self.threshold}
+
+    @staticmethod
+    def from_data(data: dict[str, Any]) -> PayloadsPlan:
+        return PayloadsPlan(data["bucket"], data["prefix"], data["threshold"])
+
+
+@dataclass(frozen=True)
 class FlowPlan:
     domain: str
     domain_retention_days: int
@@ -276,6 +292,8 @@ class FlowPlan:
     activities: tuple[ActivityPlan, ...]
     # The AWS partition of the ARNs in the package's IAM policies: aws, aws-cn or aws-us-gov.
     aws_partition: str
+    # Values too large for SWF go to S3; None: they fail, saying so.
+    payloads: PayloadsPlan | None = None
     _by_name: dict[str, ActivityPlan] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -292,7 +310,7 @@ class FlowPlan:
         return tuple(dict.fromkeys(a.task_list for a in self.activities if not a.external))
 
     def to_data(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "domain": self.domain,
             "domain_retention_days": self.domain_retention_days,
             "workflow": self.workflow,
@@ -309,6 +327,10 @@ class FlowPlan:
             "activities": [a.to_data() for a in self.activities],
             "aws_partition": self.aws_partition,
         }
+        # Left out when there is none, so that a package without payloads reads as before.
+        if self.payloads is not None:
+            data["payloads"] = self.payloads.to_data()
+        return data
 
     @staticmethod
     def from_data(data: dict[str, Any]) -> FlowPlan:
@@ -328,4 +350,5 @@ class FlowPlan:
             result_types=tuple((k, TypeRef.from_data(t)) for k, t in data["result_types"]),
             activities=tuple(ActivityPlan.from_data(a) for a in data["activities"]),
             aws_partition=data["aws_partition"],
+            payloads=PayloadsPlan.from_data(data["payloads"]) if data.get("payloads") else None,
         )

@@ -392,5 +392,10 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
         ],
         "aws_partition": "aws",
+        "payloads": {
+            "bucket": "acme-analytics-flows",
+            "prefix": "regional_etl",
+            "threshold": 30000,
+        },
     }
 )
