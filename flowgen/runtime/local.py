@@ -4,6 +4,11 @@ The runner keeps an SWF-shaped history in memory, applies the decider's
 decisions to it, runs handlers in a thread pool and keeps a simulated clock,
 so timers and retry backoff take no real time. Faults (failures, each kind of
 time-out, failed scheduling) can be injected per attempt for tests.
+
+Values go through the same offloading as on SWF (payloads.py): with the spec's
+`payloads`, every value over the threshold is kept in a store (in memory unless
+one is given, such as a `FolderStore`) and the history holds its reference;
+without, a value over SWF's limit fails as it would there.
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ from typing import Any
 
 from .decider import decide
 from .ids import REVERT_SUFFIX, split_attempt_id
+from .limits import MAX_PAYLOAD
+from .payloads import MemoryStore, Payloads, Store, for_plan, too_large
 from .plan import ActivityPlan, FlowPlan
 from .task import Outcome, TaskContext, run_task
 from .values import dumps
 
 log = logging.getLogger(__name__)
 EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+RUN_ID = "local"
 # A fault for one attempt, given the instance's id and the attempt number: "fail",
 # "schedule_failed" or an SWF time-out type.
 Fault = Callable[[str, int], str | None]
@@ -68,6 +76,7 @@ class LocalRunner:
         on_progress: Callable[[int, int], None] | None = None,
         workflow_id: str = "local",
         max_decisions: int = 100_000,
+        store: Store | None = None,
     ) -> None:
         self.plan = plan
         self.handlers = dict(handlers)
@@ -76,6 +85,7 @@ class LocalRunner:
         self.on_progress = on_progress
         self.workflow_id = workflow_id
         self.max_decisions = max_decisions
+        self.payloads: Payloads = for_plan(plan, store if store is not None else MemoryStore())
         missing = [name for name in _type_names(plan) if name not in self.handlers]
         if missing:
             raise ValueError(
@@ -87,8 +97,13 @@ class LocalRunner:
         """Run to the end. `cancel_after` requests cancellation after that many decisions.
 
         The input is typed as the generated `WorkflowInput`: dates may be `datetime.date`.
+        An input over SWF's limit in a flow without `payloads` is refused (ValueError), as SWF would.
         """
-        return _Execution(self, dumps(dict(workflow_input or {})), cancel_after).run()
+        text = dumps(dict(workflow_input or {}))
+        if not self.payloads.active and len(text) > MAX_PAYLOAD:
+            raise ValueError(too_large("the workflow input", len(text)))
+        text = self.payloads.offload(text, self.workflow_id, "input")
+        return _Execution(self, text, cancel_after).run()
 
 
 def _purpose(attributes: dict[str, Any]) -> str:
@@ -191,7 +206,9 @@ class _Execution:
         self.decision_pending = False
         scheduled = self.add("DecisionTaskScheduled", taskList={"name": self.plan.task_list})
         started = self.add("DecisionTaskStarted", scheduledEventId=scheduled)
-        decisions = decide(self.plan, self.events)
+        payloads = self.runner.payloads
+        events = payloads.resolve_events(self.events) if payloads.active else self.events
+        decisions = payloads.offload_decisions(decide(self.plan, events), self.runner.workflow_id, RUN_ID)
         self.decisions_made += 1
         if self.decisions_made > self.runner.max_decisions:
             raise StuckError(f"more than {self.runner.max_decisions} decision tasks")
@@ -232,7 +249,9 @@ class _Execution:
             self.add("ActivityTaskCancelRequested", activityId=attributes["activityId"])
         elif kind == "CompleteWorkflowExecution":
             self.add("WorkflowExecutionCompleted", result=attributes.get("result"))
-            result = json.loads(attributes["result"]) if attributes.get("result") else None
+            text = attributes.get("result")
+            text = self.runner.payloads.resolve(text, "the workflow result") if text else None
+            result = json.loads(text) if text else None
             return self._result("COMPLETED", result=result)
         elif kind == "FailWorkflowExecution":
             self.add(
@@ -290,12 +309,13 @@ class _Execution:
         context = TaskContext(
             domain=self.plan.domain,
             workflow_id=self.runner.workflow_id,
-            run_id="local",
+            run_id=RUN_ID,
             activity_id=activity_id,
             attempt=attempt,
         )
         handler = self.runner.handlers[type_name]  # all present: checked in LocalRunner()
-        future = pool.submit(run_task, activity, handler, attributes.get("input"), context, revert)
+        payloads = self.runner.payloads
+        future = pool.submit(run_task, activity, handler, attributes.get("input"), context, revert, payloads)
         self.running[future] = (scheduled, started)
 
     def _activity(self, type_name: str) -> tuple[ActivityPlan, bool]:

@@ -472,8 +472,18 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
                     }
                 ],
                 "aws_partition": "aws",
+                "payloads": {
+                    "bucket": "acme-analytics-flows",
+                    "prefix": "regional_etl",
+                    "threshold": 30000,
+                },
             }
         ],
+        "payloads": {
+            "bucket": "acme-analytics-flows",
+            "prefix": "regional_etl",
+            "threshold": 30000,
+        },
     }
 )
 
