@@ -158,10 +158,15 @@ def test_default_shard_size_stays_within_the_instances_and_is_at_least_one() -> 
 
 def test_a_sharded_activity_costs_nine_events_a_shard_in_the_parent() -> None:
     cost = Cost("a", 20_000, attempts=4, timers=3, reverts=False).sharded(254)
-    assert (cost.shards, cost.events, cost.schedules) == (79, 79 * 9, 79)
+    # 79 shards cost 79 x 9 events; a run of at most 254 instances runs them in the parent:
+    # 254 x (4 attempts x 6 + 3 timers x 5) events. The parent's budget holds the more of the two.
+    assert (cost.shards, cost.events, cost.schedules) == (79, max(79 * 9, 254 * 39), max(79, 254 * 4))
     single = Cost("b", 1, attempts=1, timers=0, reverts=False)
-    # 5 for the workflow, 6 + 6 for the single activities, 711 for the shards, one continuation timer.
-    assert worst_case_events([single, cost, single]) == 5 + 6 + 711 + 6 + 5 == 733
+    # 5 for the workflow, 6 + 6 for the single activities, 9,906 for activity a, and
+    # ceil((1 + 1,016 + 1) / 100) = 11 continuation timers of 5.
+    assert worst_case_events([single, cost, single]) == 5 + 6 + 9_906 + 6 + 55 == 9_978
+    few = Cost("c", 20_000, attempts=1, timers=0, reverts=False).sharded(10)
+    assert few.events == 2_000 * 9  # shards cost more than one shard's instances in the parent
 
 
 SPEC = """
@@ -240,7 +245,7 @@ def _country(tmp_path: pathlib.Path, max_items: int) -> p.FlowPlan:
     return build_plan(compiled.checked)
 
 
-@pytest.mark.parametrize(("max_items", "shards", "parent_events"), [(20_000, 79, 733), (100_000, 394, 3_583)])
+@pytest.mark.parametrize(("max_items", "shards", "parent_events"), [(20_000, 79, 9_978), (100_000, 394, 9_978)])
 def test_country_flow_compiles_sharded(
     tmp_path: pathlib.Path, max_items: int, shards: int, parent_events: int
 ) -> None:
