@@ -245,7 +245,9 @@ def _country(tmp_path: pathlib.Path, max_items: int) -> p.FlowPlan:
     return build_plan(compiled.checked)
 
 
-@pytest.mark.parametrize(("max_items", "shards", "parent_events"), [(20_000, 79, 9_978), (100_000, 394, 9_978)])
+@pytest.mark.parametrize(
+    ("max_items", "shards", "parent_events"), [(20_000, 79, 9_978), (100_000, 394, 9_978)]
+)
 def test_country_flow_compiles_sharded(
     tmp_path: pathlib.Path, max_items: int, shards: int, parent_events: int
 ) -> None:

@@ -194,6 +194,7 @@ def plan_budget(spec: Spec, analysis: Analysis, settings: dict[str, Effective]) 
         schedules += sharded.schedules - before.schedules
         items[-negative] = sharded
         chosen[sharded.name] = "budget"
+    _fit_the_parent(items, [i for i, c in enumerate(items) if chosen.get(c.name) == "budget"])
     for cost in items:
         if cost.name not in chosen:
             continue
@@ -213,6 +214,31 @@ def plan_budget(spec: Spec, analysis: Analysis, settings: dict[str, Effective]) 
         diagnostics += _check_parent(spec, items)
     sizes = {c.name: c.shard_size for c in items if c.shard_size is not None}
     return Budget(sizes, diagnostics)
+
+
+def _fit_the_parent(items: list[Cost], sharded: list[int]) -> None:
+    """Smaller shards where one shard's worth of instances run in the parent would put it over
+    the 10,000 events AWS advises (only sizes flowgen chose; a spec's shard_size is kept)."""
+    for index in sharded:
+        if worst_case_events(items) <= HISTORY_ADVICE:
+            return
+        cost = items[index]
+        assert cost.shard_size is not None
+
+        def fits(size: int) -> bool:
+            trial = [*items[:index], cost.sharded(size), *items[index + 1 :]]
+            return worst_case_events(trial) <= HISTORY_ADVICE
+
+        # Past the size where the parent's share stops being the shards, the cost only grows
+        # with the size: find the largest size that fits between there and today's.
+        low = next((n for n in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if fits(n)), None)
+        if low is None or low >= cost.shard_size:
+            continue
+        high = cost.shard_size
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if fits(middle) else (low, middle - 1)
+        items[index] = cost.sharded(low)
 
 
 def _check_shard(cost: Cost, size: int) -> list[Diagnostic]:
