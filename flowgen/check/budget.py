@@ -225,7 +225,7 @@ def _fit_the_parent(items: list[Cost], sharded: list[int]) -> None:
         cost = items[index]
         assert cost.shard_size is not None
 
-        def fits(size: int) -> bool:
+        def fits(size: int, index: int = index, cost: Cost = cost) -> bool:
             trial = [*items[:index], cost.sharded(size), *items[index + 1 :]]
             return worst_case_events(trial) <= HISTORY_ADVICE
 
