@@ -19,6 +19,7 @@ from flowgen.check.effective import Effective, effective
 from flowgen.check.graph import check_requires, topological_order, upstream
 from flowgen.check.references import Analysis, analyse
 from flowgen.check.timeouts import check_activity_timeouts, check_workflow_durations
+from flowgen.check.typenames import activity_type_names, check_type_names
 from flowgen.diagnostics import Diagnostic
 from flowgen.runtime.limits import HISTORY_LIMIT
 from flowgen.spec.models import Spec
@@ -35,6 +36,8 @@ class Checked:
     upstream: dict[str, set[str]]
     settings: dict[str, Effective]
     analysis: Analysis
+    # Activity name -> its SWF activity type name.
+    type_names: dict[str, str]
 
 
 def check(spec: Spec) -> tuple[Checked, list[Diagnostic]]:
@@ -48,7 +51,9 @@ def check(spec: Spec) -> tuple[Checked, list[Diagnostic]]:
             "split the workflow",
             at_key=True,
         )
-        empty = Checked(spec=spec, order=[], upstream={}, settings={}, analysis=Analysis({}, {}))
+        empty = Checked(
+            spec=spec, order=[], upstream={}, settings={}, analysis=Analysis({}, {}), type_names={}
+        )
         return empty, [too_many]
     diagnostics = check_requires(spec)
     order = topological_order(spec)
@@ -58,10 +63,18 @@ def check(spec: Spec) -> tuple[Checked, list[Diagnostic]]:
     diagnostics += found
     diagnostics += check_package_name(spec)
     diagnostics += check_activities(spec, analysis)
+    diagnostics += check_type_names(spec)
     diagnostics += check_workflow_durations(spec)
     diagnostics += check_activity_timeouts(spec, settings)
     diagnostics += check_budget(spec, analysis, settings)
     if not any(d.is_error for d in diagnostics):
         diagnostics += check_critical_path(spec, analysis, settings, order)
-    checked = Checked(spec=spec, order=order, upstream=ups, settings=settings, analysis=analysis)
+    checked = Checked(
+        spec=spec,
+        order=order,
+        upstream=ups,
+        settings=settings,
+        analysis=analysis,
+        type_names=activity_type_names(spec),
+    )
     return checked, diagnostics

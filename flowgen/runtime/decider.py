@@ -431,7 +431,7 @@ def _advance(run: _Run) -> FlowFailure | None:
             except FlowFailure as failure:
                 broken = broken or failure
                 continue
-            run.decisions.append(_schedule(activity, activity.name, item.id, text))
+            run.decisions.append(_schedule(activity, activity.type_name, item.id, text))
             open_here += 1
             run.open_total += 1
     if broken is not None or first_failure is None:
@@ -554,7 +554,7 @@ def _revert_step(
         forward = {}  # not the decider's own input: the revert gets what can be known
     given = forward.get("input", {}) if isinstance(forward, dict) else {}
     data = {"input": given, "result": state.value, "attempt": revert.attempts + 1}
-    run.decisions.append(_schedule(activity, revert_type_name(activity.name), rid, dumps(data)))
+    run.decisions.append(_schedule(activity, revert_type_name(activity.type_name), rid, dumps(data)))
     return True
 
 

@@ -14,9 +14,9 @@ WORKFLOW_VERSION: Final[str] = "1.0"
 DECIDER_TASK_LIST: Final[str] = "country_flow"
 ACTIVITY_TASK_LISTS: Final[tuple[str, ...]] = ("country_flow-activities",)
 ACTIVITY_TYPES: Final[tuple[tuple[str, str], ...]] = (
-    ("activity_1", "1.0"),
-    ("activity_2", "1.0"),
-    ("activity_3", "1.0"),
+    ("country_flow.activity_1", "1.0"),
+    ("country_flow.activity_2", "1.0"),
+    ("country_flow.activity_3", "1.0"),
 )
 
 PLAN: Final[FlowPlan] = FlowPlan.from_data(
@@ -37,6 +37,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
         "activities": [
             {
                 "name": "activity_1",
+                "type_name": "country_flow.activity_1",
                 "version": "1.0",
                 "task_list": "country_flow-activities",
                 "handler": "examples.country_flow:start_run",
@@ -69,6 +70,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "activity_2",
+                "type_name": "country_flow.activity_2",
                 "version": "1.0",
                 "task_list": "country_flow-activities",
                 "handler": "examples.country_flow:fetch_country_metrics",
@@ -124,6 +126,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "activity_3",
+                "type_name": "country_flow.activity_3",
                 "version": "1.0",
                 "task_list": "country_flow-activities",
                 "handler": "examples.country_flow:report",
