@@ -45,7 +45,8 @@ def compile_spec(file: str, strict: bool = False) -> Compiled:
 def compile_specs(files: list[str], strict: bool = False) -> list[Compiled]:
     """Compile the specs of one command, and refuse two workflows that make one package (each
     would replace the other's package in generated/) or that register one activity type
-    differently (SWF keeps the first registration, and `register` of the other reports drift)."""
+    differently (SWF keeps the first registration: `register` of the other reports drift, or,
+    for a description, keeps the first one's silently)."""
     results = [_compile(file, strict) for file in files]
     first: dict[str, tuple[str, str]] = {}  # package name -> (file, workflow name)
     found: dict[int, list[Diagnostic]] = {}  # index in results -> what the specs together add
