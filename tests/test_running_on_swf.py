@@ -165,7 +165,7 @@ def test_the_moto_commands_run_the_country_flow_to_completion(
         end(shell)  # bash and the decider and worker it started
     assert shell.returncode == 0, err.read_text(errors="replace")[-3000:]
     lines = out.read_text().splitlines()
-    assert lines[:6] == [
+    assert lines[:7] == [
         "domain dev: registered, retention 30 days",
         "workflow type country_flow 1.0: registered",
         "workflow type country_flow.activity_2 1.0: registered",
@@ -174,9 +174,9 @@ def test_the_moto_commands_run_the_country_flow_to_completion(
         "activity type country_flow.activity_3 1.0: registered",
         "registered 6, 0 already as the spec says",
     ]
-    ids = json.loads(lines[6])
+    ids = json.loads(lines[7])
     assert set(ids) == {"workflowId", "runId"}
-    result = json.loads("\n".join(lines[7:]))
+    result = json.loads("\n".join(lines[8:]))
     assert result == json.loads(block("moto-result"))
     assert result == country_report(DAYS, COUNTRIES)
     # The failed fetches were retried on moto, each attempt under an activity id of its own.
