@@ -13,12 +13,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .limits import MAX_OPEN_CHILDREN
+
 # Source kinds: where an input, result field or generator list comes from.
 INPUT = "input"  # a workflow input field: `name`
 AXIS = "axis"  # this instance's value on its axis `name`
 OUTPUT = "output"  # the output of single-instance activity `name` (`field`, or all of it)
 EACH = "each"  # the list over every instance of generated activity `name`
 LITERAL = "literal"  # `value` itself
+# Only in a shard plan: field `field` of this instance's value on its axis `name` (an instance's
+# input object, which the parent resolved before starting the child).
+ITEM = "item"
+
+# A shard plan's one workflow input: the list of its instances' input objects, in generator order.
+SHARD_INPUT = "items"
+# A shard plan's one result field: the list of its instances' outputs, in generator order.
+SHARD_RESULT = "results"
 
 
 @dataclass(frozen=True)
@@ -193,10 +203,28 @@ class ActivityPlan:
     priority: int | None
     continue_on_failure: bool
     revert: str | None
+    # None: not sharded. Else the parent runs at most this many consecutive instances per child
+    # workflow execution, whose plan is in FlowPlan.shards (see shard_share and open_shards).
+    shard_size: int | None = None
 
     @property
     def generated(self) -> bool:
         return bool(self.generators)
+
+    @property
+    def shard_share(self) -> int:
+        """The max_concurrency of each of this sharded activity's shards (0: no limit, as in a spec)."""
+        assert self.shard_size is not None
+        return min(self.max_concurrency, self.shard_size) if self.max_concurrency else 0
+
+    @property
+    def open_shards(self) -> int:
+        """How many shards of this sharded activity the parent keeps open at once, so that all of
+        them together never have more than max_concurrency instances open (SWF's own quota of
+        open child executions when max_concurrency is 0)."""
+        if not self.max_concurrency:
+            return MAX_OPEN_CHILDREN
+        return max(1, self.max_concurrency // self.shard_share)
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -230,6 +258,8 @@ class ActivityPlan:
             "priority": self.priority,
             "continue_on_failure": self.continue_on_failure,
             "revert": self.revert,
+            # Written only when set, so an unsharded plan's data is what it was before shards.
+            **({"shard_size": self.shard_size} if self.shard_size is not None else {}),
         }
 
     @staticmethod
@@ -256,6 +286,7 @@ class ActivityPlan:
             priority=data["priority"],
             continue_on_failure=data["continue_on_failure"],
             revert=data["revert"],
+            shard_size=data.get("shard_size"),
         )
 
 
@@ -277,6 +308,9 @@ class FlowPlan:
     activities: tuple[ActivityPlan, ...]
     # The AWS partition of the ARNs in the package's IAM policies: aws, aws-cn or aws-us-gov.
     aws_partition: str
+    # One shard plan per sharded activity, in activity order: a child workflow type whose one
+    # activity runs a slice of that activity's instances (flowgen.plan builds them).
+    shards: tuple[FlowPlan, ...] = ()
     _by_name: dict[str, ActivityPlan] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -284,6 +318,15 @@ class FlowPlan:
 
     def activity(self, name: str) -> ActivityPlan:
         return self._by_name[name]
+
+    def shard_plan(self, activity: str) -> FlowPlan:
+        """The shard plan of sharded activity `activity`."""
+        return next(s for s in self.shards if s.activities[0].name == activity)
+
+    def workflow_plans(self) -> dict[str, FlowPlan]:
+        """This plan and its shard plans by workflow type name: what a decision task's
+        `workflowType.name` selects."""
+        return {self.workflow: self, **{s.workflow: s for s in self.shards}}
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -302,6 +345,7 @@ class FlowPlan:
             "result_types": [[k, t.to_data()] for k, t in self.result_types],
             "activities": [a.to_data() for a in self.activities],
             "aws_partition": self.aws_partition,
+            **({"shards": [s.to_data() for s in self.shards]} if self.shards else {}),
         }
 
     @staticmethod
@@ -322,4 +366,5 @@ class FlowPlan:
             result_types=tuple((k, TypeRef.from_data(t)) for k, t in data["result_types"]),
             activities=tuple(ActivityPlan.from_data(a) for a in data["activities"]),
             aws_partition=data["aws_partition"],
+            shards=tuple(FlowPlan.from_data(s) for s in data.get("shards", ())),
         )

@@ -33,6 +33,8 @@ MAX_HEARTBEAT_DETAILS = 2048
 MAX_OPEN_ACTIVITIES = 1000
 # Quota: open timers per workflow execution.
 MAX_OPEN_TIMERS = 1000
+# Quota: open child workflow executions per workflow execution.
+MAX_OPEN_CHILDREN = 1000
 # RespondDecisionTaskCompleted takes more, but flowgen sends at most 100 decisions per response
 # so that each one stays small and fast (the history budget counts on it too).
 MAX_DECISIONS = 100
