@@ -68,7 +68,9 @@ def _hand_built_sharded_plan() -> p.FlowPlan:
     child = dataclasses.replace(
         parent,
         generators=(
-            p.Generator(axis="item", kind="source", element=p.TypeRef("any"), source=p.Source(p.INPUT, "items")),
+            p.Generator(
+                axis="item", kind="source", element=p.TypeRef("any"), source=p.Source(p.INPUT, "items")
+            ),
         ),
         inputs=(("x", p.Source(p.ITEM, "item", field="x")),),
         max_items=40,

@@ -296,7 +296,7 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
             control = timer_controls.get(timer_id, {})
             if kind == "StartTimerFailed":
                 # The wait could not be set up; retry without it rather than stall.
-                control = _retry_control_from_id(timer_id) or control
+                control = _retry_control_from_id(timer_id) or _restart_control_from_id(timer_id) or control
             if control.get("kind") == "retry" and kind != "TimerCanceled":
                 instance = execution.instance(control["activity_id"])
                 instance.timer, instance.timer_attempt = "fired", int(control["attempt"])
@@ -402,3 +402,18 @@ def _retry_control_from_id(timer_id: str) -> dict[str, Any] | None:
     if not (attempt.isascii() and attempt.isdigit()) or not activity_id:
         return None
     return {"kind": "retry", "attempt": int(attempt), "activity_id": activity_id}
+
+
+# A shard's restart timer (after a start that failed): `restart-ATTEMPT-SHARD-ACTIVITY`.
+RESTART_TIMER_PREFIX = "restart-"
+
+
+def _restart_control_from_id(timer_id: str) -> dict[str, Any] | None:
+    if not timer_id.startswith(RESTART_TIMER_PREFIX):
+        return None
+    attempt, _, rest = timer_id[len(RESTART_TIMER_PREFIX) :].partition("-")
+    shard, _, activity = rest.partition("-")
+    numbers = attempt + shard
+    if not (numbers.isascii() and numbers.isdigit() and attempt and shard) or not activity:
+        return None
+    return {"kind": "restart", "activity": activity, "shard": int(shard), "attempt": int(attempt)}
