@@ -25,9 +25,9 @@ import moto.swf.models
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
+from histories import sharded
 from moto import mock_aws
 from moto_swf import ROOT
-from histories import sharded
 from swf_support import (
     FakeActivitySWF,
     FakeClock,
