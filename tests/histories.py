@@ -2,7 +2,8 @@
 
 `History` appends events with increasing ids and remembers which scheduled
 event each activity id and timer id belongs to, so a test writes the story of
-an execution in a few lines:
+an execution in a few lines. An instance's id stands for its latest attempt:
+after `a#2` (attempt 2 of `a`) is scheduled, `h.failed("a")` fails it.
 
     h = History({"n": 1})
     h.decision_task()             # DecisionTaskScheduled + DecisionTaskStarted
@@ -23,6 +24,7 @@ from typing import Any
 from flowgen.compiler import compile_spec
 from flowgen.plan import build_plan
 from flowgen.runtime.decider import decide
+from flowgen.runtime.ids import split_attempt_id
 from flowgen.runtime.plan import (
     EACH,
     INPUT,
@@ -96,7 +98,8 @@ class History:
         self.initiated: dict[tuple[str, int], int] = {}
         self.child_ids: dict[tuple[str, int], str] = {}
         self.child_started: dict[tuple[str, int], int] = {}
-        self.scheduled: dict[str, int] = {}  # activity id -> its latest ActivityTaskScheduled
+        # Activity id, and instance id -> its latest ActivityTaskScheduled.
+        self.scheduled: dict[str, int] = {}
         self.started: dict[str, int] = {}
         self.timers: dict[str, int] = {}  # timer id -> its TimerStarted
         self.task = (0, 0)  # the last decision task's DecisionTaskScheduled and DecisionTaskStarted
@@ -187,8 +190,9 @@ class History:
     def schedule(
         self, activity_id: str, type_name: str | None = None, input: str | None = None, completed: int = 0
     ) -> int:
+        instance, _ = split_attempt_id(activity_id)
         if type_name is None:
-            type_name = activity_id.split("-", 1)[0]
+            type_name = instance.split("-", 1)[0]
         event_id = self.add(
             "ActivityTaskScheduled",
             activityType={"name": type_name, "version": "1"},
@@ -197,7 +201,7 @@ class History:
             taskList={"name": "tl"},
             decisionTaskCompletedEventId=completed or self.last_id,
         )
-        self.scheduled[activity_id] = event_id
+        self.scheduled[activity_id] = self.scheduled[instance] = event_id
         return event_id
 
     def start(self, activity_id: str) -> int:
@@ -239,7 +243,10 @@ class History:
     def schedule_failed(self, activity_id: str, cause: str, type_name: str | None = None) -> int:
         return self.add(
             "ScheduleActivityTaskFailed",
-            activityType={"name": type_name or activity_id.split("-", 1)[0], "version": "1"},
+            activityType={
+                "name": type_name or split_attempt_id(activity_id)[0].split("-", 1)[0],
+                "version": "1",
+            },
             activityId=activity_id,
             cause=cause,
             decisionTaskCompletedEventId=self.last_id,

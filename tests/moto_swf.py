@@ -1,20 +1,16 @@
 """Running generated packages against moto's SWF, and where moto is not SWF.
 
-moto 5 differs from SWF in ways an end-to-end test meets at once. Each is
-handled here, in the test process (in process under `mock_aws`, or in a
-`ThreadedMotoServer` started by the test), never in the engine:
+moto 5 differs from SWF in ways an end-to-end test meets; what flowgen does
+needs none of it changed (each attempt of an activity has its own id, so moto's
+refusal of any id an execution used before never stands in a retry's way). For
+time alone, in the test process, under `mock_aws` (never under the servers of
+the multi-process tests, which run moto as it is):
 
-- **Activity ids.** SWF refuses an activity id only while another task with it
-  is open; once it closed the id may be used again (flowgen's retries keep the
-  instance's id). moto refuses any id ever used in the execution, so every retry
-  fails with ACTIVITY_ID_ALREADY_IN_USE. `reuse_closed_activity_ids` hides the
-  closed tasks from that one check.
 - **Timers.** moto fires timers by itself, with a `threading.Timer` per
   StartTimer, in real seconds: a 10 s retry wait takes 10 s. In process,
   `ManualClock` replaces those threads with a virtual clock that the test moves
-  (deterministic: a timer fires when the test says no work is left). Under a
-  server, `scale_timers` keeps moto's threads but shortens each wait (10 s
-  becomes 0.1 s at a scale of 0.01). Histories still show the spec's waits.
+  (deterministic: a timer fires when the test says no work is left). Histories
+  show the spec's waits.
 - **Time-outs.** moto checks heartbeat, decision and workflow time-outs only
   when an API call comes in, against the wall clock. `skip_ahead` moves moto's
   clock forward for one call, as if that much time had passed.
@@ -35,7 +31,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +40,8 @@ import moto.swf.models
 import moto.swf.models.timeout
 import moto.swf.models.workflow_execution as moto_execution
 import pytest
+
+from flowgen.runtime.ids import split_attempt_id
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 GENERATED = ROOT / "generated"
@@ -57,40 +54,11 @@ AWS_ENV = {
 }
 
 
-# -- moto, made to behave as SWF ------------------------------------------------------------------
-
-
-def reuse_closed_activity_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let ScheduleActivityTask reuse the id of a closed task, as SWF does."""
-    original = moto_execution.WorkflowExecution.schedule_activity_task
-
-    def schedule(self: Any, event_id: int, attributes: dict[str, Any]) -> None:
-        activity_id = attributes.get("activityId")
-        closed = [t for t in self.activity_tasks if t.activity_id == activity_id and not t.open]
-        for task in closed:
-            task.activity_id = None  # out of the way of moto's "already in use" check...
-        try:
-            original(self, event_id, attributes)
-        finally:
-            for task in closed:
-                task.activity_id = activity_id  # ...and back
-
-    monkeypatch.setattr(moto_execution.WorkflowExecution, "schedule_activity_task", schedule)
+# -- moto's clock, in process ----------------------------------------------------------------------
 
 
 def no_empty_poll_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(moto.swf.models, "sleep", lambda seconds: None)
-
-
-def scale_timers(monkeypatch: pytest.MonkeyPatch, scale: float) -> None:
-    """moto's timer threads wait `scale` times the timer's StartToFireTimeout."""
-
-    class ScaledTimer(threading.Timer):
-        def __init__(self, interval: float, function: Callable[..., Any], args: Any = None) -> None:
-            super().__init__(interval * scale, function, args)
-            self.daemon = True
-
-    monkeypatch.setattr(moto_execution, "ThreadingTimer", ScaledTimer)
 
 
 @dataclass(order=True)
@@ -225,28 +193,31 @@ _CLOSING = frozenset(
 
 
 def scheduled_while_open(events: Sequence[dict[str, Any]]) -> list[str]:
-    """Activity ids scheduled again while a task with the id was still open (SWF would refuse)."""
-    open_ids: dict[int, str] = {}
-    twice: list[str] = []
+    """Activity ids used a second time, and attempts scheduled while one of their instance was open."""
+    open_instances: dict[int, str] = {}
+    used: set[str] = set()
+    wrong: list[str] = []
     for event in events:
         kind, found = event["eventType"], attributes(event)
         if kind == "ActivityTaskScheduled":
-            if found["activityId"] in open_ids.values():
-                twice.append(found["activityId"])
-            open_ids[event["eventId"]] = found["activityId"]
+            instance, _ = split_attempt_id(found["activityId"])
+            if found["activityId"] in used or instance in open_instances.values():
+                wrong.append(found["activityId"])
+            used.add(found["activityId"])
+            open_instances[event["eventId"]] = instance
         elif kind in _CLOSING:
-            open_ids.pop(found["scheduledEventId"], None)
-    return twice
+            open_instances.pop(found["scheduledEventId"], None)
+    return wrong
 
 
 def timers_for_open_activities(events: Sequence[dict[str, Any]]) -> list[str]:
-    """Retry timers started for an activity id that had a task open at the time (a decider bug)."""
+    """Retry timers started for an instance that had an attempt open at the time (a decider bug)."""
     open_ids: dict[int, str] = {}
     wrong: list[str] = []
     for event in events:
         kind, found = event["eventType"], attributes(event)
         if kind == "ActivityTaskScheduled":
-            open_ids[event["eventId"]] = found["activityId"]
+            open_ids[event["eventId"]] = split_attempt_id(found["activityId"])[0]
         elif kind in _CLOSING:
             open_ids.pop(found["scheduledEventId"], None)
         elif kind == "TimerStarted":

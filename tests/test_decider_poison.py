@@ -99,9 +99,9 @@ def test_a_malformed_result_fails_its_attempt_which_is_retried(text: str, expect
     h.completed("a", raw=text)
     decisions = h.step(plan)
     # Not b: nothing downstream reads a result of the wrong shape. The retry is attempt 2.
-    assert summaries(decisions) == ["schedule a"]
+    assert summaries(decisions) == ["schedule a#2"]
     assert task_input(decisions[0])["attempt"] == 2
-    h.completed("a", raw=text)
+    h.completed("a#2", raw=text)
     decisions = h.step(plan)
     [failure] = _failures(decisions)
     assert failure["reason"].startswith(
@@ -119,8 +119,8 @@ def test_a_result_missing_altogether_fails_its_attempt() -> None:
     h = History({"n": 1})
     h.step(plan)
     h.completed("a")  # no result at all
-    assert summaries(h.step(plan)) == ["schedule a"]
-    h.completed("a", {"x": 2})
+    assert summaries(h.step(plan)) == ["schedule a#2"]
+    h.completed("a#2", {"x": 2})
     decisions = h.step(plan)
     assert summaries(decisions) == ["schedule b", "schedule g-0", "schedule g-1", "schedule g-2"]
     assert inputs_by_id(decisions)["b"] == {"x": 2}
@@ -191,7 +191,7 @@ def test_a_repeated_activity_task_scheduled_is_one_attempt() -> None:
     h.schedule("a")  # the same activity id again, before the first closed
     h.failed("a")
     decisions = h.step(plan)
-    assert summaries(decisions) == ["schedule a"]  # its one retry, not a failed workflow
+    assert summaries(decisions) == ["schedule a#2"]  # its one retry, not a failed workflow
     assert task_input(decisions[0])["attempt"] == 2
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from flowgen.runtime.decider import decide, retry_wait
+from flowgen.runtime.ids import attempt_id, split_attempt_id
 from flowgen.runtime.limits import MAX_DECISIONS, MAX_RESPONSE_BYTES
 from flowgen.runtime.plan import FlowPlan, RetryPolicy
 from tests.histories import History, attributes, inputs_by_id, plan_from, sharded, summaries, task_input
@@ -260,6 +261,18 @@ LONG = spec(f"""
 boom: {{handler: "{H}:boom", requires: [{LONG_NAME}]}}
 """)
 
+# The longest ids the compiler allows: 244 + "-9" + ".revert" + "#10" (the 10th attempt) = 256.
+LONGEST_NAME = "n" * 244
+LONGEST = spec(f"""
+{LONGEST_NAME}:
+  handler: "{H}:long"
+  revert: "{H}:undo_long"
+  generators: {{i: {{range: [0, 10]}}}}
+  inputs: {{i: generator.i}}
+  retry: 9
+boom: {{handler: "{H}:boom", requires: [{LONGEST_NAME}]}}
+""")
+
 RESULT = spec(
     f"""
 a: {{handler: "{H}:a", outputs: {{text: str, n: int, tags: "list[str]"}}}}
@@ -324,6 +337,21 @@ c:
 boom: {{handler: "{H}:boom", requires: [c]}}
 """)
 
+# Generated instances that retry, and are reverted (and retry their reverts) when `boom` fails.
+ATTEMPTS = spec(
+    f"""
+g:
+  handler: "{H}:g"
+  revert: "{H}:undo_g"
+  generators: {{i: {{range: [0, 12]}}}}
+  inputs: {{i: generator.i}}
+  outputs: {{v: int}}
+  retry: 2
+boom: {{handler: "{H}:boom", requires: [g], inputs: {{vs: "g[*].v"}}, outputs: {{n: int}}}}
+""",
+    result="{n: boom.n}",
+)
+
 
 # -- helpers ---------------------------------------------------------------------------------------
 
@@ -364,7 +392,8 @@ def drive(
         h.respond(decisions)
         for activity_id in ids(decisions):
             if complete(activity_id):
-                h.completed(activity_id, (results or {}).get(activity_id.split("-", 1)[0]))
+                name = split_attempt_id(activity_id)[0].split("-", 1)[0]
+                h.completed(activity_id, (results or {}).get(name))
         for timer_id in ids(decisions, "StartTimer"):
             h.fired(timer_id)
     raise AssertionError("the flow did not settle")
@@ -549,13 +578,14 @@ def _check_open_cap(decisions: Decisions, h: History) -> None:
 # retries
 
 
-@case(RETRY_NOW, lambda d, h: _attempt(d, "a", 2))
+@case(RETRY_NOW, lambda d, h: _attempt(d, "a#2", 2))
 def failure_with_retries_left_and_no_interval_schedules_again(h: History, plan: FlowPlan) -> None:
     h.step(plan)
     h.failed("a")
 
 
 def _attempt(decisions: Decisions, activity_id: str, attempt: int) -> None:
+    """One attempt scheduled, under its own id (`a#2`), with its number in the input too."""
     assert summaries(decisions) == [f"schedule {activity_id}"]
     assert task_input(decisions[0])["attempt"] == attempt
 
@@ -566,7 +596,7 @@ def failure_with_an_interval_starts_a_timer(h: History, plan: FlowPlan) -> None:
     h.failed("a")
 
 
-@case(RETRY_WAIT, lambda d, h: _attempt(d, "a", 2))
+@case(RETRY_WAIT, lambda d, h: _attempt(d, "a#2", 2))
 def retry_timer_fired_schedules_the_next_attempt(h: History, plan: FlowPlan) -> None:
     h.step(plan)
     h.failed("a")
@@ -575,7 +605,7 @@ def retry_timer_fired_schedules_the_next_attempt(h: History, plan: FlowPlan) -> 
     h.fired("retry-1-a")
 
 
-@case(RETRY_WAIT, lambda d, h: _attempt(d, "a", 2))
+@case(RETRY_WAIT, lambda d, h: _attempt(d, "a#2", 2))
 def retry_timer_that_could_not_start_retries_at_once(h: History, plan: FlowPlan) -> None:
     h.step(plan)
     h.failed("a")
@@ -646,7 +676,7 @@ def jitter_full_spreads_instances_within_the_wait(h: History, plan: FlowPlan) ->
         h.failed(f"g-{i}")
 
 
-@case(ERRORS, lambda d, h: _attempt(d, "a", 2))
+@case(ERRORS, lambda d, h: _attempt(d, "a#2", 2))
 def error_named_in_errors_is_retried(h: History, plan: FlowPlan) -> None:
     h.step(plan)
     h.failed("a", "ThrottledError: slow down")
@@ -672,9 +702,9 @@ def _timeout_case(kind: str) -> None:
     def history(h: History, plan: FlowPlan) -> None:
         h.step(plan)
         h.timed_out("a", kind)
-        assert summaries(h.step(plan)) == ["schedule a"]
+        assert summaries(h.step(plan)) == ["schedule a#2"]
         h.timed_out("a", kind)
-        assert summaries(h.step(plan)) == ["schedule a"]
+        assert summaries(h.step(plan)) == ["schedule a#3"]
         h.timed_out("a", kind)
 
     CASES.append(
@@ -691,13 +721,13 @@ for _kind in ("START_TO_CLOSE", "SCHEDULE_TO_START", "SCHEDULE_TO_CLOSE", "HEART
     _timeout_case(_kind)
 
 
-@case(ERRORS, lambda d, h: _attempt(d, "a", 2))
+@case(ERRORS, lambda d, h: _attempt(d, "a#2", 2))
 def heartbeat_time_out_named_in_errors_is_retried(h: History, plan: FlowPlan) -> None:
     h.step(plan)
     h.timed_out("a", "HEARTBEAT")
 
 
-@case(RETRY_NOW, lambda d, h: _attempt(d, "a", 2))
+@case(RETRY_NOW, lambda d, h: _attempt(d, "a#2", 2))
 def schedule_failure_with_a_retryable_cause_is_retried(h: History, plan: FlowPlan) -> None:
     h.decision_task()
     h.decision_completed()
@@ -706,13 +736,10 @@ def schedule_failure_with_a_retryable_cause_is_retried(h: History, plan: FlowPla
 
 @case(RETRY_NOW, ["fail a failed after 3 attempts: could not be scheduled (OPEN_ACTIVITIES_LIMIT_EXCEEDED)"])
 def schedule_failures_count_as_attempts(h: History, plan: FlowPlan) -> None:
-    for _ in range(2):
+    for activity_id in ("a", "a#2", "a#3"):
         h.decision_task()
         h.decision_completed()
-        h.schedule_failed("a", "OPEN_ACTIVITIES_LIMIT_EXCEEDED")
-    h.decision_task()
-    h.decision_completed()
-    h.schedule_failed("a", "OPEN_ACTIVITIES_LIMIT_EXCEEDED")
+        h.schedule_failed(activity_id, "OPEN_ACTIVITIES_LIMIT_EXCEEDED")
 
 
 @case(RETRY_NOW, ["fail a failed after 1 attempt: could not be scheduled (ACTIVITY_TYPE_DEPRECATED)"])
@@ -720,6 +747,123 @@ def schedule_failure_with_a_final_cause_fails(h: History, plan: FlowPlan) -> Non
     h.decision_task()
     h.decision_completed()
     h.schedule_failed("a", "ACTIVITY_TYPE_DEPRECATED")
+
+
+# an activity id per attempt
+
+
+def _attempts_of_g_1(decisions: Decisions, h: History) -> None:
+    scheduled = [
+        e["activityTaskScheduledEventAttributes"]["activityId"]
+        for e in h.events
+        if e["eventType"] == "ActivityTaskScheduled"
+    ]
+    # Every attempt has an id of its own; g-1's retries never take the name of g-10 or g-11.
+    assert len(scheduled) == len(set(scheduled))
+    assert [i for i in scheduled if i.startswith("g-1") and not i.startswith("g-1-")] == [
+        "g-1",
+        "g-10",
+        "g-11",
+        "g-1#2",
+        "g-1#3",
+    ]
+    assert summaries(decisions) == ["schedule boom"]
+    assert inputs_by_id(decisions)["boom"] == {"vs": [0, 100, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]}
+
+
+@case(ATTEMPTS, _attempts_of_g_1)
+def each_attempt_is_scheduled_under_its_own_id(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    for i in range(12):
+        if i == 1:
+            h.failed("g-1")
+        else:
+            h.completed(f"g-{i}", {"v": i})
+    assert summaries(h.step(plan)) == ["schedule g-1#2"]
+    h.timed_out("g-1#2", "START_TO_CLOSE")
+    assert summaries(h.step(plan)) == ["schedule g-1#3"]
+    h.completed("g-1#3", {"v": 100})
+
+
+@case(ATTEMPTS, ["schedule g-4.revert#2"])
+def a_revert_retries_under_its_own_ids(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    for i in range(12):
+        h.completed(f"g-{i}", {"v": i})
+    h.step(plan)
+    h.failed("boom")
+    assert summaries(h.step(plan)) == [f"schedule g-{i}.revert" for i in range(12)]
+    for i in range(12):
+        if i == 4:
+            h.failed("g-4.revert")
+        else:
+            h.completed(f"g-{i}.revert")
+
+
+@case(RETRY_NOW, ["cancel-activity a#2", "cancel-workflow"])
+def cancel_names_the_open_attempt(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.failed("a")
+    assert summaries(h.step(plan)) == ["schedule a#2"]
+    h.cancel_requested()
+
+
+@case(RETRY_NOW, ["cancel-workflow"])
+def a_cancel_requested_for_an_attempt_is_its_instances(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.failed("a")
+    h.step(plan)
+    h.activity_cancel_requested("a#2")
+    h.cancel_requested()
+
+
+def _reused_id(decisions: Decisions, h: History) -> None:
+    reason, details = failure(decisions)
+    expected = (
+        "invalid history: event 11 (ActivityTaskScheduled) has activity id a, but a had 1 attempt "
+        "and the next is a#2 (each attempt has its own id)"
+    )
+    assert reason == expected
+    assert details == {"history": expected.removeprefix("invalid history: ")}
+
+
+@case(RETRY_NOW, _reused_id)
+def a_history_that_reuses_an_activity_id_fails_clearly(h: History, plan: FlowPlan) -> None:
+    # As an older decider wrote it: the second attempt under the first one's id.
+    h.step(plan)
+    h.failed("a")
+    h.decision_task()
+    h.decision_completed()
+    h.schedule("a")
+
+
+@case(
+    RETRY_NOW,
+    [
+        "fail invalid history: event 11 (ActivityTaskScheduled) has activity id a#3, but a had 1 attempt "
+        "and the next is a#2 (each attempt has its own id)"
+    ],
+)
+def an_attempt_out_of_turn_fails_clearly(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.failed("a")
+    h.decision_task()
+    h.decision_completed()
+    h.schedule("a#3")
+
+
+@case(
+    RETRY_NOW,
+    [
+        "fail invalid history: event 9 (ActivityTaskScheduled) has activity id a#2, but a had 1 attempt "
+        "and a is still open (each attempt has its own id)"
+    ],
+)
+def a_second_attempt_while_the_first_is_open_fails_clearly(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.decision_task()
+    h.decision_completed()
+    h.schedule("a#2")
 
 
 # failing
@@ -1043,6 +1187,28 @@ def activity_ids_within_256_characters(h: History, plan: FlowPlan) -> None:
     drive(h, plan, complete=lambda activity_id: False)
 
 
+def _longest_ids(decisions: Decisions, h: History) -> None:
+    every = [
+        e["activityTaskScheduledEventAttributes"]["activityId"]
+        for e in h.events
+        if e["eventType"] == "ActivityTaskScheduled"
+    ]
+    assert max(len(i) for i in every) == 256
+    assert f"{LONGEST_NAME}-9.revert#10" in every
+    reason, details = failure(decisions)
+    assert reason == "boom failed after 1 attempt: ValueError: boom"
+    assert details["reverts"][f"{LONGEST_NAME}-9.revert"] == "revert failed: ValueError: boom"
+
+
+@case(LONGEST, _longest_ids)
+def the_last_attempt_of_the_longest_revert_is_within_256_characters(h: History, plan: FlowPlan) -> None:
+    drive(h, plan, complete=lambda activity_id: activity_id != "boom")
+    h.failed("boom")
+    for _ in range(10):  # every revert fails, attempt after attempt
+        for activity_id in ids(h.step(plan)):
+            h.failed(activity_id)
+
+
 @case(RESULT, ['complete {"text":"é \\"q\\"","everything":{"text":"é \\"q\\"","n":3,"tags":["t"]}}'])
 def complete_with_the_exact_result(h: History, plan: FlowPlan) -> None:
     h.step(plan)
@@ -1090,7 +1256,7 @@ def retry_wait_stays_a_valid_timer_duration(h: History, plan: FlowPlan) -> None:
             f"retry-{attempt}-a", 1, json.dumps({"kind": "retry", "activity_id": "a", "attempt": attempt})
         )
         h.fired(f"retry-{attempt}-a")
-        h.schedule("a")
+        h.schedule(f"a#{attempt + 1}")
     h.failed("a")
 
 
@@ -1215,7 +1381,7 @@ def _first_shards(decisions: Decisions, h: History) -> None:
     assert json.loads(first["input"]) == {"items": [{"i": 0}, {"i": 1}]}
     assert json.loads(attributes(decisions[1])["input"]) == {"items": [{"i": 2}, {"i": 3}]}
     assert json.loads(first["control"]) == {"activity": "fan", "shard": 0}
-    assert first["taskList"] == {"name": "w"} and first["childPolicy"] == "TERMINATE"
+    assert first["taskList"] == {"name": "w-v1"} and first["childPolicy"] == "TERMINATE"
     assert first["executionStartToCloseTimeout"] == str(365 * 86400)
 
 
@@ -1437,6 +1603,43 @@ def test_shard_plan_runs_its_items_and_returns_their_outputs_in_order() -> None:
     assert inputs_by_id(h.step(shard)) == {"fan-0": {"i": 2}, "fan-1": {"i": 3}}
     h.failed("fan-1")
     h.completed("fan-0", {"v": 20})
-    assert summaries(h.step(shard)) == ["schedule fan-1"]
-    h.completed("fan-1", {"v": 30})
+    assert summaries(h.step(shard)) == ["schedule fan-1#2"]
+    h.completed("fan-1#2", {"v": 30})
     assert summaries(h.step(shard)) == ['complete {"results":[{"v":20},{"v":30}]}']
+
+
+@pytest.mark.parametrize(
+    ("activity_id", "instance", "attempt"),
+    [
+        ("a", "a", 1),
+        ("a#2", "a", 2),
+        ("a-1", "a-1", 1),  # a generated instance, never an attempt of `a`
+        ("a-1#2", "a-1", 2),
+        ("a-12#13", "a-12", 13),
+        ("a-1.revert", "a-1.revert", 1),
+        ("a-1.revert#3", "a-1.revert", 3),
+        # Not made by attempt_id: the first attempt of an instance of that (foreign) name.
+        ("a#1", "a#1", 1),
+        ("a#02", "a#02", 1),
+        ("a#", "a#", 1),
+        ("#2", "#2", 1),
+        ("a#2x", "a#2x", 1),
+        ("a#\uff12", "a#\uff12", 1),  # a full-width digit
+        ("a#" + "9" * 5000, "a#" + "9" * 5000, 1),
+        ("", "", 1),
+    ],
+)
+def test_an_activity_id_splits_into_its_instance_and_attempt(
+    activity_id: str, instance: str, attempt: int
+) -> None:
+    assert split_attempt_id(activity_id) == (instance, attempt)
+    if instance and attempt_id(instance, attempt) == activity_id:
+        assert split_attempt_id(attempt_id(instance, attempt + 1)) == (instance, attempt + 1)
+
+
+def test_attempt_ids_round_trip() -> None:
+    for instance in ("a", "g-0", "g-17", "g-17.revert", "n" * 240 + "-999"):
+        for attempt in (1, 2, 9, 10, 11, 100, 12345):
+            made = attempt_id(instance, attempt)
+            assert split_attempt_id(made) == (instance, attempt)
+            assert (made == instance) == (attempt == 1)

@@ -7,8 +7,9 @@ one poll at a time until the execution closes.
 Retry waits are SWF timers. moto fires timers from `threading.Timer`s in real seconds; here they
 run on a virtual clock instead (`moto_swf.ManualClock`): when neither the decider nor a worker has
 anything to do, the test fires the earliest pending timer. Histories keep the spec's waits
-(`startToFireTimeout`), so the backoff is asserted exactly, and nothing sleeps. moto also refuses
-to reuse a closed activity's id, which SWF allows and flowgen's retries rely on: see moto_swf.py.
+(`startToFireTimeout`), so the backoff is asserted exactly, and nothing sleeps. Nothing else of
+moto's is changed: it refuses any activity id an execution used before, and flowgen schedules each
+attempt under an id of its own (`activity_2-0#2` for the second), so its retries run on moto as is.
 
 Expected results are computed here from the handlers' own rules, not by flowgen's runners.
 """
@@ -36,7 +37,6 @@ from moto_swf import (
     history,
     no_empty_poll_sleep,
     of_type,
-    reuse_closed_activity_ids,
     scheduled_while_open,
     skip_ahead,
     timers_for_open_activities,
@@ -55,6 +55,7 @@ from country_flow.engine.swf import client as swf_client
 
 from examples import etl
 from examples import order_flow as shop
+from flowgen.runtime.ids import attempt_id, split_attempt_id
 
 
 @dataclass
@@ -68,7 +69,6 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[Moto]:
     for name, value in AWS_ENV.items():
         monkeypatch.setenv(name, value)
     no_empty_poll_sleep(monkeypatch)
-    reuse_closed_activity_ids(monkeypatch)
     clock = ManualClock.install(monkeypatch)
     with mock_aws():
         yield Moto(swf_client(region=REGION), clock)
@@ -113,12 +113,12 @@ def timer_waits(events: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return found
 
 
-def attempts(events: list[dict[str, Any]], activity_id: str) -> list[int]:
-    """The attempt number in the input envelope of each scheduling of `activity_id`."""
+def attempts(events: list[dict[str, Any]], instance: str) -> list[tuple[str, int]]:
+    """The activity id and the input envelope's attempt number of each scheduling of `instance`."""
     return [
-        json.loads(a["input"])["attempt"]
+        (a["activityId"], json.loads(a["input"])["attempt"])
         for a in of_type(events, "ActivityTaskScheduled")
-        if a["activityId"] == activity_id
+        if split_attempt_id(a["activityId"])[0] == instance
     ]
 
 
@@ -196,7 +196,9 @@ def test_country_flow_retries_with_backoff_timers_then_completes(
         activity_id = f"activity_2-{n}"
         waits = [s for a, s in timer_waits(events) if a == activity_id]
         assert waits == [10, 20, 40][: fails[country]]
-        assert attempts(events, activity_id) == list(range(1, fails[country] + 2))
+        assert attempts(events, activity_id) == [
+            (attempt_id(activity_id, n), n) for n in range(1, fails[country] + 2)
+        ]
     assert len(of_type(events, "TimerFired")) == sum(fails.values())
     assert moto.clock.pending == 0
 
@@ -218,10 +220,15 @@ def test_country_flow_fails_naming_the_instance_when_retries_run_out(
         "ConnectionError: public-api did not answer for country 250 on 2026-03-01"
     )
     assert timer_waits(events) == [("activity_2-0", 10), ("activity_2-0", 20), ("activity_2-0", 40)]
-    assert attempts(events, "activity_2-0") == [1, 2, 3, 4]
+    assert attempts(events, "activity_2-0") == [
+        ("activity_2-0", 1),
+        ("activity_2-0#2", 2),
+        ("activity_2-0#3", 3),
+        ("activity_2-0#4", 4),
+    ]
     # What `starter --wait` reports.
     assert wait_for_close(moto.client, "dev", *ids) == ("FAILED", closing)
-    assert of_type(events, "ActivityTaskScheduled")[-1]["activityId"] == "activity_2-0"  # no activity_3
+    assert of_type(events, "ActivityTaskScheduled")[-1]["activityId"] == "activity_2-0#4"  # no activity_3
 
 
 def test_a_decision_task_whose_decider_died_is_handed_out_again_after_the_decision_timeout(
@@ -235,14 +242,14 @@ def test_a_decision_task_whose_decider_died_is_handed_out_again_after_the_decisi
     register(plan, moto.client)
     ids = start({"days": [datetime.date(2026, 3, 1)], "countries": [250]}, moto.client)
     dead = moto.client.poll_for_decision_task(
-        domain="dev", taskList={"name": "country_flow"}, identity="dead"
+        domain="dev", taskList={"name": "country_flow-v1.0"}, identity="dead"
     )
     assert dead["taskToken"]  # ...and never answered
     assert DeciderLoop(plan, moto.client).poll_once() is False  # one decision task at a time
     with skip_ahead(29):
         assert DeciderLoop(plan, moto.client).poll_once() is False
     with skip_ahead(31):
-        moto.client.count_pending_decision_tasks(domain="dev", taskList={"name": "country_flow"})
+        moto.client.count_pending_decision_tasks(domain="dev", taskList={"name": "country_flow-v1.0"})
     events = drive(moto, plan, ids, country_workers(moto))
     assert closed(moto, plan, ids)[0] == "COMPLETED"
     (timed_out,) = of_type(events, "DecisionTaskTimedOut")
@@ -361,8 +368,16 @@ def test_order_flow_completes_after_retries(moto: Moto) -> None:
     # retries have no interval: scheduled again at once, without a timer.
     assert timer_waits(events) == [("reserve_inventory", 2), ("reserve_inventory", 3), ("charge_payment", 10)]
     assert [t for _, t in moto.clock.fired] == [2.0, 3.0, 10.0]
-    assert attempts(events, "reserve_inventory") == [1, 2, 3]
-    assert attempts(events, "create_shipment") == [1, 2, 3]
+    assert attempts(events, "reserve_inventory") == [
+        ("reserve_inventory", 1),
+        ("reserve_inventory#2", 2),
+        ("reserve_inventory#3", 3),
+    ]
+    assert attempts(events, "create_shipment") == [
+        ("create_shipment", 1),
+        ("create_shipment#2", 2),
+        ("create_shipment#3", 3),
+    ]
     # Idempotent handlers: stock was taken once, one payment.
     assert shop.STOCK["BOOK-001"] == 18 and len(shop.PAYMENTS) == 1
 
@@ -384,7 +399,7 @@ def test_order_flow_runs_the_reverts_newest_first_then_fails(moto: Moto) -> None
         closing["reason"]
         == "close_order failed after 3 attempts: RuntimeError: ledger unavailable for ord-1001"
     )
-    assert attempts(events, "close_order") == [1, 2, 3]
+    assert attempts(events, "close_order") == [("close_order", 1), ("close_order#2", 2), ("close_order#3", 3)]
     # The reverts of what completed, newest first, each one after the previous one completed.
     kinds = [(e["eventType"], attributes(e).get("activityId")) for e in events]
     reverts = [
@@ -497,8 +512,15 @@ def test_regional_etl_completes_with_a_stand_in_for_the_external_loader(moto: Mo
     assert json.loads(result["result"]) == expected
     (failed,) = of_type(events, "ActivityTaskFailed")
     assert failed["reason"] == "TimeoutError: the Spark cluster is still starting"
-    assert attempts(events, "load_warehouse") == [1, 2]  # retry: 1, no interval: no timer
+    assert attempts(events, "load_warehouse") == [
+        ("load_warehouse", 1),
+        ("load_warehouse#2", 2),
+    ]  # retry: 1, no interval: no timer
     assert timer_waits(events) == []
     started = {a["scheduledEventId"]: a["identity"] for a in of_type(events, "ActivityTaskStarted")}
-    loads = [e["eventId"] for e in events if attributes(e).get("activityId") == "load_warehouse"]
+    loads = [
+        e["eventId"]
+        for e in events
+        if split_attempt_id(attributes(e).get("activityId", ""))[0] == "load_warehouse"
+    ]
     assert {started[i] for i in loads} == {spark.identity}

@@ -25,7 +25,7 @@ from typing import Any
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from flowgen.runtime.ids import REVERT_SUFFIX
+from flowgen.runtime.ids import REVERT_SUFFIX, split_attempt_id
 from flowgen.runtime.local import LocalRunner, Result
 from flowgen.runtime.plan import FlowPlan
 from tests.flow_handlers import compute, undo
@@ -166,17 +166,18 @@ def run(plan: FlowPlan, seed: int, fault: Faults | None = None) -> Result:
 
 
 def scheduled_ids(history: list[dict[str, Any]]) -> dict[int, str]:
+    """The instance of each ActivityTaskScheduled, by event id (`a-1#2` is attempt 2 of `a-1`)."""
     return {
-        e["eventId"]: e["activityTaskScheduledEventAttributes"]["activityId"]
+        e["eventId"]: split_attempt_id(e["activityTaskScheduledEventAttributes"]["activityId"])[0]
         for e in history
         if e["eventType"] == "ActivityTaskScheduled"
     }
 
 
 def tried_ids(history: list[dict[str, Any]]) -> set[str]:
-    """Every activity id with an attempt: scheduled, or refused by SWF."""
+    """Every instance with an attempt: scheduled, or refused by SWF."""
     refused = {
-        e["scheduleActivityTaskFailedEventAttributes"]["activityId"]
+        split_attempt_id(e["scheduleActivityTaskFailedEventAttributes"]["activityId"])[0]
         for e in history
         if e["eventType"] == "ScheduleActivityTaskFailed"
     }
@@ -193,11 +194,18 @@ def completed_ids(history: list[dict[str, Any]]) -> set[str]:
 
 
 def never_scheduled_while_open(history: list[dict[str, Any]]) -> None:
+    """No instance scheduled while an attempt of it is open, and no activity id used twice."""
+    tried = [
+        e[e["eventType"][0].lower() + e["eventType"][1:] + "EventAttributes"]["activityId"]
+        for e in history
+        if e["eventType"] in ("ActivityTaskScheduled", "ScheduleActivityTaskFailed")
+    ]
+    assert len(tried) == len(set(tried)), "an activity id used twice"
     open_ids: dict[int, str] = {}
     for e in history:
         kind = e["eventType"]
         if kind == "ActivityTaskScheduled":
-            activity_id = e["activityTaskScheduledEventAttributes"]["activityId"]
+            activity_id = split_attempt_id(e["activityTaskScheduledEventAttributes"]["activityId"])[0]
             assert activity_id not in open_ids.values(), f"{activity_id} scheduled while open"
             open_ids[e["eventId"]] = activity_id
         elif kind in CLOSING:
@@ -288,3 +296,33 @@ activities:
     result = LocalRunner(plan, {"a": compute}).run({"day": day, "at": at})
     assert result.status == "COMPLETED", result.reason
     assert result.result == {"v": compute(day=day, at=at)["v"]}
+
+
+def test_a_handler_sees_each_attempts_own_id_and_its_instances() -> None:
+    plan = plan_from("""\
+flowgen: 1
+domain: d
+workflow:
+  name: ids
+  version: "1"
+  execution_timeout: 1d
+defaults:
+  task_list: tl
+  timeouts: {schedule_to_start: 5m, start_to_close: 10m}
+activities:
+  g:
+    handler: tests.flow_handlers:compute
+    generators: {i: {range: [0, 2]}}
+    inputs: {i: generator.i}
+    retry: 2
+""")
+    seen: list[tuple[str, str, int]] = []
+
+    def g(i: int, context: Any) -> None:
+        seen.append((context.activity_id, context.instance_id, context.attempt))
+        if i == 1 and context.attempt < 3:
+            raise ConnectionError("not yet")
+
+    result = LocalRunner(plan, {"g": g}, workers=1).run({})
+    assert result.status == "COMPLETED", result.reason
+    assert sorted(seen) == [("g-0", "g-0", 1), ("g-1", "g-1", 1), ("g-1#2", "g-1", 2), ("g-1#3", "g-1", 3)]

@@ -220,10 +220,10 @@ def test_debug_log_shows_retries_and_timers_on_the_simulated_clock(command: str)
         f"[t=0s] timer retry-1-{name} started, fires at t=10s (the wait to retry {name} after attempt 1)"
     )
     assert f"[t=10s] timer retry-1-{name} fired" in debug
-    assert f"[t=10s] retry: scheduled {name} (attempt 2)" in debug
+    assert f"[t=10s] retry: scheduled {name}#2 (attempt 2)" in debug  # the attempt's own activity id
     assert sum(line.startswith("[t=10s] retry: scheduled") for line in debug) == 4
     assert any(
-        re.fullmatch(r"\[t=30s\] retry: scheduled activity_2-\d+ \(attempt 3\)", line) for line in debug
+        re.fullmatch(r"\[t=30s\] retry: scheduled activity_2-\d+#3 \(attempt 3\)", line) for line in debug
     )
 
 

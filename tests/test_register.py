@@ -66,7 +66,7 @@ def test_first_run_registers_everything_the_second_changes_nothing(
         domain="dev", workflowType={"name": "country_flow", "version": "1.0"}
     )
     assert workflow["configuration"] == {
-        "defaultTaskList": {"name": "country_flow"},
+        "defaultTaskList": {"name": "country_flow-v1.0"},
         "defaultExecutionStartToCloseTimeout": "86400",
         "defaultTaskStartToCloseTimeout": "30",
         "defaultChildPolicy": "TERMINATE",
@@ -74,7 +74,7 @@ def test_first_run_registers_everything_the_second_changes_nothing(
     assert workflow["typeInfo"]["description"] == PLAN.description
     activity = swf.describe_activity_type(domain="dev", activityType={"name": "activity_2", "version": "1.0"})
     assert activity["configuration"] == {
-        "defaultTaskList": {"name": "country_flow-activities"},
+        "defaultTaskList": {"name": "country_flow-v1.0-activities"},
         "defaultTaskScheduleToStartTimeout": "300",
         "defaultTaskStartToCloseTimeout": "600",
         "defaultTaskScheduleToCloseTimeout": "900",
@@ -121,7 +121,7 @@ def test_other_defaults_are_drift_with_the_advice_to_bump_the_version(
         domain="dev",
         name="activity_3",
         version="1.0",
-        defaultTaskList={"name": "country_flow-activities"},
+        defaultTaskList={"name": "country_flow-v1.0-activities"},
         defaultTaskScheduleToStartTimeout="300",
         defaultTaskStartToCloseTimeout="600",
         defaultTaskScheduleToCloseTimeout="900",
@@ -136,7 +136,7 @@ def test_other_defaults_are_drift_with_the_advice_to_bump_the_version(
         "workflow type country_flow 1.0: registered",
         "activity type activity_1 1.0: registered",
         "activity type activity_2 1.0: DRIFT: defaultTaskHeartbeatTimeout is '30', the spec says '60'; "
-        "defaultTaskList is {'name': 'elsewhere'}, the spec says {'name': 'country_flow-activities'}; "
+        "defaultTaskList is {'name': 'elsewhere'}, the spec says {'name': 'country_flow-v1.0-activities'}; "
         "bump the version in the spec",
         "activity type activity_3 1.0: DRIFT: it is DEPRECATED; bump the version in the spec",
         "DRIFT: SWF keeps a registration as it was first made; see the lines above",
@@ -228,3 +228,65 @@ def test_starter_wait_reports_how_a_run_ended(
     monkeypatch.setattr(entry, "wait_for_close", lambda *args: ("COMPLETED", {"result": '{"report": "r"}'}))
     assert country_flow.starter.main(argv) == 0
     assert capsys.readouterr().out.splitlines()[1:] == ["{", '  "report": "r"', "}"]
+
+
+# -- two versions of one workflow in one domain --------------------------------------------------
+
+
+def _country_flow_plan(tmp_path: Any, version: str, *explicit: str) -> Any:
+    """specs/country_flow.yaml at `version`, compiled now; `explicit` lines are added under
+    `workflow:` and `defaults:` (a spec that names its task lists)."""
+    from moto_swf import ROOT
+
+    from flowgen.compiler import compile_spec
+    from flowgen.plan import build_plan
+
+    text = (ROOT / "specs" / "country_flow.yaml").read_text()
+    text = text.replace('version: "1.0"', f'version: "{version}"')
+    if explicit:
+        workflow, defaults = explicit
+        text = text.replace("workflow:\n", f"workflow:\n  task_list: {workflow}\n")
+        text = text.replace("defaults:", f"defaults:\n  task_list: {defaults}\n  # ", 1)
+    path = tmp_path / f"country_flow-{version}.yaml"
+    path.write_text(text)
+    compiled = compile_spec(str(path))
+    assert compiled.checked is not None, compiled.diagnostics
+    return build_plan(compiled.checked)
+
+
+def test_versions_get_task_lists_of_their_own_by_default(swf: Any, tmp_path: Any) -> None:
+    one, two = (_country_flow_plan(tmp_path, v) for v in ("1.0", "2.0"))
+    assert (one.task_list, two.task_list) == ("country_flow-v1.0", "country_flow-v2.0")
+    assert {a.task_list for a in two.activities} == {"country_flow-v2.0-activities"}
+    register(one, swf)
+    report = register(two, swf)
+    assert not report.drift and report.warnings == 0
+    assert not [line for line in report.lines if "warning" in line]
+
+
+def test_a_task_list_another_registered_version_uses_is_warned_of(swf: Any, tmp_path: Any) -> None:
+    named = ("country_flow", "country_flow-activities")
+    one, two = (_country_flow_plan(tmp_path, v, *named) for v in ("1.0", "2.0"))
+    register(one, swf)
+    swf.register_activity_type(  # another flow's type of the same name, on a list of its own
+        domain="dev",
+        name="activity_1",
+        version="elsewhere",
+        defaultTaskList={"name": "other-flow"},
+    )
+    report = register(two, swf)
+    assert not report.drift and report.warnings == 4
+    warnings = [line for line in report.lines if ": warning: " in line]
+    assert warnings[0].startswith(
+        "workflow type country_flow 2.0: warning: version 1.0 also uses the decider task list country_flow,"
+    )
+    assert [line.split(": warning: ")[0] for line in warnings[1:]] == [
+        f"activity type activity_{n} 2.0" for n in (1, 2, 3)
+    ]
+    assert all("version 1.0 also uses the task list country_flow-activities" in w for w in warnings[1:])
+    assert report.summary() == "registered 4, 1 already as the spec says; 4 warning(s) above"
+    # Once the old version is deprecated (drained), nothing is left to warn of.
+    swf.deprecate_workflow_type(domain="dev", workflowType={"name": "country_flow", "version": "1.0"})
+    for n in (1, 2, 3):
+        swf.deprecate_activity_type(domain="dev", activityType={"name": f"activity_{n}", "version": "1.0"})
+    assert register(two, swf).warnings == 0

@@ -3,8 +3,10 @@
 The blocks are found by the comment on the line before each fence: `<!-- moto-server -->` (install
 and start the server), `<!-- moto-commands -->` (the flow's commands, run by bash from the
 repository root with a clean environment) and `<!-- moto-result -->` (what the starter prints at
-the end). Only the port changes: 5000 becomes a free one. The server and every process the commands
-start are ended in `finally`, and every wait is bounded.
+the end). Only the port changes: 5000 becomes a free one. The server is moto as it is, and the
+example handler fails at its own default rate; the test only sets COUNTRY_FLOW_SEED, which makes
+its draws known (two fetches fail once each), so the run is the same every time and shows retries.
+The server and every process the commands start are ended in `finally`, and every wait is bounded.
 """
 
 from __future__ import annotations
@@ -20,13 +22,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
-from moto_swf import ROOT, country_report, free_port
+from moto_swf import ROOT, country_report, failing_attempts, free_port, history, of_type
+
+from flowgen.runtime.ids import split_attempt_id
 
 DOC = ROOT / "docs" / "running-on-swf.md"
 PORT = "5000"
+# The handler's draws with this seed, at its default failure rate of 0.2, for the block's input: two
+# fetches fail once each, so the run retries twice, each after its real 10 s wait.
+SEED = "readme-8"
+DAYS, COUNTRIES = ["2024-01-01", "2024-01-02"], [250, 276, 380]
 
 
 def block(marker: str, doc: pathlib.Path = DOC) -> str:
@@ -135,6 +144,9 @@ def test_the_moto_commands_run_the_country_flow_to_completion(
     moto_server: str, tmp_path: pathlib.Path
 ) -> None:
     script = block("moto-commands").replace(f"127.0.0.1:{PORT}", f"127.0.0.1:{moto_server}")
+    assert "COUNTRY_FLOW_FAILURE_RATE" not in script  # the handler's own random failures
+    fails = {(d, c): failing_attempts(SEED, 0.2, c, d) for d in DAYS for c in COUNTRIES}
+    assert sorted(fails.values()) == [0, 0, 0, 0, 1, 1]
     # Files, not pipes: the decider and the worker the script leaves in the background keep its
     # output open after the script ends.
     out, err = tmp_path / "stdout", tmp_path / "stderr"
@@ -142,13 +154,13 @@ def test_the_moto_commands_run_the_country_flow_to_completion(
         shell = subprocess.Popen(
             ["bash", "-e", "-c", script],
             cwd=ROOT,
-            env=clean_env(),
+            env={**clean_env(), "COUNTRY_FLOW_SEED": SEED},
             stdout=stdout,
             stderr=stderr,
             start_new_session=True,
         )
     try:
-        watch(shell, out, moto_server, timeout=120)
+        watch(shell, out, moto_server, timeout=120, stall=30)
     finally:
         end(shell)  # bash and the decider and worker it started
     assert shell.returncode == 0, err.read_text(errors="replace")[-3000:]
@@ -165,20 +177,22 @@ def test_the_moto_commands_run_the_country_flow_to_completion(
     assert set(ids) == {"workflowId", "runId"}
     result = json.loads("\n".join(lines[7:]))
     assert result == json.loads(block("moto-result"))
-    assert result == country_report(["2024-01-01", "2024-01-02"], [250, 276, 380])
+    assert result == country_report(DAYS, COUNTRIES)
+    # The failed fetches were retried on moto, each attempt under an activity id of its own.
+    events = history(swf_client(moto_server), "dev", ids["workflowId"], ids["runId"])
+    assert len(of_type(events, "ActivityTaskFailed")) == 2
+    scheduled = [a["activityId"] for a in of_type(events, "ActivityTaskScheduled")]
+    assert len(scheduled) == len(set(scheduled)) == 1 + 6 + 2 + 1
+    retried = sorted(split_attempt_id(i) for i in scheduled if split_attempt_id(i)[1] > 1)
+    expected = [f"activity_2-{n}" for n, key in enumerate(fails) if fails[key]]
+    assert retried == [(instance, 2) for instance in expected]
 
 
 def watch(
     shell: subprocess.Popen[bytes], out: pathlib.Path, port: str, timeout: float, stall: float = 15
 ) -> None:
     """Wait for the script to end; fail after `timeout` s, or once its execution gets no event for `stall` s."""
-    swf = boto3.client(
-        "swf",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    swf = swf_client(port)
     deadline = time.monotonic() + timeout
     seen, since = -1, time.monotonic()
     while shell.poll() is None:
@@ -195,3 +209,13 @@ def watch(
                 now - since < stall
             ), f"the execution stalled: no new event in {stall:.0f} s ({seen} events)"
         time.sleep(0.5)
+
+
+def swf_client(port: str) -> Any:
+    return boto3.client(
+        "swf",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )

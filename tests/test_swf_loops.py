@@ -50,7 +50,7 @@ from flowgen.runtime.swf import client
 from flowgen.runtime.worker import Worker
 
 SMALL_INPUT = {"days": ["2026-03-01", "2026-03-02"], "countries": [250, 276]}
-ACTIVITIES = "country_flow-activities"
+ACTIVITIES = "country_flow-v1.0-activities"
 
 
 @pytest.fixture

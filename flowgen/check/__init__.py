@@ -18,6 +18,7 @@ from flowgen.check.budget import (
 from flowgen.check.effective import Effective, effective
 from flowgen.check.graph import check_requires, topological_order, upstream
 from flowgen.check.references import Analysis, analyse
+from flowgen.check.task_lists import check_task_lists
 from flowgen.check.timeouts import check_activity_timeouts, check_workflow_durations
 from flowgen.diagnostics import Diagnostic
 from flowgen.runtime.limits import HISTORY_LIMIT
@@ -58,6 +59,7 @@ def check(spec: Spec) -> tuple[Checked, list[Diagnostic]]:
     diagnostics += found
     diagnostics += check_package_name(spec)
     diagnostics += check_activities(spec, analysis)
+    diagnostics += check_task_lists(spec, settings)
     diagnostics += check_workflow_durations(spec)
     diagnostics += check_activity_timeouts(spec, settings)
     diagnostics += check_budget(spec, analysis, settings)

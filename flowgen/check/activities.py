@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
+from flowgen.check.effective import effective
 from flowgen.check.references import Analysis
 from flowgen.diagnostics import Diagnostic, Severity, show
-from flowgen.runtime.ids import instance_id, revert_id, revert_type_name
+from flowgen.runtime.ids import attempt_id, instance_id, revert_id, revert_type_name
 from flowgen.runtime.limits import MAX_ID
 from flowgen.spec.models import Spec
 from flowgen.spec.names import package_name_problem
@@ -74,12 +75,18 @@ def check_activities(spec: Spec, analysis: Analysis) -> list[Diagnostic]:
             )
         typing = analysis.activities.get(name)
         last = None if not activity.generators or typing is None else max(typing.max_instances - 1, 0)
-        longest = revert_id(name, last) if activity.revert else instance_id(name, last)
+        # Each attempt has its own id (`#N` after the instance's), and a revert retries as its
+        # activity does: the longest id is the last attempt's, of the last instance (or its revert).
+        attempts = 1 + effective(spec, name).retry.max_retries
+        longest = attempt_id(revert_id(name, last) if activity.revert else instance_id(name, last), attempts)
         if len(longest) > MAX_ID:
+            which, fix = "", "shorten the name"
+            if attempts > 1:
+                which, fix = f" (attempt {attempts})", "shorten the name or allow fewer retries"
             diagnostics.append(
                 Diagnostic(
                     base,
-                    f"the activity id {longest[:20]}... would be {len(longest)} characters; SWF allows {MAX_ID}: shorten the name",
+                    f"the activity id {longest[:20]}...{which} would be {len(longest)} characters; SWF allows {MAX_ID}: {fix}",
                     at_key=True,
                 )
             )

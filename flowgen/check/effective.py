@@ -39,12 +39,39 @@ class Effective:
     retry_path: Path | None
 
 
-def default_task_list(spec: Spec) -> str:
-    return f"{spec.workflow.name}-activities"
+# The task lists flowgen derives carry the workflow's version, so that during a rollout no task of
+# one version reaches a decider or worker of another (docs/running-on-swf.md#rolling-out-a-new-version).
+# The separators keep the parts apart: a derived name is never the literal "arn", and it has no
+# character the workflow's name and version could not have.
+
+
+def versioned(spec: Spec) -> str:
+    """`WORKFLOW-vVERSION`, the stem of every task list flowgen derives."""
+    return f"{spec.workflow.name}-v{spec.workflow.version}"
 
 
 def decider_task_list(spec: Spec) -> str:
-    return spec.workflow.task_list or spec.workflow.name
+    return spec.workflow.task_list or versioned(spec)
+
+
+def default_task_list(spec: Spec) -> str:
+    """The Python activities' task list when neither the activity nor `defaults` names one."""
+    return f"{versioned(spec)}-activities"
+
+
+def external_task_list(spec: Spec) -> str:
+    """An external activity's task list when it names none: never one the Python worker polls."""
+    return f"{versioned(spec)}-external"
+
+
+def task_list_path(spec: Spec, name: str) -> Path | None:
+    """Where an activity's task list was written, or None when flowgen derived it."""
+    activity = spec.activities[name]
+    if activity.task_list is not None:
+        return ("activities", name, "task_list")
+    if not activity.external and spec.defaults.task_list is not None:
+        return ("defaults", "task_list")
+    return None
 
 
 def effective(spec: Spec, name: str) -> Effective:
@@ -80,7 +107,7 @@ def effective(spec: Spec, name: str) -> Effective:
         retry, retry_path = Retry(), None
     return Effective(
         name=name,
-        task_list=activity.task_list or defaults.task_list or default_task_list(spec),
+        task_list=_task_list(spec, name),
         version=activity.version or defaults.version or spec.workflow.version,
         priority=activity.priority if activity.priority is not None else defaults.priority,
         timeouts={key: timeouts[key] for key in TIMEOUT_KEYS},
@@ -88,3 +115,14 @@ def effective(spec: Spec, name: str) -> Effective:
         retry=retry,
         retry_path=retry_path,
     )
+
+
+def _task_list(spec: Spec, name: str) -> str:
+    activity = spec.activities[name]
+    if activity.task_list is not None:
+        return activity.task_list
+    # `defaults.task_list` is where the Python activities go: an external activity that followed it
+    # would be taken, and failed, by the generated worker.
+    if activity.external:
+        return external_task_list(spec)
+    return spec.defaults.task_list or default_task_list(spec)

@@ -389,6 +389,7 @@ def _context(plan: FlowPlan, source: Source, package: str) -> dict[str, Any]:
         "handler_entries": entries,
         "plan_data": plan.to_data(),
         "activity_task_lists": tuple(sorted({a.task_list for a in plan.activities})),
+        "worker_task_lists": tuple(sorted(plan.worker_task_lists())),
         "activity_types": tuple(
             sorted(
                 {(a.name, a.version) for a in plan.activities}

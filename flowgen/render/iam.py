@@ -60,17 +60,9 @@ def _activity_types(plan: FlowPlan) -> dict[tuple[str, str], list[str]]:
     return {key: sorted(names) for key, names in sorted(groups.items())}
 
 
-def _types_by_version(plan: FlowPlan) -> dict[str, list[str]]:
-    """Version -> every activity type name of that version, sorted (describing needs no task list)."""
-    by_version: dict[str, set[str]] = {}
-    for (version, _), names in _activity_types(plan).items():
-        by_version.setdefault(version, set()).update(names)
-    return {version: sorted(names) for version, names in sorted(by_version.items())}
-
-
 def _worker_task_lists(plan: FlowPlan) -> list[str]:
     """The task lists this package's worker polls: external activities run elsewhere."""
-    return sorted({a.task_list for a in plan.activities if not a.external})
+    return sorted(plan.worker_task_lists())
 
 
 def _statement(
@@ -200,17 +192,16 @@ def registrar(plan: FlowPlan) -> Policy:
                 }
             },
         ),
+        # Every version of the workflow type: registration warns when another registered version
+        # uses this one's task list, which only DescribeWorkflowType tells.
         _statement(
             "DescribeTheWorkflowType",
             ["swf:DescribeWorkflowType"],
             arn,
-            {
-                "StringEquals": {
-                    "swf:workflowType.name": plan.workflow,
-                    "swf:workflowType.version": plan.version,
-                }
-            },
+            {"StringEquals": {"swf:workflowType.name": plan.workflow}},
         ),
+        # Which other versions are registered; IAM has no condition keys for these two.
+        _statement("ListTypes", ["swf:ListActivityTypes", "swf:ListWorkflowTypes"], arn),
     ]
     for index, ((version, task_list), names) in enumerate(_activity_types(plan).items()):
         statements.append(
@@ -227,15 +218,16 @@ def registrar(plan: FlowPlan) -> Policy:
                 },
             )
         )
-    for index, (version, names) in enumerate(_types_by_version(plan).items()):
-        statements.append(
-            _statement(
-                f"DescribeActivityTypes{index}",
-                ["swf:DescribeActivityType"],
-                arn,
-                {"StringEquals": {"swf:activityType.name": names, "swf:activityType.version": version}},
-            )
+    # Every version of each activity type, as for the workflow type.
+    names = sorted({name for group in _activity_types(plan).values() for name in group})
+    statements.append(
+        _statement(
+            "DescribeActivityTypes",
+            ["swf:DescribeActivityType"],
+            arn,
+            {"StringEquals": {"swf:activityType.name": names}},
         )
+    )
     return {"Version": VERSION, "Statement": statements}
 
 

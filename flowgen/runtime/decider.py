@@ -37,7 +37,7 @@ from .history import (
     read_history,
     shard_control,
 )
-from .ids import REVERT_SUFFIX, instance_id, revert_id, revert_type_name, shard_workflow_id
+from .ids import REVERT_SUFFIX, attempt_id, instance_id, revert_id, revert_type_name, shard_workflow_id
 from .limits import (
     MAX_DECISIONS,
     MAX_DETAILS,
@@ -219,17 +219,17 @@ def _check_results(plan: p.FlowPlan, execution: Execution) -> None:
     retry policy says, so nothing downstream ever reads a value of the wrong shape.
     """
     activities = {activity.name: activity for activity in plan.activities}
-    for activity_id, state in execution.instances.items():
-        if not state.completed or activity_id.endswith(REVERT_SUFFIX):
+    for key, state in execution.instances.items():
+        if not state.completed or key.endswith(REVERT_SUFFIX):
             continue  # a revert's result is never read
-        activity = activities.get(activity_id.split("-", 1)[0])
+        activity = activities.get(key.split("-", 1)[0])
         if activity is None or not activity.outputs:
             continue  # not the plan's, or declares nothing: its result is never read
         text = state.result_text
         try:
             state.value = _output(activity, text)
         except ValueError as error:
-            reason = f"{OUTPUT_ERROR}: the result of {activity_id} (activity {activity.name}) {error}"
+            reason = f"{OUTPUT_ERROR}: the result of {key} (activity {activity.name}) {error}"
             quoted = "no result" if text is None else f"the result as recorded: {clip(text, QUOTED_RESULT)}"
             state.completed, state.value = False, None
             state.error = Error("failed", OUTPUT_ERROR, clip(reason, MAX_REASON), quoted)
@@ -395,8 +395,8 @@ def _exhausted(activity: p.ActivityPlan, state: Instance) -> bool:
     return not _retryable(activity, state) or state.attempts > activity.retry.max_retries
 
 
-def retry_wait(policy: p.RetryPolicy, activity_id: str, attempt: int) -> int:
-    """Seconds to wait before attempt `attempt + 1`, after `attempt` attempts failed."""
+def retry_wait(policy: p.RetryPolicy, instance: str, attempt: int) -> int:
+    """Seconds to wait before attempt `attempt + 1` of `instance`, after `attempt` attempts failed."""
     if not policy.interval:
         return 0
     try:
@@ -406,29 +406,30 @@ def retry_wait(policy: p.RetryPolicy, activity_id: str, attempt: int) -> int:
     if policy.max_interval is not None:
         wait = min(wait, policy.max_interval)
     if policy.jitter == "full":
-        digest = hashlib.sha256(f"{activity_id}#{attempt}".encode()).digest()
+        digest = hashlib.sha256(f"{instance}#{attempt}".encode()).digest()
         wait *= int.from_bytes(digest[:8], "big") / 2**64
     return math.ceil(wait)
 
 
-def _ready_to_retry(run: _Run, activity: p.ActivityPlan, activity_id: str, state: Instance) -> bool:
+def _ready_to_retry(run: _Run, activity: p.ActivityPlan, instance: str, state: Instance) -> bool:
     """Whether the next attempt may be scheduled now; if it must wait, start its timer."""
     if not state.attempts:
         return True
-    wait = retry_wait(activity.retry, activity_id, state.attempts)
+    wait = retry_wait(activity.retry, instance, state.attempts)
     current = state.timer_attempt == state.attempts
     if wait == 0 or (current and state.timer == "fired"):
         return True
     if not (current and state.timer == "open") and run.open_timers < MAX_OPEN_TIMERS:
-        run.decisions.append(_retry_timer(activity_id, state.attempts, wait))
+        run.decisions.append(_retry_timer(instance, state.attempts, wait))
         run.open_timers += 1
     return False
 
 
-def retry_timer_id(activity_id: str, attempt: int) -> str:
-    timer_id = f"{RETRY_TIMER_PREFIX}{attempt}-{activity_id}"
+def retry_timer_id(instance: str, attempt: int) -> str:
+    """The timer that waits after attempt `attempt` of `instance` (named by the instance, not the attempt)."""
+    timer_id = f"{RETRY_TIMER_PREFIX}{attempt}-{instance}"
     if len(timer_id) > MAX_ID:
-        timer_id = f"{RETRY_TIMER_PREFIX}{attempt}-{hashlib.sha256(activity_id.encode()).hexdigest()}"
+        timer_id = f"{RETRY_TIMER_PREFIX}{attempt}-{hashlib.sha256(instance.encode()).hexdigest()}"
     return timer_id
 
 
@@ -508,7 +509,9 @@ def _advance(run: _Run) -> FlowFailure | None:
             except FlowFailure as failure:
                 broken = broken or failure
                 continue
-            run.decisions.append(_schedule(activity, activity.name, item.id, text))
+            run.decisions.append(
+                _schedule(activity, activity.name, attempt_id(item.id, state.attempts + 1), text)
+            )
             open_here += 1
             run.open_total += 1
     if broken is not None or first_failure is None:
@@ -761,7 +764,7 @@ def _fail_after_reverts(run: _Run, failure: FlowFailure) -> list[Decision]:
             if not state.completed:
                 continue
             revert = _revert_state(run, item)
-            rid = revert.activity_id
+            rid = revert.instance_id
             if revert.completed:
                 reverts[rid] = "reverted"
             elif revert.open:
@@ -819,7 +822,7 @@ def _revert_step(
     run: _Run, activity: p.ActivityPlan, item: Planned, state: Instance, revert: Instance
 ) -> bool:
     """Schedule the next attempt of a revert, unless it waits for its retry timer."""
-    rid = revert.activity_id
+    rid = revert.instance_id
     if not _ready_to_retry(run, activity, rid, revert):
         return False
     try:
@@ -828,7 +831,8 @@ def _revert_step(
         forward = {}  # not the decider's own input: the revert gets what can be known
     given = forward.get("input", {}) if isinstance(forward, dict) else {}
     data = {"input": given, "result": state.value, "attempt": revert.attempts + 1}
-    run.decisions.append(_schedule(activity, revert_type_name(activity.name), rid, dumps(data)))
+    the_id = attempt_id(rid, revert.attempts + 1)
+    run.decisions.append(_schedule(activity, revert_type_name(activity.name), the_id, dumps(data)))
     return True
 
 
@@ -837,12 +841,14 @@ def _revert_step(
 
 def _cancel(run: _Run) -> list[Decision]:
     decisions: list[Decision] = []
-    for activity_id, state in sorted(run.execution.instances.items()):
+    for key, state in sorted(run.execution.instances.items()):
         if state.open and not state.cancel_requested:
             decisions.append(
                 {
                     "decisionType": "RequestCancelActivityTask",
-                    "requestCancelActivityTaskDecisionAttributes": {"activityId": activity_id},
+                    "requestCancelActivityTaskDecisionAttributes": {
+                        "activityId": attempt_id(key, state.attempts)  # the open attempt's
+                    },
                 }
             )
     for timer_id in sorted(run.execution.open_timers):
@@ -881,13 +887,14 @@ def _schedule(activity: p.ActivityPlan, type_name: str, activity_id: str, text: 
     return {"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": attributes}
 
 
-def _retry_timer(activity_id: str, attempt: int, wait: int) -> Decision:
+def _retry_timer(instance: str, attempt: int, wait: int) -> Decision:
     return {
         "decisionType": "StartTimer",
         "startTimerDecisionAttributes": {
-            "timerId": retry_timer_id(activity_id, attempt),
+            "timerId": retry_timer_id(instance, attempt),
             "startToFireTimeout": str(wait),
-            "control": dumps({"kind": "retry", "activity_id": activity_id, "attempt": attempt}),
+            # "activity_id" holds the instance's id (the key predates an id per attempt).
+            "control": dumps({"kind": "retry", "activity_id": instance, "attempt": attempt}),
         },
     }
 

@@ -10,6 +10,10 @@ Child workflow executions (the shards of a sharded activity) are folded into
 `Execution.children`, one `Child` per (activity, shard): the decider's `control`
 on StartChildWorkflowExecutionInitiated names them, and every later child event
 is linked to its initiated event by `initiatedEventId`.
+
+Each attempt of an instance has its own activity id (ids.py): the events of an attempt are
+folded into its instance, and an attempt whose id does not follow the instance's attempts (a
+history written by a decider that reused ids) is such a contradiction.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from .ids import attempt_id, split_attempt_id
 
 # Events that never call for a decision by themselves.
 _QUIET = frozenset({"DecisionTaskScheduled", "DecisionTaskStarted", "ActivityTaskStarted"})
@@ -61,9 +67,9 @@ class Error:
 
 @dataclass(slots=True)
 class Instance:
-    """One activity id's story so far (one per activity id, every decision task: slots)."""
+    """One instance's story so far, over its attempts (one per instance, every decision task: slots)."""
 
-    activity_id: str
+    instance_id: str
     attempts: int = 0
     open: bool = False
     completed: bool = False
@@ -117,10 +123,10 @@ class Execution:
     # Why the history cannot be trusted (the first contradiction found), or None.
     problem: str | None = None
 
-    def instance(self, activity_id: str) -> Instance:
-        found = self.instances.get(activity_id)
+    def instance(self, instance_id: str) -> Instance:
+        found = self.instances.get(instance_id)
         if found is None:
-            found = self.instances[activity_id] = Instance(activity_id)
+            found = self.instances[instance_id] = Instance(instance_id)
         return found
 
     def child(self, activity: str, shard: int) -> Child:
@@ -203,13 +209,21 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
             else:
                 instance.error = Error("canceled", "CANCELED", "canceled", str(attributes.get("details", "")))
         elif kind == "ActivityTaskScheduled":
-            instance = execution.instance(str(attributes.get("activityId", "")))
-            # Scheduled again before it closed (SWF never does this): still one attempt.
-            if not instance.open:
+            activity_id = str(attributes.get("activityId", ""))
+            key, attempt = split_attempt_id(activity_id)
+            instance = execution.instance(key)
+            if instance.open and attempt == instance.attempts:
+                pass  # the open attempt's event again (SWF never repeats one): still one attempt
+            elif not instance.open and attempt == instance.attempts + 1:
                 instance.attempts += 1
                 instance.open = True
                 instance.error = None
                 instance.input = attributes.get("input")
+            else:
+                execution.problem = execution.problem or _out_of_turn(
+                    event, kind, activity_id, instance, position
+                )
+                continue
             by_scheduled[int(event.get("eventId", position + 1))] = (instance, instance.attempts)
         elif kind in _CHILD_CLOSING or kind == "ChildWorkflowExecutionStarted":
             initiated = _event_id(attributes.get("initiatedEventId"))
@@ -271,14 +285,22 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
         elif kind == "WorkflowExecutionCancelRequested":
             execution.cancel_requested = True
         elif kind == "ScheduleActivityTaskFailed":
-            instance = execution.instance(str(attributes.get("activityId", "")))
+            activity_id = str(attributes.get("activityId", ""))
+            key, attempt = split_attempt_id(activity_id)
+            instance = execution.instance(key)
+            if instance.open or attempt != instance.attempts + 1:
+                execution.problem = execution.problem or _out_of_turn(
+                    event, kind, activity_id, instance, position
+                )
+                continue
             instance.attempts += 1
             instance.open = False
             cause = str(attributes.get("cause", "UNKNOWN"))
             instance.error = Error("schedule_failed", cause, f"could not be scheduled: {cause}")
             instance.closed_event = int(event.get("eventId", position + 1))
         elif kind == "ActivityTaskCancelRequested":
-            execution.instance(str(attributes.get("activityId", ""))).cancel_requested = True
+            key, _ = split_attempt_id(str(attributes.get("activityId", "")))
+            execution.instance(key).cancel_requested = True
         elif kind == "TimerStarted":
             timer_id = str(attributes.get("timerId", ""))
             execution.open_timers.add(timer_id)
@@ -365,6 +387,27 @@ def _shard_control(raw: Any) -> tuple[str, int] | None:
     if isinstance(activity, str) and type(shard) is int and shard >= 0:
         return activity, shard
     return None
+
+
+def _out_of_turn(
+    event: dict[str, Any], kind: str, activity_id: str, instance: Instance, position: int
+) -> str:
+    """Why an attempt's id does not follow its instance's attempts."""
+    attempts = f"{instance.attempts} attempt{'s' if instance.attempts != 1 else ''}"
+    if instance.open:
+        expected = f"{_shown(attempt_id(instance.instance_id, instance.attempts))} is still open"
+    else:
+        expected = f"the next is {_shown(attempt_id(instance.instance_id, instance.attempts + 1))}"
+    return (
+        f"event {_event_id(event.get('eventId', position + 1))} ({kind}) has activity id {_shown(activity_id)}, "
+        f"but {_shown(instance.instance_id)} had {attempts} and {expected} (each attempt has its own id)"
+    )
+
+
+def _shown(text: str) -> str:
+    """An id from the history as a message may quote it: short, and escaped unless printable."""
+    short = text if len(text) <= 60 else text[:57] + "..."
+    return short if short.isprintable() and short else json.dumps(short)
 
 
 def _control(raw: Any) -> dict[str, Any]:

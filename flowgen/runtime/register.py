@@ -4,6 +4,11 @@ Every default SWF keeps with a type is set, so no scheduling can fail with
 DEFAULT_*_UNDEFINED. A type that exists with other defaults is drift: SWF
 cannot change a registered type, so the advice is to bump its version.
 
+Another registered version of the workflow or of an activity type that uses
+one of this plan's task lists is warned of: the processes of the two versions
+would take each other's tasks. flowgen's default task lists carry the version,
+so only task lists a spec names itself can meet this.
+
 Running it again changes nothing and says so. Registrars that race each other
 are fine: whoever loses the race to register compares what the winner wrote.
 
@@ -40,6 +45,9 @@ class Report:
 
     lines: list[str] = field(default_factory=list)
     drift: bool = False
+    # Task lists another registered version also uses: not drift (nothing to re-register), but
+    # the processes of the two versions would take each other's tasks.
+    warnings: int = 0
     registered: int = 0
     unchanged: int = 0
 
@@ -48,8 +56,10 @@ class Report:
         if self.drift:
             return "DRIFT: SWF keeps a registration as it was first made; see the lines above"
         if self.registered == 0:
-            return f"nothing to do: all {self.unchanged} registrations are as the spec says"
-        return f"registered {self.registered}, {self.unchanged} already as the spec says"
+            line = f"nothing to do: all {self.unchanged} registrations are as the spec says"
+        else:
+            line = f"registered {self.registered}, {self.unchanged} already as the spec says"
+        return line + (f"; {self.warnings} warning(s) above" if self.warnings else "")
 
 
 def _seconds(value: int | None) -> str:
@@ -105,6 +115,7 @@ def register(plan: FlowPlan, client: SWFClient, domain: str | None = None) -> Re
         _activity_type(client, domain, activity.name, activity, report)
         if activity.revert is not None:
             _activity_type(client, domain, revert_type_name(activity.name), activity, report)
+    _shared_task_lists(plan, client, domain, report)
     return report
 
 
@@ -220,3 +231,59 @@ def _compare(label: str, wanted: dict[str, Any], found: dict[str, Any], status: 
     if notes:
         line += f" (note: {'; '.join(notes)})"
     report.lines.append(line)
+
+
+def _other_versions(
+    list_call: Callable[..., Any], key: str, names: dict[str, str], **arguments: Any
+) -> list[tuple[str, str]]:
+    """(name, version) of every registered type named in `names` with a version other than its own."""
+    found = []
+    page: dict[str, Any] = {}
+    while True:
+        page = list_call(registrationStatus="REGISTERED", **arguments, **page)
+        for info in page["typeInfos"]:
+            kind = info[key]
+            # Filtered here as well: not every endpoint applies ListWorkflowTypes' `name`.
+            if kind["name"] in names and kind["version"] != names[kind["name"]]:
+                found.append((kind["name"], kind["version"]))
+        if not page.get("nextPageToken"):
+            return sorted(found)
+        page = {"nextPageToken": page["nextPageToken"]}
+
+
+def _shared_task_lists(plan: FlowPlan, client: SWFClient, domain: str, report: Report) -> None:
+    """Warn when another registered version of the workflow or of an activity type uses one of
+    this plan's task lists: its decider or workers would take this version's tasks, and these
+    the other's, and each leaves the other's to time out or fails them.
+
+    flowgen's default task lists carry the version, so this happens only with task lists a spec
+    names itself (docs/running-on-swf.md#rolling-out-a-new-version)."""
+    advice = "give each version task lists of its own (flowgen's defaults carry the version)"
+    others = _other_versions(
+        client.list_workflow_types,
+        "workflowType",
+        {plan.workflow: plan.version},
+        domain=domain,
+        name=plan.workflow,
+    )
+    for name, version in others:
+        kind = client.describe_workflow_type(domain=domain, workflowType={"name": name, "version": version})
+        if kind["configuration"].get("defaultTaskList", {}).get("name") == plan.task_list:
+            report.warnings += 1
+            report.lines.append(
+                f"workflow type {plan.workflow} {plan.version}: warning: version {version} also uses the "
+                f"decider task list {plan.task_list}, so the deciders of each take the other's decision "
+                f"tasks and leave them to time out; {advice}"
+            )
+    ours = {a.name: a.version for a in plan.activities}
+    ours.update({revert_type_name(a.name): a.version for a in plan.activities if a.revert is not None})
+    task_lists = {a.task_list for a in plan.activities}
+    for name, version in _other_versions(client.list_activity_types, "activityType", ours, domain=domain):
+        found = client.describe_activity_type(domain=domain, activityType={"name": name, "version": version})
+        task_list = found["configuration"].get("defaultTaskList", {}).get("name")
+        if task_list in task_lists:
+            report.warnings += 1
+            report.lines.append(
+                f"activity type {name} {ours[name]}: warning: version {version} also uses the task list "
+                f"{task_list}, so the workers of each take the other's tasks and fail them; {advice}"
+            )

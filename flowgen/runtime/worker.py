@@ -180,8 +180,8 @@ class Worker:
 
     `handlers` maps activity type names to functions (revert types are
     `ACTIVITY.revert`); `handlers_for(plan)` builds it from the spec.
-    `task_list` defaults to every task list of the plan's non-external
-    activities; `concurrency` is the number of poller threads per task list,
+    `task_list` defaults to `plan.worker_task_lists()`, the lists of the
+    Python activities (never one that only external activities use); `concurrency` is the number of poller threads per task list,
     so the tasks run at once on each. `clock` is for tests.
     """
 
@@ -206,7 +206,7 @@ class Worker:
         self.domain = domain or plan.domain
         self.clock = clock or Clock()
         if task_list is None:
-            lists = [a.task_list for a in plan.activities if not a.external]
+            lists = list(plan.worker_task_lists())
         elif isinstance(task_list, str):
             lists = [task_list]
         else:

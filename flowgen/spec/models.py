@@ -336,7 +336,8 @@ class Defaults(_Model):
     """Activity fields inherited by every activity unless it sets its own."""
 
     task_list: TaskList | None = Field(
-        None, description="Default activity task list; default WORKFLOW-activities."
+        None,
+        description="Default task list of the Python activities (not of external ones); default WORKFLOW-vVERSION-activities.",
     )
     timeouts: Timeouts | None = Field(
         None, description="Default time-outs, merged key by key into each activity's."
@@ -384,7 +385,8 @@ class Activity(_Model):
         default_factory=dict, description="Field -> type of what the handler returns."
     )
     task_list: TaskList | None = Field(
-        None, description="Task list it is scheduled on; default defaults.task_list."
+        None,
+        description="Task list it is scheduled on; default defaults.task_list, else WORKFLOW-vVERSION-activities; for an external activity WORKFLOW-vVERSION-external.",
     )
     priority: Priority | None = Field(None, description="SWF task priority (higher runs first).")
     timeouts: Timeouts | None = Field(
@@ -408,7 +410,9 @@ class Workflow(_Model):
     description: Description | None = Field(
         None, description="What the workflow does; registered with its type."
     )
-    task_list: TaskList | None = Field(None, description="Decider task list; default the workflow name.")
+    task_list: TaskList | None = Field(
+        None, description="Decider task list; default WORKFLOW-vVERSION, so that versions never share one."
+    )
     execution_timeout: Duration = Field(description="Longest run of one execution; 1s to 365d, never none.")
     decision_timeout: Timeout = Field(
         30, description="Longest a decider may take on one decision task; default 30s."

@@ -10,8 +10,9 @@ from .engine.plan import FlowPlan
 DOMAIN: Final[str] = "dev"
 WORKFLOW_NAME: Final[str] = "country_flow"
 WORKFLOW_VERSION: Final[str] = "1.0"
-DECIDER_TASK_LIST: Final[str] = "country_flow"
-ACTIVITY_TASK_LISTS: Final[tuple[str, ...]] = ("country_flow-activities",)
+DECIDER_TASK_LIST: Final[str] = "country_flow-v1.0"
+ACTIVITY_TASK_LISTS: Final[tuple[str, ...]] = ("country_flow-v1.0-activities",)
+WORKER_TASK_LISTS: Final[tuple[str, ...]] = ("country_flow-v1.0-activities",)
 ACTIVITY_TYPES: Final[tuple[tuple[str, str], ...]] = (
     ("activity_1", "1.0"),
     ("activity_2", "1.0"),
@@ -25,7 +26,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
         "workflow": "country_flow",
         "version": "1.0",
         "description": "Daily metrics for every country, one activity per day and country.",
-        "task_list": "country_flow",
+        "task_list": "country_flow-v1.0",
         "execution_timeout": 86400,
         "decision_timeout": 30,
         "child_policy": "TERMINATE",
@@ -37,7 +38,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             {
                 "name": "activity_1",
                 "version": "1.0",
-                "task_list": "country_flow-activities",
+                "task_list": "country_flow-v1.0-activities",
                 "handler": "examples.country_flow:start_run",
                 "external": False,
                 "description": "",
@@ -69,7 +70,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             {
                 "name": "activity_2",
                 "version": "1.0",
-                "task_list": "country_flow-activities",
+                "task_list": "country_flow-v1.0-activities",
                 "handler": "examples.country_flow:fetch_country_metrics",
                 "external": False,
                 "description": "",
@@ -124,7 +125,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             {
                 "name": "activity_3",
                 "version": "1.0",
-                "task_list": "country_flow-activities",
+                "task_list": "country_flow-v1.0-activities",
                 "handler": "examples.country_flow:report",
                 "external": False,
                 "description": "",

@@ -16,6 +16,11 @@ ACTIVITY_TASK_LISTS: Final[tuple[str, ...]] = (
     "order_flow-notifications",
     "warehouse-eu-1",
 )
+WORKER_TASK_LISTS: Final[tuple[str, ...]] = (
+    "order_flow-activities",
+    "order_flow-notifications",
+    "warehouse-eu-1",
+)
 ACTIVITY_TYPES: Final[tuple[tuple[str, str], ...]] = (
     ("award_loyalty_points", "2024.06"),
     ("charge_payment", "2024.07"),

@@ -12,6 +12,7 @@ WORKFLOW_NAME: Final[str] = "regional_etl"
 WORKFLOW_VERSION: Final[str] = "3"
 DECIDER_TASK_LIST: Final[str] = "regional_etl-decider"
 ACTIVITY_TASK_LISTS: Final[tuple[str, ...]] = ("etl-python", "etl-sql", "spark-loaders")
+WORKER_TASK_LISTS: Final[tuple[str, ...]] = ("etl-python", "etl-sql")
 ACTIVITY_TYPES: Final[tuple[tuple[str, str], ...]] = (
     ("baseline", "3"),
     ("extract", "3"),

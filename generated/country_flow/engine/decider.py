@@ -9,6 +9,11 @@ that crashes and restarts loses nothing.
 decider cannot trust"): a result that is not what the activity declares fails
 that attempt, workflow input that is not what the workflow declares fails the
 workflow, and so does a history that contradicts itself.
+
+A sharded activity (`ActivityPlan.shard_size`) runs its instances in child
+workflow executions of its shard plan (`FlowPlan.shards`), decided by this same
+function: the parent starts the shards, keeps at most `open_shards` of them
+open, and reads their results back in shard order (docs/engine.md, "Shards").
 """
 
 from __future__ import annotations
@@ -23,14 +28,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import plan as p
-from .history import RETRY_TIMER_PREFIX, Error, Execution, Instance, read_history
-from .ids import REVERT_SUFFIX, instance_id, revert_id, revert_type_name
+from .history import (
+    RESTART_TIMER_PREFIX,
+    RETRY_TIMER_PREFIX,
+    Child,
+    Error,
+    Execution,
+    Instance,
+    read_history,
+    shard_control,
+)
+from .ids import REVERT_SUFFIX, attempt_id, instance_id, revert_id, revert_type_name, shard_workflow_id
 from .limits import (
     MAX_DECISIONS,
     MAX_DETAILS,
     MAX_EXECUTION_SECONDS,
     MAX_ID,
     MAX_OPEN_ACTIVITIES,
+    MAX_OPEN_CHILDREN,
     MAX_OPEN_TIMERS,
     MAX_PAYLOAD,
     MAX_REASON,
@@ -46,6 +61,12 @@ OUTPUT_ERROR = "OutputError"
 QUOTED_RESULT = 1024
 # Causes of ScheduleActivityTaskFailed that a later attempt can get past.
 RETRYABLE_CAUSES = frozenset({"ACTIVITY_CREATION_RATE_EXCEEDED", "OPEN_ACTIVITIES_LIMIT_EXCEEDED"})
+# Causes of StartChildWorkflowExecutionFailed that a later start can get past; a shard is
+# started at most MAX_SHARD_STARTS times, waiting 2, 4, 8... seconds (at most a minute) between.
+RETRYABLE_START_CAUSES = frozenset(
+    {"CHILD_CREATION_RATE_EXCEEDED", "OPEN_CHILDREN_LIMIT_EXCEEDED", "OPEN_WORKFLOWS_LIMIT_EXCEEDED"}
+)
+MAX_SHARD_STARTS = 5
 
 Decision = dict[str, Any]
 
@@ -74,6 +95,26 @@ class Planned:
         return f"{self.id} ({shown})"
 
 
+@dataclass(slots=True)
+class _Shards:
+    """A sharded activity's instances as this decision task sees them: counted, never all built."""
+
+    activity: p.ActivityPlan
+    axes: list[Collection[Any]]
+    total: int
+    # Every instance's output in generator order, once every shard closed for good.
+    results: list[Any] | None = None
+
+    @property
+    def count(self) -> int:
+        size = self.activity.shard_size or 1
+        return -(-self.total // size)
+
+    def bounds(self, shard: int) -> tuple[int, int]:
+        size = self.activity.shard_size or 1
+        return shard * size, min((shard + 1) * size, self.total)
+
+
 class FlowFailure(Exception):
     """The workflow cannot go on; the message is its reason."""
 
@@ -91,6 +132,10 @@ class _Run:
     decisions: list[Decision] = field(default_factory=list)
     open_total: int = 0
     open_timers: int = 0
+    open_children: int = 0
+    # The execution's own workflow id: shards' workflow ids are derived from it.
+    workflow_id: str = ""
+    shards: dict[str, _Shards] = field(default_factory=dict)
     instances: dict[str, list[Planned] | None] = field(default_factory=dict)
     # Outputs per settled activity, computed once per decision.
     results: dict[str, list[Any]] = field(default_factory=dict)
@@ -102,12 +147,17 @@ class _Run:
         return self.execution.instances.get(planned.id, _NEW)
 
 
-# The state of every instance the history does not mention yet.
+# The state of every instance (and shard) the history does not mention yet.
 _NEW = Instance("")
+_NEW_CHILD = Child("", 0)
 
 
-def decide(plan: p.FlowPlan, events: list[dict[str, Any]]) -> list[Decision]:
-    """The decisions for a decision task whose full history is `events`."""
+def decide(plan: p.FlowPlan, events: list[dict[str, Any]], workflow_id: str = "") -> list[Decision]:
+    """The decisions for a decision task whose full history is `events`.
+
+    `workflow_id` is the execution's own id (SWF's histories do not hold it): the ids of the
+    shards a sharded activity starts are derived from it, so a plan with shards needs it.
+    """
     execution = read_history(events)
     if execution.problem is not None:
         # What the history says cannot be trusted: going on might redo work that completed.
@@ -119,8 +169,9 @@ def decide(plan: p.FlowPlan, events: list[dict[str, Any]]) -> list[Decision]:
     except FlowFailure as failure:
         return [_fail(failure.reason, failure.details)]
     _check_results(plan, execution)
-    run = _Run(plan=plan, execution=execution, input=workflow_input)
+    run = _Run(plan=plan, execution=execution, input=workflow_input, workflow_id=workflow_id)
     run.open_total = sum(1 for i in execution.instances.values() if i.open)
+    run.open_children = sum(1 for c in execution.children.values() if c.open)
     run.open_timers = len(execution.open_timers)
     if execution.cancel_requested:
         return _chunk(run, _cancel(run))
@@ -169,17 +220,17 @@ def _check_results(plan: p.FlowPlan, execution: Execution) -> None:
     retry policy says, so nothing downstream ever reads a value of the wrong shape.
     """
     activities = {activity.name: activity for activity in plan.activities}
-    for activity_id, state in execution.instances.items():
-        if not state.completed or activity_id.endswith(REVERT_SUFFIX):
+    for key, state in execution.instances.items():
+        if not state.completed or key.endswith(REVERT_SUFFIX):
             continue  # a revert's result is never read
-        activity = activities.get(activity_id.split("-", 1)[0])
+        activity = activities.get(key.split("-", 1)[0])
         if activity is None or not activity.outputs:
             continue  # not the plan's, or declares nothing: its result is never read
         text = state.result_text
         try:
             state.value = _output(activity, text)
         except ValueError as error:
-            reason = f"{OUTPUT_ERROR}: the result of {activity_id} (activity {activity.name}) {error}"
+            reason = f"{OUTPUT_ERROR}: the result of {key} (activity {activity.name}) {error}"
             quoted = "no result" if text is None else f"the result as recorded: {clip(text, QUOTED_RESULT)}"
             state.completed, state.value = False, None
             state.error = Error("failed", OUTPUT_ERROR, clip(reason, MAX_REASON), quoted)
@@ -211,6 +262,9 @@ def _output(activity: p.ActivityPlan, text: str | None) -> dict[str, Any]:
 def _results(run: _Run, name: str) -> list[Any]:
     """The outputs of every instance of `name`, in order; None for a failed one."""
     cached = run.results.get(name)
+    if cached is None and name in run.shards:
+        cached = run.shards[name].results or []
+        run.results[name] = cached
     if cached is None:
         cached = []
         for item in run.instances.get(name) or []:
@@ -227,6 +281,12 @@ def _value(run: _Run, source: p.Source, values: dict[str, Any]) -> Any:
         return run.input.get(source.name)
     if source.kind == p.AXIS:
         return values[source.name]
+    if source.kind == p.ITEM:
+        # A shard's instance: its input object, as the parent resolved it.
+        item = values[source.name]
+        if source.field is None:
+            return item
+        return item.get(source.field) if isinstance(item, dict) else None
     results = _results(run, source.name)
     if source.kind == p.EACH:
         if source.field is None:
@@ -238,9 +298,8 @@ def _value(run: _Run, source: p.Source, values: dict[str, Any]) -> Any:
     return result.get(source.field)
 
 
-def _expand(run: _Run, activity: p.ActivityPlan) -> list[Planned]:
-    if not activity.generators:
-        return [Planned(activity, None, instance_id(activity.name, None))]
+def _axes(run: _Run, activity: p.ActivityPlan) -> tuple[list[Collection[Any]], int]:
+    """Each axis's values and the number of instances, refused above max_items."""
     # Every axis is counted before any is built: a date range from the input may span
     # millions of days, and their product is refused by max_items before it exists.
     axes = [_axis_values(run, activity, generator) for generator in activity.generators]
@@ -249,6 +308,13 @@ def _expand(run: _Run, activity: p.ActivityPlan) -> list[Planned]:
         raise FlowFailure(
             f"{activity.name} would have {total} instances, more than its max_items {activity.max_items}"
         )
+    return axes, total
+
+
+def _expand(run: _Run, activity: p.ActivityPlan) -> list[Planned]:
+    if not activity.generators:
+        return [Planned(activity, None, instance_id(activity.name, None))]
+    axes, _ = _axes(run, activity)
     prefix = activity.name + "-"  # instance_id(activity.name, index), spelled out for speed
     return [
         Planned(activity, index, f"{prefix}{index}", combination)
@@ -330,8 +396,8 @@ def _exhausted(activity: p.ActivityPlan, state: Instance) -> bool:
     return not _retryable(activity, state) or state.attempts > activity.retry.max_retries
 
 
-def retry_wait(policy: p.RetryPolicy, activity_id: str, attempt: int) -> int:
-    """Seconds to wait before attempt `attempt + 1`, after `attempt` attempts failed."""
+def retry_wait(policy: p.RetryPolicy, instance: str, attempt: int) -> int:
+    """Seconds to wait before attempt `attempt + 1` of `instance`, after `attempt` attempts failed."""
     if not policy.interval:
         return 0
     try:
@@ -341,29 +407,30 @@ def retry_wait(policy: p.RetryPolicy, activity_id: str, attempt: int) -> int:
     if policy.max_interval is not None:
         wait = min(wait, policy.max_interval)
     if policy.jitter == "full":
-        digest = hashlib.sha256(f"{activity_id}#{attempt}".encode()).digest()
+        digest = hashlib.sha256(f"{instance}#{attempt}".encode()).digest()
         wait *= int.from_bytes(digest[:8], "big") / 2**64
     return math.ceil(wait)
 
 
-def _ready_to_retry(run: _Run, activity: p.ActivityPlan, activity_id: str, state: Instance) -> bool:
+def _ready_to_retry(run: _Run, activity: p.ActivityPlan, instance: str, state: Instance) -> bool:
     """Whether the next attempt may be scheduled now; if it must wait, start its timer."""
     if not state.attempts:
         return True
-    wait = retry_wait(activity.retry, activity_id, state.attempts)
+    wait = retry_wait(activity.retry, instance, state.attempts)
     current = state.timer_attempt == state.attempts
     if wait == 0 or (current and state.timer == "fired"):
         return True
     if not (current and state.timer == "open") and run.open_timers < MAX_OPEN_TIMERS:
-        run.decisions.append(_retry_timer(activity_id, state.attempts, wait))
+        run.decisions.append(_retry_timer(instance, state.attempts, wait))
         run.open_timers += 1
     return False
 
 
-def retry_timer_id(activity_id: str, attempt: int) -> str:
-    timer_id = f"{RETRY_TIMER_PREFIX}{attempt}-{activity_id}"
+def retry_timer_id(instance: str, attempt: int) -> str:
+    """The timer that waits after attempt `attempt` of `instance` (named by the instance, not the attempt)."""
+    timer_id = f"{RETRY_TIMER_PREFIX}{attempt}-{instance}"
     if len(timer_id) > MAX_ID:
-        timer_id = f"{RETRY_TIMER_PREFIX}{attempt}-{hashlib.sha256(activity_id.encode()).hexdigest()}"
+        timer_id = f"{RETRY_TIMER_PREFIX}{attempt}-{hashlib.sha256(instance.encode()).hexdigest()}"
     return timer_id
 
 
@@ -397,11 +464,22 @@ def _advance(run: _Run) -> FlowFailure | None:
     Every activity that can be expanded is, even once the flow is failing, so
     that the reverts find every instance that completed.
     """
-    first_failure: tuple[int, Planned, Instance] | None = None
+    # The failure that ends the flow: the first instance (or shard) to fail for good.
+    first_failure: tuple[int, FlowFailure] | None = None
     # A failure of the flow itself: too many instances, an input too large.
     broken: FlowFailure | None = None
     for activity in run.plan.activities:
         if not all(_settled(run, r) for r in activity.requires):
+            continue
+        if activity.shard_size is not None:
+            failing = first_failure is not None or broken is not None
+            try:
+                failed = _advance_shards(run, activity, failing)
+            except FlowFailure as failure:
+                broken = broken or failure
+                continue
+            if failed is not None and (first_failure is None or failed[0] < first_failure[0]):
+                first_failure = failed
             continue
         try:
             planned = _expand(run, activity)
@@ -417,7 +495,7 @@ def _advance(run: _Run) -> FlowFailure | None:
             if state.attempts and _exhausted(activity, state):
                 is_first = first_failure is None or state.closed_event < first_failure[0]
                 if not activity.continue_on_failure and is_first:
-                    first_failure = (state.closed_event, item, state)
+                    first_failure = (state.closed_event, _instance_failure(item, state))
                 continue
             if first_failure is not None or broken is not None:
                 continue  # failing: start nothing new
@@ -432,12 +510,17 @@ def _advance(run: _Run) -> FlowFailure | None:
             except FlowFailure as failure:
                 broken = broken or failure
                 continue
-            run.decisions.append(_schedule(activity, activity.name, item.id, text))
+            run.decisions.append(
+                _schedule(activity, activity.name, attempt_id(item.id, state.attempts + 1), text)
+            )
             open_here += 1
             run.open_total += 1
     if broken is not None or first_failure is None:
         return broken
-    _, item, state = first_failure
+    return first_failure[1]
+
+
+def _instance_failure(item: Planned, state: Instance) -> FlowFailure:
     error = state.error or Error("failed", "Error", "failed")
     attempts = f"after {state.attempts} attempt{'s' if state.attempts != 1 else ''}"
     reason = f"{item.label()} failed {attempts}: {error.describe()}"
@@ -452,9 +535,203 @@ def _advance(run: _Run) -> FlowFailure | None:
     return FlowFailure(reason, details)
 
 
+# -- shards: a sharded activity's instances in child workflow executions ----------
+
+
+def _advance_shards(run: _Run, activity: p.ActivityPlan, failing: bool) -> tuple[int, FlowFailure] | None:
+    """Start the shards that may start; return this activity's first shard to fail for good.
+
+    Once every shard has closed for good, the activity's outputs are read from their results
+    (a result that is not what the shard plan returns fails its shard) and it is settled.
+    """
+    axes, total = _axes(run, activity)
+    shards = run.shards[activity.name] = _Shards(activity, axes, total)
+    name = activity.name
+    children = run.execution.children
+    open_here = sum(1 for (owner, _), child in children.items() if owner == name and child.open)
+    first: tuple[int, FlowFailure] | None = None
+    closed = True  # every shard completed or failed for good
+    for shard in range(shards.count):
+        child = children.get((name, shard), _NEW_CHILD)
+        if child.completed:
+            continue
+        if child.attempts and _shard_exhausted(child):
+            if not activity.continue_on_failure and (first is None or child.closed_event < first[0]):
+                first = (child.closed_event, _shard_failure(shards, shard, child))
+            continue
+        closed = False
+        if child.open or failing or first is not None:
+            continue
+        if open_here >= activity.open_shards or run.open_children >= MAX_OPEN_CHILDREN:
+            continue
+        if not _ready_to_restart(run, name, shard, child):
+            continue
+        run.decisions.append(_start_shard(run, shards, shard))
+        open_here += 1
+        run.open_children += 1
+    if closed and first is None:
+        first = _read_shards(run, shards)
+    run.settled[name] = closed and first is None
+    return first
+
+
+def _shard_exhausted(child: Child) -> bool:
+    if child.completed or child.open or child.error is None:
+        return False
+    retryable = child.error.kind == "start_failed" and child.error.name in RETRYABLE_START_CAUSES
+    return not retryable or child.attempts >= MAX_SHARD_STARTS
+
+
+def _ready_to_restart(run: _Run, activity: str, shard: int, child: Child) -> bool:
+    """Whether a shard whose start failed may start again now; if it must wait, start its timer."""
+    if not child.attempts:
+        return True
+    current = child.timer_attempt == child.attempts
+    if current and child.timer == "fired":
+        return True
+    if not (current and child.timer == "open") and run.open_timers < MAX_OPEN_TIMERS:
+        wait = min(2**child.attempts, 60)
+        timer_id = f"{RESTART_TIMER_PREFIX}{child.attempts}-{shard}-{activity}"
+        if len(timer_id) > MAX_ID:
+            timer_id = f"{RESTART_TIMER_PREFIX}{child.attempts}-{shard}-{_digest(activity)}"
+        control = {"kind": "restart", "activity": activity, "shard": shard, "attempt": child.attempts}
+        run.decisions.append(
+            {
+                "decisionType": "StartTimer",
+                "startTimerDecisionAttributes": {
+                    "timerId": timer_id,
+                    "startToFireTimeout": str(wait),
+                    "control": dumps(control),
+                },
+            }
+        )
+        run.open_timers += 1
+    return False
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _start_shard(run: _Run, shards: _Shards, shard: int) -> Decision:
+    """StartChildWorkflowExecution of one shard: its instances' inputs, resolved here, in order."""
+    activity = shards.activity
+    if not run.workflow_id:
+        raise ValueError("decide needs the workflow id of an execution whose plan has shards")
+    plan = run.plan.shard_plan(activity.name)
+    start, stop = shards.bounds(shard)
+    names = [g.axis for g in activity.generators]
+    items = []
+    for combination in itertools.islice(itertools.product(*shards.axes), start, stop):
+        values = dict(zip(names, combination, strict=True))
+        items.append({key: _value(run, source, values) for key, source in activity.inputs})
+    text = dumps({p.SHARD_INPUT: items})
+    if len(text) > MAX_PAYLOAD:
+        raise FlowFailure(
+            f"{activity.name}: the input of shard {shard} (instances {start} to {stop - 1}) is "
+            f"{len(text)} characters; SWF allows {MAX_PAYLOAD}"
+        )
+    return {
+        "decisionType": "StartChildWorkflowExecution",
+        "startChildWorkflowExecutionDecisionAttributes": {
+            "workflowType": {"name": plan.workflow, "version": plan.version},
+            "workflowId": shard_workflow_id(run.workflow_id, activity.name, shard),
+            "control": shard_control(activity.name, shard),
+            "input": text,
+            "executionStartToCloseTimeout": str(plan.execution_timeout),
+            "taskList": {"name": plan.task_list},
+            "taskStartToCloseTimeout": _timeout(plan.decision_timeout),
+            "childPolicy": plan.child_policy,
+        },
+    }
+
+
+def _shard_label(shards: _Shards, shard: int) -> str:
+    start, stop = shards.bounds(shard)
+    return f"{shards.activity.name} shard {shard} (instances {start} to {stop - 1})"
+
+
+def _shard_failure(shards: _Shards, shard: int, child: Child) -> FlowFailure:
+    error = child.error or Error("failed", "Error", "failed")
+    if error.kind == "failed":
+        reason = f"{_shard_label(shards, shard)} failed: {error.reason}"
+    elif error.kind == "start_failed":
+        starts = f"after {child.attempts} start{'s' if child.attempts != 1 else ''}"
+        reason = f"{_shard_label(shards, shard)} {error.describe()} {starts}"
+    else:
+        reason = f"{_shard_label(shards, shard)} {error.describe()}"
+    start, stop = shards.bounds(shard)
+    details = {
+        "activity": shards.activity.name,
+        "shard": shard,
+        "instances": [start, stop - 1],
+        "workflow_id": child.workflow_id,
+        "error": error.reason,
+        "details": clip(error.details, 16384),
+    }
+    return FlowFailure(reason, details)
+
+
+def _read_shards(run: _Run, shards: _Shards) -> tuple[int, FlowFailure] | None:
+    """Every instance's output from the shards' results, in shard order.
+
+    Read only once every shard closed for good (nothing reads them before), so a decision task
+    of a long sharded activity does not decode every result so far. A result that is not the
+    list of outputs the shard plan returns fails its shard, as a malformed activity result fails
+    its attempt.
+    """
+    activity = shards.activity
+    results: list[Any] = []
+    for shard in range(shards.count):
+        start, stop = shards.bounds(shard)
+        child = run.execution.children.get((activity.name, shard), _NEW_CHILD)
+        if not child.completed:
+            results.extend([None] * (stop - start))  # failed for good under on_failure: continue
+            continue
+        try:
+            results.extend(_shard_outputs(activity, child.result_text, stop - start))
+        except ValueError as error:
+            reason = f"{OUTPUT_ERROR}: the result of {_shard_label(shards, shard)} {error}"
+            child.error = Error("failed", OUTPUT_ERROR, clip(reason, MAX_REASON))
+            failure = FlowFailure(
+                clip(reason, MAX_REASON),
+                {"activity": activity.name, "shard": shard, "workflow_id": child.workflow_id},
+            )
+            if not activity.continue_on_failure:
+                return (child.closed_event, failure)
+            results.extend([None] * (stop - start))
+    shards.results = results
+    return None
+
+
+def _shard_outputs(activity: p.ActivityPlan, text: str | None, count: int) -> list[Any]:
+    """A shard's result decoded and checked: `count` outputs; ValueError says how not."""
+    if text is None:
+        raise ValueError("is missing")
+    try:
+        value = read_json(text)
+    except ValueError as error:
+        raise ValueError(f"is {error}") from None
+    outputs = value.get(p.SHARD_RESULT) if isinstance(value, dict) else None
+    if not isinstance(outputs, list) or len(outputs) != count:
+        raise ValueError(f"must be an object with {p.SHARD_RESULT}, a list of {count} outputs")
+    for index, output in enumerate(outputs):
+        if output is None and activity.continue_on_failure:
+            continue
+        if not isinstance(output, dict):
+            raise ValueError(f"has {describe(output)} as output {index}, not an object")
+        for name, expected in activity.outputs:
+            if name not in output:
+                raise ValueError(f"has no {name} in output {index}")
+            found = problem(output[name], expected, name)
+            if found:
+                raise ValueError(f"has {found} in output {index}")
+    return outputs
+
+
 def _waiting(run: _Run) -> bool:
     """Whether something is still to happen (open tasks or timers, instances not settled)."""
-    if run.open_total or run.execution.open_timers:
+    if run.open_total or run.execution.open_timers or run.open_children:
         return True
     return not all(_settled(run, a.name) for a in run.plan.activities)
 
@@ -488,7 +765,7 @@ def _fail_after_reverts(run: _Run, failure: FlowFailure) -> list[Decision]:
             if not state.completed:
                 continue
             revert = _revert_state(run, item)
-            rid = revert.activity_id
+            rid = revert.instance_id
             if revert.completed:
                 reverts[rid] = "reverted"
             elif revert.open:
@@ -546,7 +823,7 @@ def _revert_step(
     run: _Run, activity: p.ActivityPlan, item: Planned, state: Instance, revert: Instance
 ) -> bool:
     """Schedule the next attempt of a revert, unless it waits for its retry timer."""
-    rid = revert.activity_id
+    rid = revert.instance_id
     if not _ready_to_retry(run, activity, rid, revert):
         return False
     try:
@@ -555,7 +832,8 @@ def _revert_step(
         forward = {}  # not the decider's own input: the revert gets what can be known
     given = forward.get("input", {}) if isinstance(forward, dict) else {}
     data = {"input": given, "result": state.value, "attempt": revert.attempts + 1}
-    run.decisions.append(_schedule(activity, revert_type_name(activity.name), rid, dumps(data)))
+    the_id = attempt_id(rid, revert.attempts + 1)
+    run.decisions.append(_schedule(activity, revert_type_name(activity.name), the_id, dumps(data)))
     return True
 
 
@@ -564,12 +842,14 @@ def _revert_step(
 
 def _cancel(run: _Run) -> list[Decision]:
     decisions: list[Decision] = []
-    for activity_id, state in sorted(run.execution.instances.items()):
+    for key, state in sorted(run.execution.instances.items()):
         if state.open and not state.cancel_requested:
             decisions.append(
                 {
                     "decisionType": "RequestCancelActivityTask",
-                    "requestCancelActivityTaskDecisionAttributes": {"activityId": activity_id},
+                    "requestCancelActivityTaskDecisionAttributes": {
+                        "activityId": attempt_id(key, state.attempts)  # the open attempt's
+                    },
                 }
             )
     for timer_id in sorted(run.execution.open_timers):
@@ -608,13 +888,14 @@ def _schedule(activity: p.ActivityPlan, type_name: str, activity_id: str, text: 
     return {"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": attributes}
 
 
-def _retry_timer(activity_id: str, attempt: int, wait: int) -> Decision:
+def _retry_timer(instance: str, attempt: int, wait: int) -> Decision:
     return {
         "decisionType": "StartTimer",
         "startTimerDecisionAttributes": {
-            "timerId": retry_timer_id(activity_id, attempt),
+            "timerId": retry_timer_id(instance, attempt),
             "startToFireTimeout": str(wait),
-            "control": dumps({"kind": "retry", "activity_id": activity_id, "attempt": attempt}),
+            # "activity_id" holds the instance's id (the key predates an id per attempt).
+            "control": dumps({"kind": "retry", "activity_id": instance, "attempt": attempt}),
         },
     }
 

@@ -368,6 +368,9 @@ def _with_known(pages: _Pages, known: list[Event]) -> list[Event] | None:
 class DeciderLoop:
     """Polls the workflow's task list, reads each task's history, decides, and responds.
 
+    The workflow's shards (child workflow types, `FlowPlan.shards`) share its task list: each
+    task is decided by the plan its `workflowType` names.
+
     A task whose `decide` raises is logged and left uncompleted: SWF times it
     out after the decision timeout and schedules another, so nothing is lost.
     """
@@ -382,6 +385,7 @@ class DeciderLoop:
         domain: str | None = None,
     ) -> None:
         self.plan = plan
+        self.plans = plan.workflow_plans()
         self.client = client
         self.identity = identity or default_identity("decider")
         self.domain = domain or plan.domain
@@ -398,7 +402,8 @@ class DeciderLoop:
             return False
         where = f"{self.domain}/{task.workflow_id}/{task.run_id}"
         extra = {"domain": self.domain, "workflow_id": task.workflow_id, "run_id": task.run_id}
-        if (task.workflow_name, task.workflow_version) != (self.plan.workflow, self.plan.version):
+        plan = self.plans.get(task.workflow_name)
+        if plan is None or task.workflow_version != plan.version:
             log.error(
                 "%s: a task for workflow type %s %s reached the decider of %s %s; left to time out",
                 where,
@@ -410,7 +415,7 @@ class DeciderLoop:
             )
             return True
         try:
-            decisions = decide(self.plan, task.events)
+            decisions = decide(plan, task.events, task.workflow_id)
         except Exception:
             log.exception(
                 "%s: decide() failed on a history of %d events; the task is left to time out and be retried",

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .ids import split_attempt_id
 from .limits import MAX_HEARTBEAT_DETAILS, MAX_PAYLOAD, MAX_REASON
 from .plan import ActivityPlan, TypeRef
 from .values import clip, decode, dumps, problem
@@ -33,6 +34,11 @@ class TaskContext:
     attempt: int
     _beat: Callable[[str], bool] = field(default=lambda details: False, repr=False)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def instance_id(self) -> str:
+        """The instance's id, the same on every attempt (`activity_id` is this attempt's own)."""
+        return split_attempt_id(self.activity_id)[0]
 
     def heartbeat(self, details: str = "") -> None:
         """Tell SWF the task is alive; notices a cancellation request."""

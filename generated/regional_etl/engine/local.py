@@ -19,14 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .decider import decide
-from .ids import REVERT_SUFFIX
+from .ids import REVERT_SUFFIX, split_attempt_id
 from .plan import ActivityPlan, FlowPlan
 from .task import Outcome, TaskContext, run_task
 from .values import dumps
 
 log = logging.getLogger(__name__)
 EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
-# A fault for one attempt: "fail", "schedule_failed" or an SWF time-out type.
+# A fault for one attempt, given the instance's id and the attempt number: "fail",
+# "schedule_failed" or an SWF time-out type.
 Fault = Callable[[str, int], str | None]
 TIMEOUT_TYPES = ("START_TO_CLOSE", "SCHEDULE_TO_START", "SCHEDULE_TO_CLOSE", "HEARTBEAT")
 _WAKES_DECIDER = frozenset(
@@ -125,7 +126,6 @@ class _Execution:
         self.running: dict[concurrent.futures.Future[Outcome], tuple[int, int]] = {}
         self.decision_pending = False
         self.decisions_made = 0
-        self.attempts: dict[str, int] = {}
         self.attempt_of: dict[int, int] = {}  # ActivityTaskScheduled event id -> attempt
         self.done: set[str] = set()
         self.seen: set[str] = set()
@@ -253,9 +253,9 @@ class _Execution:
     ) -> None:
         activity_id = attributes["activityId"]
         type_name = attributes["activityType"]["name"]
-        attempt = self.attempts.get(activity_id, 0) + 1
-        self.attempts[activity_id] = attempt
-        fault = self.runner.fault(activity_id, attempt) if self.runner.fault else None
+        # Each attempt has its own id (ids.py): `a-1#2` is attempt 2 of the instance `a-1`.
+        instance, attempt = split_attempt_id(activity_id)
+        fault = self.runner.fault(instance, attempt) if self.runner.fault else None
         self.debug(
             "%s %s (attempt %d)", "retry: scheduled" if attempt > 1 else "scheduled", activity_id, attempt
         )
@@ -270,8 +270,8 @@ class _Execution:
             return
         scheduled = self.add("ActivityTaskScheduled", decisionTaskCompletedEventId=completed, **attributes)
         self.attempt_of[scheduled] = attempt
-        if not activity_id.endswith(REVERT_SUFFIX):
-            self.seen.add(activity_id)
+        if not instance.endswith(REVERT_SUFFIX):
+            self.seen.add(instance)
         if fault in ("SCHEDULE_TO_START", "SCHEDULE_TO_CLOSE"):
             self.add("ActivityTaskTimedOut", timeoutType=fault, scheduledEventId=scheduled)
             self.debug("%s (attempt %d) timed out: %s", activity_id, attempt, fault)
@@ -322,8 +322,9 @@ class _Execution:
                 attributes["result"] = outcome.result
             self.add("ActivityTaskCompleted", **attributes)
             self.debug("%s (attempt %d) completed", activity_id, attempt)
-            if not activity_id.endswith(REVERT_SUFFIX):
-                self.done.add(activity_id)
+            instance, _ = split_attempt_id(activity_id)
+            if not instance.endswith(REVERT_SUFFIX):
+                self.done.add(instance)
         if self.runner.on_progress:
             self.runner.on_progress(len(self.done), len(self.seen))
 

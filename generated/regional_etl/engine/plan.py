@@ -328,6 +328,13 @@ class FlowPlan:
         `workflowType.name` selects."""
         return {self.workflow: self, **{s.workflow: s for s in self.shards}}
 
+    def worker_task_lists(self) -> tuple[str, ...]:
+        """The task lists of the Python activities, in plan order: what the generated worker polls.
+
+        A list that only external activities use is never among them: the worker would take
+        their tasks and fail them, having no handler for them."""
+        return tuple(dict.fromkeys(a.task_list for a in self.activities if not a.external))
+
     def to_data(self) -> dict[str, Any]:
         return {
             "domain": self.domain,

@@ -1,0 +1,203 @@
+"""A rollout: versions 1 and 2 of one flow side by side in one domain, against a moto server.
+
+tests/e2e/rollout_flow.yaml is built twice into folders of their own, as version 1 and as version
+2 (whose activity input and result literals say `release-2`), and each build runs as its own OS
+processes, as in tests/test_e2e_processes.py: `register`, a decider, a worker and the starters.
+Executions of both versions are started at once, so both deciders poll while both versions'
+decision tasks are pending, and both workers while both versions' activity tasks are.
+
+flowgen's default task lists carry the version, so each version's tasks reach only its own
+processes: every run completes with its own release's result, no decision task times out (as it
+does when a decider is handed the other version's task and leaves it) and no activity task fails
+(as it does when a worker is handed the other version's). With shared task lists, each of the
+twelve decision tasks and six activity tasks below is about as likely to reach the wrong version
+as the right one.
+
+Then v1 is drained, checked as docs/running-on-swf.md says (its open executions by type and
+version), and stopped.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import pathlib
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto.server import ThreadedMotoServer
+from moto_swf import (
+    AWS_ENV,
+    GENERATED,
+    REGION,
+    ROOT,
+    Processes,
+    execution_info,
+    history,
+    of_type,
+    process_env,
+    wait_closed,
+)
+
+if str(GENERATED) not in sys.path:
+    sys.path.append(str(GENERATED))
+
+from country_flow.engine.swf import client as swf_client
+
+E2E = ROOT / "tests" / "e2e"
+SPEC = E2E / "rollout_flow.yaml"
+DOMAIN = "e2e-rollout"
+RUNS = 3  # executions of each version
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    patch = pytest.MonkeyPatch()
+    patch.setattr(logging.getLogger("werkzeug"), "level", logging.WARNING)  # a line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        patch.undo()
+
+
+@pytest.fixture
+def swf(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name, value in AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    return swf_client(region=REGION, endpoint_url=endpoint)
+
+
+def build(version: str, out: pathlib.Path) -> pathlib.Path:
+    """The rollout flow at `version`, built into `out`; returns `out` (the packages' folder)."""
+    text = SPEC.read_text().replace('version: "1"', f'version: "{version}"')
+    text = text.replace("release-1", f"release-{version}")
+    out.mkdir()
+    spec = out / "rollout_flow.yaml"
+    spec.write_text(text)
+    built = subprocess.run(
+        [sys.executable, "-m", "flowgen", "build", "-q", "--out", str(out / "rollout_flow"), str(spec)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    return out
+
+
+def open_executions(swf: Any, name: str, version: str) -> list[dict[str, str]]:
+    """The open executions of one workflow type version: how to see that a version is drained
+    (docs/running-on-swf.md). moto ignores `typeFilter`, so the type is compared here too."""
+    pages = swf.get_paginator("list_open_workflow_executions").paginate(
+        domain=DOMAIN,
+        startTimeFilter={"oldestDate": datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)},
+        typeFilter={"name": name, "version": version},
+    )
+    wanted = {"name": name, "version": version}
+    return [e["execution"] for page in pages for e in page["executionInfos"] if e["workflowType"] == wanted]
+
+
+def test_two_versions_side_by_side_each_run_only_by_its_own_processes(
+    endpoint: str, swf: Any, tmp_path: pathlib.Path
+) -> None:
+    aws = ["--endpoint-url", endpoint, "--region", REGION]
+    envs = {
+        v: process_env(build(v, tmp_path / f"v{v}"), ROOT, E2E, ROLLOUT_WORKER=f"worker-v{v}") for v in "12"
+    }
+    processes = Processes(tmp_path / "logs", envs["1"])
+    runs: dict[str, list[tuple[str, str]]] = {"1": [], "2": []}
+    try:
+        # Deploy v1, then v2 beside it: each registers, and runs a decider and a worker.
+        for v, env in envs.items():
+            registered = subprocess.run(
+                [sys.executable, "-m", "rollout_flow.register", *aws],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert registered.returncode == 0, registered.stdout + registered.stderr
+            assert "warning" not in registered.stdout  # no task list of v1's is v2's
+            for role in ("decider", "worker"):
+                args = [sys.executable, "-m", f"rollout_flow.{role}", *aws, "--identity", f"{role}-v{v}"]
+                processes.start(f"{role}-v{v}", args, env=env)
+        # Start executions of both versions at once, each with its own version's starter.
+        starters = [
+            (
+                v,
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "rollout_flow.starter",
+                        *aws,
+                        "--input",
+                        json.dumps({"name": f"n{n}"}),
+                    ],
+                    cwd=ROOT,
+                    env=envs[v],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+            )
+            for n in range(RUNS)
+            for v in "12"
+        ]
+        for v, starter in starters:
+            out, err = starter.communicate(timeout=60)
+            assert starter.returncode == 0, err
+            ids = json.loads(out)
+            runs[v].append((ids["workflowId"], ids["runId"]))
+        for v in "12":
+            for execution in runs[v]:
+                wait_closed(swf, DOMAIN, *execution, timeout=90)
+        # Drain v1: nothing of it is open, so its processes stop; v2 goes on alone.
+        assert open_executions(swf, "rollout_flow", "1") == []
+        for role in ("decider", "worker"):
+            stopped = processes.started[f"{role}-v1"]
+            stopped.send_signal(signal.SIGTERM)
+            stopped.wait(30)
+        last = swf.start_workflow_execution(
+            domain=DOMAIN,
+            workflowId="after-v1-stopped",
+            workflowType={"name": "rollout_flow", "version": "2"},
+            input=json.dumps({"name": "last"}),
+        )
+        runs["2"].append(("after-v1-stopped", last["runId"]))
+        wait_closed(swf, DOMAIN, *runs["2"][-1], timeout=60)
+    except BaseException:
+        print(processes.tails())
+        raise
+    finally:
+        # v2 keeps running in a real rollout; here everything ends with the test.
+        processes.close()
+    for v in "12":
+        for execution, name in zip(runs[v], [f"n{n}" for n in range(RUNS)] + ["last"], strict=False):
+            events = history(swf, DOMAIN, *execution)
+            kinds = {e["eventType"] for e in events}
+            info = execution_info(swf, DOMAIN, *execution)
+            assert info["workflowType"] == {"name": "rollout_flow", "version": v}
+            assert info["closeStatus"] == "COMPLETED", sorted(kinds)
+            assert "DecisionTaskTimedOut" not in kinds
+            assert "ActivityTaskFailed" not in kinds
+            (done,) = of_type(events, "WorkflowExecutionCompleted")
+            assert json.loads(done["result"]) == {
+                "greeting": f"hello {name} from release-{v} (worker-v{v})",
+                "release": f"release-{v}",
+            }
+            deciders = {e["identity"] for e in of_type(events, "DecisionTaskStarted")}
+            assert deciders == {f"decider-v{v}"}
+            assert {e["identity"] for e in of_type(events, "ActivityTaskStarted")} == {f"worker-v{v}"}
