@@ -126,9 +126,6 @@ def test_an_instance_failing_for_good_fails_its_shard_and_the_workflow() -> None
         "InjectedFault: a test injected this failure"
     )
     assert result.details["shard"] == 2 and result.details["workflow_id"] == "local.fan.2"
-    # No instance of a later shard started once shard 2 failed.
-    started = [a["workflowId"] for a in _of(result.history, "StartChildWorkflowExecutionInitiated")]
-    assert "local.fan.4" not in started
 
 
 def test_a_shard_that_times_out_fails_the_workflow() -> None:
