@@ -40,6 +40,15 @@ SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 DOCUMENTED_BY_SWF = {
     ("UNKNOWN_CONDITION_FOR_ACTION", f"Unknown condition swf:{key} for action swf:ScheduleActivityTask")
     for key in ("activityType.name", "activityType.version", "taskList.name")
+} | {
+    # The same for the decision that starts a shard: swf:workflowType.name, swf:workflowType.version
+    # and swf:taskList.name (https://docs.aws.amazon.com/amazonswf/latest/apireference/
+    # API_StartChildWorkflowExecutionDecisionAttributes.html).
+    (
+        "UNKNOWN_CONDITION_FOR_ACTION",
+        f"Unknown condition swf:{key} for action swf:StartChildWorkflowExecution",
+    )
+    for key in ("workflowType.name", "workflowType.version", "taskList.name")
 }
 
 ROLE_ACTIONS = {
@@ -79,6 +88,13 @@ ROLE_ACTIONS = {
         "swf:ListWorkflowTypes",
         "swf:ListActivityTypes",
     },
+}
+# What a role may do beyond ROLE_ACTIONS when its plan has shards (child workflow executions).
+SHARD_ACTIONS: dict[str, set[str]] = {
+    "decider": {"swf:StartChildWorkflowExecution"},
+    "worker": set(),
+    "starter": set(),
+    "registrar": set(),
 }
 # The runtime modules whose SWF calls each role makes.
 ROLE_MODULES = {
@@ -121,6 +137,35 @@ activities:
     revert: m.h:undo_third
 """
 
+# Two sharded activities, one by the budget and one by its shard_size, with IAM's wildcard
+# characters in the names.
+SHARDED = """
+flowgen: 1
+domain: "shard*dom"
+workflow:
+  name: "sharded*flow"
+  version: "3?"
+  task_list: "deciders$"
+  execution_timeout: 1d
+  input: {ids: "list[int]"}
+activities:
+  fan_out:
+    handler: m.h:fan_out
+    generators: {id: input.ids}
+    max_items: 100000
+    inputs: {id: generator.id}
+  small:
+    requires: [fan_out]
+    handler: m.h:small
+    generators: {id: input.ids}
+    max_items: 30
+    shard_size: 10
+    inputs: {id: generator.id}
+  after:
+    requires: [small]
+    handler: m.h:after
+"""
+
 
 def _plan(path: pathlib.Path) -> FlowPlan:
     compiled = compile_spec(str(path))
@@ -133,7 +178,9 @@ def _plan(path: pathlib.Path) -> FlowPlan:
 def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, FlowPlan]:
     wide = tmp_path_factory.mktemp("specs") / "wide.yaml"
     wide.write_text(WIDE)
-    return {path.stem: _plan(path) for path in [*SPECS, wide]}
+    sharded = wide.parent / "sharded.yaml"
+    sharded.write_text(SHARDED)
+    return {path.stem: _plan(path) for path in [*SPECS, wide, sharded]}
 
 
 def findings(policy: dict[str, Any] | str) -> list[tuple[str, str]]:
@@ -266,7 +313,7 @@ def assert_scoped(role: str, policy: dict[str, Any], plan: FlowPlan) -> None:
         assert statement["Resource"] == arn
         domain = arn.rsplit("/domain/", 1)[1]
         assert not _bare_wildcards(domain) and unescape(domain) == plan.domain
-    assert granted == ROLE_ACTIONS[role]
+    assert granted == ROLE_ACTIONS[role] | (SHARD_ACTIONS[role] if plan.shards else set())
 
     worker_task_lists = sorted({a.task_list for a in plan.activities if not a.external})
     if role == "decider":
@@ -283,6 +330,13 @@ def assert_scoped(role: str, policy: dict[str, Any], plan: FlowPlan) -> None:
             schedules, "swf:activityType.name", "swf:activityType.version", "swf:taskList.name"
         )
         assert scheduled == _activity_types(plan)
+        if plan.shards:
+            (start,) = _by_action(statements, "swf:StartChildWorkflowExecution")
+            assert _conditions(start) == {
+                "swf:workflowType.name": [s.workflow for s in plan.shards],
+                "swf:workflowType.version": [plan.version],
+                "swf:taskList.name": [plan.task_list],
+            }
     elif role == "worker":
         (poll,) = _by_action(statements, "swf:PollForActivityTask")
         assert _conditions(poll) == {"swf:taskList.name": worker_task_lists}
@@ -297,14 +351,16 @@ def assert_scoped(role: str, policy: dict[str, Any], plan: FlowPlan) -> None:
         assert watch["Action"] == ["swf:DescribeWorkflowExecution", "swf:GetWorkflowExecutionHistory"]
     else:
         (register,) = _by_action(statements, "swf:RegisterWorkflowType")
+        # The workflow type and its shards' types, which share its version and task list.
+        types = [plan.workflow, *(s.workflow for s in plan.shards)]
         assert _conditions(register) == {
-            "swf:name": [plan.workflow],
+            "swf:name": types,
             "swf:version": [plan.version],
             "swf:defaultTaskList.name": [plan.task_list],
         }
         (describe,) = _by_action(statements, "swf:DescribeWorkflowType")
         # Any version: registration compares the task lists of the other registered versions.
-        assert _conditions(describe) == {"swf:workflowType.name": [plan.workflow]}
+        assert _conditions(describe) == {"swf:workflowType.name": types}
         registers = _by_action(statements, "swf:RegisterActivityType")
         assert _granted(registers, "swf:name", "swf:version", "swf:defaultTaskList.name") == _activity_types(
             plan
@@ -319,6 +375,7 @@ def assert_scoped(role: str, policy: dict[str, Any], plan: FlowPlan) -> None:
         "swf:ScheduleActivityTask",
         "swf:PollForActivityTask",
         "swf:StartWorkflowExecution",
+        "swf:StartChildWorkflowExecution",
         "swf:RegisterWorkflowType",
         "swf:DescribeWorkflowType",
         "swf:RegisterActivityType",
@@ -416,4 +473,29 @@ def test_each_role_may_do_exactly_what_the_engine_does(role: str) -> None:
     option says it needs more; nothing in the policy is spare."""
     calls = engine_calls(role)
     assert ROLE_ACTIONS[role] <= calls, "granted but never called"
-    assert calls - ROLE_ACTIONS[role] == opt_in_needs(role), "called but neither granted nor documented"
+    # Starting a shard is granted only to packages with shards (assert_scoped checks that).
+    spare = calls - ROLE_ACTIONS[role] - SHARD_ACTIONS[role]
+    assert spare == opt_in_needs(role), "called but neither granted nor documented"
+
+
+def test_shard_starts_are_granted_for_exactly_the_shard_types(plans: dict[str, FlowPlan]) -> None:
+    """A sharded package's decider may start children of its shard types only, on its own task
+    list, and its registrar may register and describe those types; an unsharded one may not."""
+    plan = plans["sharded"]
+    assert [s.workflow for s in plan.shards] == ["sharded*flow.fan_out", "sharded*flow.small"]
+    (start,) = _by_action(iam.decider(plan)["Statement"], "swf:StartChildWorkflowExecution")
+    assert start["Condition"]["StringEquals"] == {
+        "swf:workflowType.name": ["sharded${*}flow.fan_out", "sharded${*}flow.small"],
+        "swf:workflowType.version": "3${?}",
+        "swf:taskList.name": "deciders${$}",
+    }
+    for role in ("registrar",):
+        (register,) = _by_action(iam.POLICIES[role](plan)["Statement"], "swf:RegisterWorkflowType")
+        assert register["Condition"]["StringEquals"]["swf:name"] == [
+            "sharded${*}flow",
+            "sharded${*}flow.fan_out",
+            "sharded${*}flow.small",
+        ]
+    assert plans["country_flow"].shards and not plans["order_flow"].shards
+    for unsharded in (plans["order_flow"], plans["wide"]):
+        assert not [s for s in iam.decider(unsharded)["Statement"] if "StartChildWorkflowExecution" in str(s)]

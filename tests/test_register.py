@@ -47,20 +47,23 @@ def test_first_run_registers_everything_the_second_changes_nothing(
     assert lines == [
         "domain dev: registered, retention 30 days",
         "workflow type country_flow 1.0: registered",
+        # activity_2 is sharded: its child executions have a workflow type of their own
+        "workflow type country_flow.activity_2 1.0: registered",
         "activity type activity_1 1.0: registered",
         "activity type activity_2 1.0: registered",
         "activity type activity_3 1.0: registered",
-        "registered 5, 0 already as the spec says",
+        "registered 6, 0 already as the spec says",
     ]
     code, lines = run(country_flow.register.main, capsys)
     assert code == 0
     assert lines == [
         "domain dev: already registered, retention 30 days",
         "workflow type country_flow 1.0: already registered as the spec says",
+        "workflow type country_flow.activity_2 1.0: already registered as the spec says",
         "activity type activity_1 1.0: already registered as the spec says",
         "activity type activity_2 1.0: already registered as the spec says",
         "activity type activity_3 1.0: already registered as the spec says",
-        "nothing to do: all 5 registrations are as the spec says",
+        "nothing to do: all 6 registrations are as the spec says",
     ]
     workflow = swf.describe_workflow_type(
         domain="dev", workflowType={"name": "country_flow", "version": "1.0"}
@@ -72,6 +75,11 @@ def test_first_run_registers_everything_the_second_changes_nothing(
         "defaultChildPolicy": "TERMINATE",
     }
     assert workflow["typeInfo"]["description"] == PLAN.description
+    # The shard type: decided on the same task list, with the same defaults.
+    shard = swf.describe_workflow_type(
+        domain="dev", workflowType={"name": "country_flow.activity_2", "version": "1.0"}
+    )
+    assert shard["configuration"] == workflow["configuration"]
     activity = swf.describe_activity_type(domain="dev", activityType={"name": "activity_2", "version": "1.0"})
     assert activity["configuration"] == {
         "defaultTaskList": {"name": "country_flow-v1.0-activities"},
@@ -134,6 +142,7 @@ def test_other_defaults_are_drift_with_the_advice_to_bump_the_version(
         "domain dev: DRIFT: retention is 7 days, the spec says 30 (SWF cannot change it; use another domain "
         "or change the spec)",
         "workflow type country_flow 1.0: registered",
+        "workflow type country_flow.activity_2 1.0: registered",
         "activity type activity_1 1.0: registered",
         "activity type activity_2 1.0: DRIFT: defaultTaskHeartbeatTimeout is '30', the spec says '60'; "
         "defaultTaskList is {'name': 'elsewhere'}, the spec says {'name': 'country_flow-v1.0-activities'}; "
@@ -176,7 +185,7 @@ def test_losing_a_registration_race_compares_with_the_winner(swf: Any) -> None:
     register(PLAN, swf)  # the winner
     report = register(PLAN, Racing(swf))  # describes say unknown, registers say it exists
     assert not report.drift
-    assert report.registered == 0 and report.unchanged == 5
+    assert report.registered == 0 and report.unchanged == 6
 
 
 def test_aws_errors_are_one_line_not_a_traceback(
@@ -284,7 +293,8 @@ def test_a_task_list_another_registered_version_uses_is_warned_of(swf: Any, tmp_
         f"activity type activity_{n} 2.0" for n in (1, 2, 3)
     ]
     assert all("version 1.0 also uses the task list country_flow-activities" in w for w in warnings[1:])
-    assert report.summary() == "registered 4, 1 already as the spec says; 4 warning(s) above"
+    # the workflow type, its shard type and three activity types; the domain was there
+    assert report.summary() == "registered 5, 1 already as the spec says; 4 warning(s) above"
     # Once the old version is deprecated (drained), nothing is left to warn of.
     swf.deprecate_workflow_type(domain="dev", workflowType={"name": "country_flow", "version": "1.0"})
     for n in (1, 2, 3):

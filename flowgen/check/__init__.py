@@ -6,14 +6,14 @@ them all, so every problem is reported at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flowgen.check.activities import check_activities, check_package_name
 from flowgen.check.budget import (
     EVENTS_PER_ATTEMPT,
     WORKFLOW_EVENTS,
-    check_budget,
     check_critical_path,
+    plan_budget,
 )
 from flowgen.check.effective import Effective, effective
 from flowgen.check.graph import check_requires, topological_order, upstream
@@ -36,6 +36,8 @@ class Checked:
     upstream: dict[str, set[str]]
     settings: dict[str, Effective]
     analysis: Analysis
+    # Each sharded activity's shard size (flowgen.check.budget decides which and how large).
+    shard_sizes: dict[str, int] = field(default_factory=dict)
 
 
 def check(spec: Spec) -> tuple[Checked, list[Diagnostic]]:
@@ -62,8 +64,16 @@ def check(spec: Spec) -> tuple[Checked, list[Diagnostic]]:
     diagnostics += check_task_lists(spec, settings)
     diagnostics += check_workflow_durations(spec)
     diagnostics += check_activity_timeouts(spec, settings)
-    diagnostics += check_budget(spec, analysis, settings)
+    budget = plan_budget(spec, analysis, settings)
+    diagnostics += budget.diagnostics
     if not any(d.is_error for d in diagnostics):
         diagnostics += check_critical_path(spec, analysis, settings, order)
-    checked = Checked(spec=spec, order=order, upstream=ups, settings=settings, analysis=analysis)
+    checked = Checked(
+        spec=spec,
+        order=order,
+        upstream=ups,
+        settings=settings,
+        analysis=analysis,
+        shard_sizes=budget.shard_sizes,
+    )
     return checked, diagnostics

@@ -73,6 +73,10 @@ def check_activities(spec: Spec, analysis: Analysis) -> list[Diagnostic]:
                     base + ("max_concurrency",), "max_concurrency applies only to activities with generators"
                 )
             )
+        if activity.shard_size is not None and not activity.generators:
+            diagnostics.append(
+                Diagnostic(base + ("shard_size",), "shard_size applies only to activities with generators")
+            )
         typing = analysis.activities.get(name)
         last = None if not activity.generators or typing is None else max(typing.max_instances - 1, 0)
         # Each attempt has its own id (`#N` after the instance's), and a revert retries as its

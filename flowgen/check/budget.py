@@ -10,12 +10,25 @@ and each retry that waits costs a timer (started, fired) and its decision task: 
 A revert is an activity of its own with the same policy. The workflow itself costs
 5 (started, the first decision task, the close), and every 100 scheduling
 decisions cost a continuation timer (5) because a response is kept to 100.
+
+Shards. When that worst case is over 25,000, the generated activity that costs the
+most is sharded, then the next, until the workflow fits: its instances run in child
+workflow executions ("shards") of at most `shard_size` consecutive instances each.
+A shard is a workflow of its own with that one activity, so its worst case is
+
+    5 + shard_size x per-instance events (x2 with a revert) + continuation timers,
+
+and the default shard_size is the largest whose worst case is at most 10,000. In the
+parent a shard costs 9 events in place of its instances: StartChildWorkflowExecutionInitiated,
+ChildWorkflowExecutionStarted and its decision task (3), the child's close and its
+decision task (3); starting it is one scheduling decision. An activity's `shard_size`
+key shards it whatever the budget, with that size.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flowgen.check.effective import Effective
 from flowgen.check.references import Analysis
@@ -25,39 +38,61 @@ from flowgen.runtime.limits import (
     HISTORY_LIMIT,
     MAX_DECISIONS,
     MAX_EXECUTION_SECONDS,
+    MAX_NAME,
     MAX_OPEN_ACTIVITIES,
 )
+from flowgen.runtime.plan import shard_type_name
 from flowgen.spec.durations import describe_duration, format_duration
 from flowgen.spec.models import Spec
 
 EVENTS_PER_ATTEMPT = 6
 EVENTS_PER_TIMER = 5
 WORKFLOW_EVENTS = 5
+EVENTS_PER_CHILD = 9
 
 
 @dataclass(frozen=True)
 class Cost:
-    """One activity's worst-case share of the history."""
+    """One activity's worst-case share of the history (in the parent, when it is sharded)."""
 
     name: str
     instances: int
     attempts: int
     timers: int
     reverts: bool
+    shard_size: int | None = None
 
     @property
     def per_instance(self) -> int:
         return self.attempts * EVENTS_PER_ATTEMPT + self.timers * EVENTS_PER_TIMER
 
     @property
+    def shards(self) -> int:
+        assert self.shard_size is not None
+        return math.ceil(self.instances / self.shard_size)
+
+    @property
     def events(self) -> int:
+        if self.shard_size is not None:
+            return self.shards * EVENTS_PER_CHILD
         return self.instances * self.per_instance * (2 if self.reverts else 1)
 
     @property
     def schedules(self) -> int:
+        if self.shard_size is not None:
+            return self.shards
         return self.instances * self.attempts * (2 if self.reverts else 1)
 
+    def sharded(self, size: int) -> Cost:
+        return replace(self, shard_size=size)
+
+    def in_shard(self, size: int) -> Cost:
+        """The activity inside one shard of `size` instances."""
+        return replace(self, instances=size, shard_size=None)
+
     def explain(self) -> str:
+        if self.shard_size is not None:
+            return f"{self.shards:,} shard(s) of at most {self.shard_size:,} instances x {EVENTS_PER_CHILD} events"
         text = f"{self.instances:,} instance(s) x {self.attempts} attempt(s) x {EVENTS_PER_ATTEMPT} events"
         if self.timers:
             text += f" + {self.instances:,} x {self.timers} retry timer(s) x {EVENTS_PER_TIMER} events"
@@ -84,13 +119,137 @@ def costs(spec: Spec, analysis: Analysis, settings: dict[str, Effective]) -> lis
 
 
 def worst_case_events(items: list[Cost]) -> int:
-    schedules = sum(c.schedules for c in items)
+    return _total(sum(c.events for c in items), sum(c.schedules for c in items))
+
+
+def _total(events: int, schedules: int) -> int:
     continuations = math.ceil(schedules / MAX_DECISIONS) * EVENTS_PER_TIMER
-    return WORKFLOW_EVENTS + continuations + sum(c.events for c in items)
+    return WORKFLOW_EVENTS + continuations + events
 
 
-def check_budget(spec: Spec, analysis: Analysis, settings: dict[str, Effective]) -> list[Diagnostic]:
+def shard_events(cost: Cost, size: int) -> int:
+    """The worst-case history of one shard of `size` instances of the activity."""
+    return worst_case_events([cost.in_shard(size)])
+
+
+def default_shard_size(cost: Cost) -> int:
+    """The most instances whose shard stays within the 10,000 events AWS advises (at least 1, at
+    most the activity's instances)."""
+    per = cost.per_instance * (2 if cost.reverts else 1)
+    schedules = cost.attempts * (2 if cost.reverts else 1)
+    # Solve 5 + n*per + (n*schedules/100 + 1)*5 <= advice, then step to the exact bound: the
+    # continuation timers round up, so the estimate is off by at most a few.
+    room = HISTORY_ADVICE - WORKFLOW_EVENTS - EVENTS_PER_TIMER
+    size = max(1, room * MAX_DECISIONS // (per * MAX_DECISIONS + schedules * EVENTS_PER_TIMER))
+    while shard_events(cost, size + 1) <= HISTORY_ADVICE:
+        size += 1
+    while size > 1 and shard_events(cost, size) > HISTORY_ADVICE:
+        size -= 1
+    return max(1, min(size, cost.instances))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What the budget decided: each sharded activity's shard size, and the problems."""
+
+    shard_sizes: dict[str, int]
+    diagnostics: list[Diagnostic]
+
+
+def plan_budget(spec: Spec, analysis: Analysis, settings: dict[str, Effective]) -> Budget:
+    """Shards where the worst case needs them, then the history checks of the parent and shards."""
     items = costs(spec, analysis, settings)
+    diagnostics: list[Diagnostic] = []
+    chosen: dict[str, str] = {}  # why each activity is sharded: "spec" or "budget"
+    for index, cost in enumerate(items):
+        activity = spec.activities[cost.name]
+        if activity.shard_size is not None and activity.generators:
+            items[index] = cost.sharded(activity.shard_size)
+            chosen[cost.name] = "spec"
+            diagnostics += _check_shard(cost, activity.shard_size)
+    # The generated activities whose sharding saves the most go first, until the workflow fits.
+    # A saving does not depend on the other activities, so sums kept as they change suffice.
+    events, schedules = sum(c.events for c in items), sum(c.schedules for c in items)
+    savings = []
+    for index, cost in enumerate(items):
+        if cost.shard_size is None and spec.activities[cost.name].generators:
+            sharded = cost.sharded(default_shard_size(cost))
+            if sharded.events < cost.events:
+                savings.append((cost.events - sharded.events, -index, sharded))
+    savings.sort(reverse=True)
+    for _, negative, sharded in savings:
+        if _total(events, schedules) <= HISTORY_LIMIT:
+            break
+        before = items[-negative]
+        events += sharded.events - before.events
+        schedules += sharded.schedules - before.schedules
+        items[-negative] = sharded
+        chosen[sharded.name] = "budget"
+    for cost in items:
+        if cost.name not in chosen:
+            continue
+        if spec.activities[cost.name].revert is not None:
+            diagnostics.append(_revert_refused(cost, chosen[cost.name]))
+        type_name = shard_type_name(spec.workflow.name, cost.name)
+        if len(type_name) > MAX_NAME:
+            diagnostics.append(
+                Diagnostic(
+                    ("activities", cost.name),
+                    f"{cost.name} runs in shards whose workflow type name {type_name[:20]}... would be "
+                    f"{len(type_name)} characters; SWF allows {MAX_NAME}: shorten the workflow's or the activity's name",
+                    at_key=True,
+                )
+            )
+    diagnostics += _check_parent(spec, items)
+    sizes = {c.name: c.shard_size for c in items if c.shard_size is not None}
+    return Budget(sizes, diagnostics)
+
+
+def _check_shard(cost: Cost, size: int) -> list[Diagnostic]:
+    """A `shard_size` from the spec: its shard's worst case against SWF's limit and AWS's advice."""
+    events = shard_events(cost, size)
+    if events <= HISTORY_ADVICE:
+        return []
+    detail = f"{cost.in_shard(size).explain()}; at most {default_shard_size(cost):,} stays within {HISTORY_ADVICE:,}"
+    path: Path = ("activities", cost.name, "shard_size")
+    if events > HISTORY_LIMIT:
+        return [
+            Diagnostic(
+                path,
+                f"a shard of {size:,} instances has a worst-case history of {events:,} events, above SWF's limit "
+                f"of {HISTORY_LIMIT:,}: {detail}; lower shard_size",
+            )
+        ]
+    return [
+        Diagnostic(
+            path,
+            f"a shard of {size:,} instances has a worst-case history of {events:,} events, above the "
+            f"{HISTORY_ADVICE:,} AWS advises: {detail}",
+            severity=Severity.WARNING,
+        )
+    ]
+
+
+def _revert_refused(cost: Cost, why: str) -> Diagnostic:
+    if why == "spec":
+        reason = "it has shard_size, so its instances run in child workflow executions"
+        fix = "remove the revert or the shard_size"
+    else:
+        assert cost.shard_size is not None
+        unsharded = replace(cost, shard_size=None)
+        reason = (
+            f"its worst case of {unsharded.events:,} events ({unsharded.explain()}) does not fit the workflow's "
+            f"history, so its instances would run in {cost.shards:,} child workflow executions"
+        )
+        fix = "remove the revert, or lower max_items or retries"
+    return Diagnostic(
+        ("activities", cost.name, "revert"),
+        f"reverts of a sharded activity are not supported yet: {reason}, and undoing the instances of "
+        f"children that completed is not implemented; {fix}",
+    )
+
+
+def _check_parent(spec: Spec, items: list[Cost]) -> list[Diagnostic]:
     total = worst_case_events(items)
     if total <= HISTORY_ADVICE:
         return []

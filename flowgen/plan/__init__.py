@@ -6,12 +6,13 @@ reference was decided here, once.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 from flowgen.check import Checked
 from flowgen.check.effective import TIMEOUT_KEYS, decider_task_list
 from flowgen.runtime import plan as p
-from flowgen.runtime.plan import TypeRef
+from flowgen.runtime.plan import TypeRef, shard_type_name
 from flowgen.spec.models import (
     DateRangeSource,
     GeneratorSource,
@@ -22,6 +23,10 @@ from flowgen.spec.models import (
 from flowgen.spec.references import Reference, parse_reference
 
 DAY = 86400
+ANY = TypeRef("any")
+NONE = TypeRef("none")
+# A shard plan's one axis: the instance input objects it was given.
+SHARD_AXIS = "item"
 
 
 def build_plan(checked: Checked) -> p.FlowPlan:
@@ -63,9 +68,10 @@ def build_plan(checked: Checked) -> p.FlowPlan:
                 priority=settings.priority,
                 continue_on_failure=activity.on_failure == "continue",
                 revert=activity.revert,
+                shard_size=checked.shard_sizes.get(name),
             )
         )
-    return p.FlowPlan(
+    parent = p.FlowPlan(
         domain=spec.domain,
         domain_retention_days=spec.domain_retention // DAY,
         workflow=workflow.name,
@@ -81,6 +87,40 @@ def build_plan(checked: Checked) -> p.FlowPlan:
         result_types=tuple((key, t) for key, t in checked.analysis.result.items()),
         activities=tuple(activities),
         aws_partition=spec.aws_partition,
+    )
+    shards = tuple(shard_plan(parent, a) for a in activities if a.shard_size is not None)
+    return dataclasses.replace(parent, shards=shards) if shards else parent
+
+
+def shard_plan(parent: p.FlowPlan, activity: p.ActivityPlan) -> p.FlowPlan:
+    """The child workflow that runs a slice of a sharded activity's instances.
+
+    Its input is the list of those instances' input objects, which the parent resolved in
+    generator order; its one activity is the sharded one (same type, handler and policies),
+    generated over that list; its result is the list of the instances' outputs, in order."""
+    assert activity.shard_size is not None
+    items = p.Source(p.INPUT, p.SHARD_INPUT)
+    output = p.TypeRef("record", name=activity.name, fields=activity.outputs) if activity.outputs else NONE
+    if activity.continue_on_failure:
+        output = output.optional()
+    inner = dataclasses.replace(
+        activity,
+        requires=(),
+        generators=(p.Generator(axis=SHARD_AXIS, kind="source", element=ANY, source=items),),
+        inputs=tuple((key, p.Source(p.ITEM, SHARD_AXIS, field=key)) for key, _ in activity.inputs),
+        max_items=activity.shard_size,
+        max_concurrency=activity.shard_share,
+        shard_size=None,
+    )
+    return dataclasses.replace(
+        parent,
+        workflow=shard_type_name(parent.workflow, activity.name),
+        description=f"A shard of {parent.workflow}: some of the instances of {activity.name}.",
+        input=((p.SHARD_INPUT, p.TypeRef("list", ANY)),),
+        result=((p.SHARD_RESULT, p.Source(p.EACH, activity.name)),),
+        result_types=((p.SHARD_RESULT, p.TypeRef("list", output)),),
+        activities=(inner,),
+        shards=(),
     )
 
 

@@ -346,6 +346,8 @@ def _activity_row(activity: ActivityPlan) -> dict[str, str]:
     if activity.generators:
         axes = " × ".join(g.axis for g in activity.generators)
         instances = f"per {axes}" + (f" (at most {activity.max_items})" if activity.max_items else "")
+        if activity.shard_size is not None:
+            instances += f", in shards of at most {activity.shard_size}"
     return {
         "name": activity.name + (" (external)" if activity.external else ""),
         "task_list": activity.task_list,

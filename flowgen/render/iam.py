@@ -14,7 +14,10 @@ The ScheduleActivityTask decision's conditions (swf:activityType.name,
 swf:activityType.version, swf:taskList.name) are documented in SWF's API
 reference (ScheduleActivityTaskDecisionAttributes) but not in the Service
 Authorization Reference, so linters built on the latter (parliament) call them
-unknown; tests/test_iam.py allows exactly those findings.
+unknown; tests/test_iam.py allows exactly those findings. The same holds for the
+StartChildWorkflowExecution decision (swf:workflowType.name, swf:workflowType.version,
+swf:taskList.name in StartChildWorkflowExecutionDecisionAttributes), which a package with
+sharded activities may make for exactly its shard workflow types.
 
 SWF names may hold `*`, `?` and `$`, which IAM reads as wildcards and policy
 variables; every name goes through `literal`, so a domain called `team*` is
@@ -118,7 +121,30 @@ def decider(plan: FlowPlan) -> Policy:
                 },
             )
         )
+    if plan.shards:
+        # A sharded activity's instances run in child executions of exactly these types, decided
+        # on this decider's task list (StartChildWorkflowExecutionDecisionAttributes' keys).
+        statements.append(
+            _statement(
+                "StartShards",
+                ["swf:StartChildWorkflowExecution"],
+                arn,
+                {
+                    "StringEquals": {
+                        "swf:workflowType.name": [s.workflow for s in plan.shards],
+                        "swf:workflowType.version": plan.version,
+                        "swf:taskList.name": plan.task_list,
+                    }
+                },
+            )
+        )
     return {"Version": VERSION, "Statement": statements}
+
+
+def _workflow_types(plan: FlowPlan) -> str | list[str]:
+    """The workflow type names the package registers: the workflow's, then its shards' (which share
+    its version and default task list)."""
+    return [plan.workflow, *(s.workflow for s in plan.shards)] if plan.shards else plan.workflow
 
 
 def worker(plan: FlowPlan) -> Policy:
@@ -186,7 +212,7 @@ def registrar(plan: FlowPlan) -> Policy:
             arn,
             {
                 "StringEquals": {
-                    "swf:name": plan.workflow,
+                    "swf:name": _workflow_types(plan),
                     "swf:version": plan.version,
                     "swf:defaultTaskList.name": plan.task_list,
                 }
@@ -198,7 +224,7 @@ def registrar(plan: FlowPlan) -> Policy:
             "DescribeTheWorkflowType",
             ["swf:DescribeWorkflowType"],
             arn,
-            {"StringEquals": {"swf:workflowType.name": plan.workflow}},
+            {"StringEquals": {"swf:workflowType.name": _workflow_types(plan)}},
         ),
         # Which other versions are registered; IAM has no condition keys for these two.
         _statement("ListTypes", ["swf:ListActivityTypes", "swf:ListWorkflowTypes"], arn),

@@ -30,6 +30,11 @@ SHARD_INPUT = "items"
 SHARD_RESULT = "results"
 
 
+def shard_type_name(workflow: str, activity: str) -> str:
+    """The workflow type of a sharded activity's child executions: `workflow.activity`."""
+    return f"{workflow}.{activity}"
+
+
 @dataclass(frozen=True)
 class TypeRef:
     """A spec type, as the compiler parses it and the runtime checks values against it.

@@ -1,4 +1,4 @@
-"""Registering a plan's domain, workflow type and activity types, idempotently.
+"""Registering a plan's domain, workflow types (its own and its shards') and activity types, idempotently.
 
 Every default SWF keeps with a type is set, so no scheduling can fail with
 DEFAULT_*_UNDEFINED. A type that exists with other defaults is drift: SWF
@@ -111,6 +111,10 @@ def register(plan: FlowPlan, client: SWFClient, domain: str | None = None) -> Re
     domain = domain or plan.domain
     _domain(plan, client, domain, report)
     _workflow_type(plan, client, domain, report)
+    # A sharded activity's child executions have a workflow type of their own; their one
+    # activity is the sharded activity's type, registered below.
+    for shard in plan.shards:
+        _workflow_type(shard, client, domain, report)
     for activity in plan.activities:
         _activity_type(client, domain, activity.name, activity, report)
         if activity.revert is not None:

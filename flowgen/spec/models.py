@@ -378,6 +378,12 @@ class Activity(_Model):
     max_concurrency: Annotated[int, Field(ge=0, le=MAX_OPEN_ACTIVITIES)] = Field(
         0, description="Instances open at once; 0 means no limit but SWF's 1,000 open activities."
     )
+    shard_size: Annotated[int, Field(ge=1)] | None = Field(
+        None,
+        description="Run the instances in child workflow executions of at most this many each. "
+        "Default: sharded only when the worst case would not fit the workflow's history, "
+        "with the most instances whose worst case stays within 10,000 events per child.",
+    )
     inputs: dict[InputName, Source] = Field(
         default_factory=dict, description="Handler parameter -> reference or {value: LITERAL}."
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from .engine.plan import FlowPlan
@@ -89,7 +90,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
                         "source": {"kind": "input", "name": "countries"},
                     },
                 ],
-                "max_items": 200,
+                "max_items": 20000,
                 "max_concurrency": 50,
                 "inputs": [
                     ["country_id", {"kind": "axis", "name": "country_id"}],
@@ -121,6 +122,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
                 "priority": None,
                 "continue_on_failure": False,
                 "revert": None,
+                "shard_size": 254,
             },
             {
                 "name": "activity_3",
@@ -156,5 +158,80 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
         ],
         "aws_partition": "aws",
+        "shards": [
+            {
+                "domain": "dev",
+                "domain_retention_days": 30,
+                "workflow": "country_flow.activity_2",
+                "version": "1.0",
+                "description": "A shard of country_flow: some of the instances of activity_2.",
+                "task_list": "country_flow-v1.0",
+                "execution_timeout": 86400,
+                "decision_timeout": 30,
+                "child_policy": "TERMINATE",
+                "tags": [],
+                "input": [["items", ["list", "any"]]],
+                "result": [["results", {"kind": "each", "name": "activity_2"}]],
+                "result_types": [
+                    ["results", ["list", ["record", "activity_2", [["rows", "int"]]]]]
+                ],
+                "activities": [
+                    {
+                        "name": "activity_2",
+                        "version": "1.0",
+                        "task_list": "country_flow-v1.0-activities",
+                        "handler": "examples.country_flow:fetch_country_metrics",
+                        "external": False,
+                        "description": "",
+                        "requires": [],
+                        "generators": [
+                            {
+                                "axis": "item",
+                                "kind": "source",
+                                "element": "any",
+                                "source": {"kind": "input", "name": "items"},
+                            }
+                        ],
+                        "max_items": 254,
+                        "max_concurrency": 50,
+                        "inputs": [
+                            ["country_id", {"kind": "item", "name": "item", "field": "country_id"}],
+                            ["day", {"kind": "item", "name": "item", "field": "day"}],
+                            ["run_id", {"kind": "item", "name": "item", "field": "run_id"}],
+                            ["source", {"kind": "item", "name": "item", "field": "source"}],
+                        ],
+                        "input_types": [
+                            ["country_id", "int"],
+                            ["day", "date"],
+                            ["run_id", "str"],
+                            ["source", "str"],
+                        ],
+                        "outputs": [["rows", "int"]],
+                        "timeouts": {
+                            "schedule_to_start": 300,
+                            "start_to_close": 600,
+                            "schedule_to_close": 900,
+                            "heartbeat": 60,
+                        },
+                        "retry": {
+                            "max_retries": 3,
+                            "interval": 10,
+                            "backoff_rate": 2.0,
+                            "max_interval": 300,
+                            "jitter": "none",
+                            "errors": None,
+                        },
+                        "priority": None,
+                        "continue_on_failure": False,
+                        "revert": None,
+                    }
+                ],
+                "aws_partition": "aws",
+            }
+        ],
     }
 )
+
+# By workflow type name: the workflow's plan and each sharded activity's shard plan, which
+# the same decider decides (decision tasks of every type arrive on DECIDER_TASK_LIST).
+PLANS: Final[Mapping[str, FlowPlan]] = PLAN.workflow_plans()

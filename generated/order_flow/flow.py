@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from .engine.plan import FlowPlan
@@ -511,3 +512,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
         "aws_partition": "aws",
     }
 )
+
+# By workflow type name: the workflow's plan and each sharded activity's shard plan, which
+# the same decider decides (decision tasks of every type arrive on DECIDER_TASK_LIST).
+PLANS: Final[Mapping[str, FlowPlan]] = PLAN.workflow_plans()
