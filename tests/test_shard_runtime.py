@@ -120,11 +120,12 @@ def test_an_instance_failing_for_good_fails_its_shard_and_the_workflow() -> None
     plan = sharded(plan_from(_spec()), "fan", 5)
     result = _run(plan, {"fan-12": 2})
     assert result.status == "FAILED"
-    # The shard's own failure, its instances numbered within the shard (fan-2 is fan-12).
-    assert result.reason == (
-        'fan shard 2 (instances 10 to 14) failed: fan-2 (item={"i": 12, "n": 3}) failed after 2 attempts: '
-        "InjectedFault: a test injected this failure"
+    # Told as if unsharded: the instance by its place in the whole activity, its axis values.
+    assert result.reason == _run(plan_from(_spec()), {"fan-12": 2}).reason
+    assert (
+        result.reason == "fan-12 (i=12) failed after 2 attempts: InjectedFault: a test injected this failure"
     )
+    assert result.details["instance"] == "fan-12" and result.details["values"] == {"i": 12}
     assert result.details["shard"] == 2 and result.details["workflow_id"] == "local.fan.2"
 
 

@@ -647,6 +647,10 @@ def _shard_label(shards: _Shards, shard: int) -> str:
 
 def _shard_failure(shards: _Shards, shard: int, child: Child) -> FlowFailure:
     error = child.error or Error("failed", "Error", "failed")
+    instance = _instance_in_shard(shards, shard, error) if error.kind == "failed" else None
+    if instance is not None:
+        instance.details["workflow_id"] = child.workflow_id
+        return instance
     if error.kind == "failed":
         reason = f"{_shard_label(shards, shard)} failed: {error.reason}"
     elif error.kind == "start_failed":
@@ -664,6 +668,51 @@ def _shard_failure(shards: _Shards, shard: int, child: Child) -> FlowFailure:
         "details": clip(error.details, 16384),
     }
     return FlowFailure(reason, details)
+
+
+def _instance_in_shard(shards: _Shards, shard: int, error: Error) -> FlowFailure | None:
+    """The failure of a shard whose instance ran out of retries, told as if unsharded.
+
+    The shard's own reason names its instance by its place in the shard and by its item
+    (`activity_2-5 (item={...})`); its details (written by this decider, deciding the shard) say
+    which: the parent names the instance by its place in the whole activity and its axis values,
+    `activity_2-767 (day=2024-01-01, country_id=3) failed after 4 attempts: ...`, and adds the
+    shard. None when the details are not the decider's.
+    """
+    activity = shards.activity
+    try:
+        inner = read_json(error.details) if error.details else None
+    except ValueError:
+        return None
+    if not isinstance(inner, dict):
+        return None
+    local, attempts = inner.get("instance"), inner.get("attempts")
+    prefix = activity.name + "-"
+    if not (isinstance(local, str) and local.startswith(prefix) and type(attempts) is int):
+        return None
+    index = local[len(prefix) :]
+    start, stop = shards.bounds(shard)
+    if not (index.isascii() and index.isdigit() and len(index) <= 9 and start + int(index) < stop):
+        return None
+    whole = start + int(index)
+    combination = next(itertools.islice(itertools.product(*shards.axes), whole, None))
+    item = Planned(activity, whole, instance_id(activity.name, whole), combination)
+    # The shard's reason is `LABEL failed after N attempts: ERROR`; the label is the shard's.
+    marker = f" failed after {attempts} attempt"
+    if marker not in error.reason:
+        return None
+    rest = error.reason[error.reason.index(marker) + len(" failed after ") :]
+    details = {
+        "activity": activity.name,
+        "instance": item.id,
+        "values": item.values,
+        "attempts": attempts,
+        "error": inner.get("error", ""),
+        "details": clip(str(inner.get("details", "")), 16384),
+        "shard": shard,
+        "workflow_id": "",
+    }
+    return FlowFailure(clip(f"{item.label()} failed after {rest}", MAX_REASON), details)
 
 
 def _read_shards(run: _Run, shards: _Shards) -> list[Any]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .decider import decide
-from .ids import REVERT_SUFFIX, attempt_id, split_attempt_id
+from .ids import REVERT_SUFFIX, split_attempt_id
 from .limits import MAX_OPEN_CHILDREN
 from .plan import ActivityPlan, FlowPlan
 from .task import Outcome, TaskContext, run_task
@@ -461,10 +461,7 @@ class _Execution:
         whole = self.whole_id(instance)
         fault = self.runner.fault(whole, attempt) if self.runner.fault else None
         self.debug(
-            "%s %s (attempt %d)",
-            "retry: scheduled" if attempt > 1 else "scheduled",
-            attempt_id(whole, attempt),
-            attempt,
+            "%s %s (attempt %d)", "retry: scheduled" if attempt > 1 else "scheduled", activity_id, attempt
         )
         if fault == "schedule_failed":
             self.add(
