@@ -1215,17 +1215,43 @@ def complete_with_the_exact_result(h: History, plan: FlowPlan) -> None:
     h.completed("a", {"text": 'é "q"', "n": 3, "tags": ["t"]})
 
 
-@case(RESULT, ["fail the result is 60052 characters; SWF allows 32768"])
+TOO_LARGE = "; SWF allows 32,768: set payloads.s3 in the spec to keep larger values in S3"
+
+
+@case(RESULT, [f"fail the workflow result is 60,052 characters as JSON{TOO_LARGE}"])
 def result_over_32768_characters_fails_clearly(h: History, plan: FlowPlan) -> None:
     h.step(plan)
     h.completed("a", {"text": "r" * 30_000, "n": 3, "tags": []})
 
 
+def with_payloads(spec_text: str) -> str:
+    return spec_text.replace("flowgen: 1\n", "flowgen: 1\npayloads: {s3: 's3://bucket/p'}\n", 1)
+
+
+def _big_result(decisions: Decisions, h: History) -> None:
+    # With payloads, decide completes with the whole result: the decider loop stores it in S3.
+    (decision,) = decisions
+    assert decision["decisionType"] == "CompleteWorkflowExecution"
+    assert len(attributes(decision)["result"]) == 60_052
+
+
+case(with_payloads(RESULT), _big_result, name="result_over_32768_characters_with_payloads_completes")(
+    result_over_32768_characters_fails_clearly
+)
+
+
 def _big_input(decisions: Decisions, h: History) -> None:
-    reason, _ = failure(decisions)
-    assert reason.startswith("fan-1: its input is 328") and reason.endswith(" characters; SWF allows 32768")
+    reason, details = failure(decisions)
+    assert reason.startswith("the input of fan-1 (activity fan) is 32,8") and reason.endswith(TOO_LARGE)
+    assert details["error"] == reason
 
 
+def _big_input_offloaded(decisions: Decisions, h: History) -> None:
+    assert summaries(decisions) == ["schedule fan-0", "schedule fan-1"]
+    assert len(attributes(decisions[1])["input"]) > 32_768
+
+
+@case(with_payloads(BIG_INPUT), _big_input_offloaded, name="task_input_over_32768_characters_with_payloads")
 @case(BIG_INPUT, _big_input)
 def task_input_over_32768_characters_fails_clearly(h: History, plan: FlowPlan) -> None:
     h.step(plan)
@@ -1331,8 +1357,8 @@ def result_too_large_reverts_what_completed(h: History, plan: FlowPlan) -> None:
 
 def _result_revert_fail(decisions: Decisions, h: History) -> None:
     reason, details = failure(decisions)
-    assert reason == "the result is 33011 characters; SWF allows 32768"
-    assert details == {"reverts": {"a.revert": "reverted"}}
+    assert reason == f"the workflow result is 33,011 characters as JSON{TOO_LARGE}"
+    assert details == {"error": reason, "reverts": {"a.revert": "reverted"}}
 
 
 @case(RESULT_REVERT, _result_revert_fail)

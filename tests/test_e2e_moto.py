@@ -16,8 +16,10 @@ Expected results are computed here from the handlers' own rules, not by flowgen'
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
+import pathlib
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -524,3 +526,89 @@ def test_regional_etl_completes_with_a_stand_in_for_the_external_loader(moto: Mo
         if split_attempt_id(attributes(e).get("activityId", ""))[0] == "load_warehouse"
     ]
     assert {started[i] for i in loads} == {spark.identity}
+
+
+# -- values over SWF's 32,768 characters: tests/e2e/big_flow.yaml, with payloads in moto's S3 -------
+
+E2E = pathlib.Path(__file__).resolve().parent / "e2e"
+
+
+def big_flow(with_payloads: bool) -> Any:
+    from flowgen.compiler import compile_spec
+    from flowgen.plan import build_plan
+
+    compiled = compile_spec(str(E2E / "big_flow.yaml"))
+    assert compiled.checked is not None
+    plan = build_plan(compiled.checked)
+    return plan if with_payloads else dataclasses.replace(plan, payloads=None)
+
+
+def big_flow_worker(plan: Any, client: Any) -> Any:
+    from flowgen.runtime.worker import Worker as EngineWorker
+
+    if str(E2E) not in sys.path:
+        sys.path.append(str(E2E))
+    import big_flow_handlers
+
+    return EngineWorker(plan, {"make": big_flow_handlers.make, "join": big_flow_handlers.join}, client)
+
+
+def test_a_flow_whose_fan_in_is_over_32768_characters_completes_with_payloads_in_s3(moto: Moto) -> None:
+    import boto3
+
+    from flowgen.runtime.entry import start
+    from flowgen.runtime.payloads import MemoryStore, Payloads, S3Store, is_reference, parse_reference
+
+    plan = big_flow(with_payloads=True)
+    worker = big_flow_worker(plan, moto.client)
+    import big_flow_handlers
+
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=plan.payloads.bucket)
+    register(plan, moto.client)
+    note = "n" * 33_000
+    ids = start(plan, {"size": 1000, "note": note}, moto.client, "big-1")
+    events = drive(moto, plan, ids, [worker])
+    status, closing = closed(moto, plan, ids)
+    assert status == "COMPLETED"
+    # SWF carried references only: the input, the fan-in, the join's result and the workflow result.
+    for event in events:
+        assert len(json.dumps(event, default=str)) < 2_000, event["eventType"]
+    (started,) = of_type(events, "WorkflowExecutionStarted")
+    (join,) = [a for a in of_type(events, "ActivityTaskScheduled") if a["activityId"] == "join"]
+    results = {a["scheduledEventId"]: a["result"] for a in of_type(events, "ActivityTaskCompleted")}
+    join_id = next(e["eventId"] for e in events if attributes(e).get("activityId") == "join")
+    big = [started["input"], join["input"], closing["result"], results[join_id]]
+    assert all(is_reference(text) for text in big)
+    keys = [parse_reference(text).key for text in big]
+    assert keys[0].startswith("runs/big_flow/big-1/input/")
+    assert all(key.startswith(f"runs/big_flow/big-1/{ids[1]}/") for key in keys[1:])
+    # A reader with nothing cached reads each from S3 and checks it.
+    reader = Payloads(plan.payloads, plan.workflow, S3Store(s3, plan.payloads.bucket))
+    joined = "".join(big_flow_handlers.label(n, 1000) for n in range(40))
+    assert json.loads(reader.resolve(closing["result"], "result")) == {"total": 73_000, "joined": joined}
+    assert json.loads(reader.resolve(started["input"], "input")) == {"size": 1000, "note": note}
+    fan_in = json.loads(reader.resolve(join["input"], "fan-in"))["input"]
+    assert fan_in["labels"] == [big_flow_handlers.label(n, 1000) for n in range(40)]
+    # Not in another store: the references name S3's objects.
+    empty = Payloads(plan.payloads, plan.workflow, MemoryStore())
+    with pytest.raises(Exception, match="cannot be read"):
+        empty.resolve(closing["result"], "the workflow result")
+
+
+def test_a_flow_whose_fan_in_is_over_32768_characters_fails_clearly_without_payloads(moto: Moto) -> None:
+    from flowgen.runtime.entry import start
+
+    plan = big_flow(with_payloads=False)
+    register(plan, moto.client)
+    ids = start(plan, {"size": 1000, "note": ""}, moto.client, "big-2")
+    events = drive(moto, plan, ids, [big_flow_worker(plan, moto.client)])
+    status, closing = closed(moto, plan, ids)
+    assert status == "FAILED"
+    assert closing["reason"].startswith("the input of join (activity join) is 40,")
+    assert closing["reason"].endswith(
+        "; SWF allows 32,768: set payloads.s3 in the spec to keep larger values in S3"
+    )
+    assert [a["activityId"] for a in of_type(events, "ActivityTaskScheduled")] == [
+        f"make-{n}" for n in range(40)
+    ]

@@ -297,3 +297,74 @@ def test_a_worker_killed_mid_task_is_retried_on_the_other_after_its_heartbeat_ti
     assert scheduled_while_open(events) == []
     assert took < 30  # a 2 s heartbeat time-out, not the 5 min start-to-close
     assert sorted(m.name.split("-")[0] for m in markers.iterdir()) == ["1", "2"]
+
+
+# -- a fan-in over 32,768 characters, its values in the moto server's S3 ----------------------------
+
+
+@pytest.fixture(scope="module")
+def big_flow(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """tests/e2e/big_flow.yaml built into a temporary folder; returns the folder that holds it."""
+    out = tmp_path_factory.mktemp("packages")
+    built = run(
+        {**process_env(ROOT)},
+        "flowgen",
+        "build",
+        "-q",
+        "--out",
+        str(out / "big_flow"),
+        str(E2E / "big_flow.yaml"),
+    )
+    assert built.returncode == 0, built.stderr
+    return out
+
+
+def test_a_fan_in_over_32768_characters_goes_through_s3(
+    endpoint: str, swf: Any, big_flow: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """The decider finds both SWF and S3 through botocore's AWS_ENDPOINT_URL alone; the worker and
+    the starter through --endpoint-url. `starter --wait` prints the result it reads from S3."""
+    import boto3
+
+    sys.path.insert(0, str(E2E))
+    try:
+        import big_flow_handlers
+    finally:
+        sys.path.remove(str(E2E))
+
+    domain = "e2e-big"
+    bucket = "flowgen-e2e-payloads"
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
+    s3.create_bucket(Bucket=bucket)
+    aws = ["--endpoint-url", endpoint, "--region", REGION, "--domain", domain]
+    env = process_env(big_flow, ROOT, E2E)
+    processes = Processes(tmp_path / "logs", env)
+    note = "n" * 33_000
+    try:
+        registered = run(env, "big_flow.register", *aws)
+        assert registered.returncode == 0, registered.stdout + registered.stderr
+        processes.start(
+            "decider",
+            [sys.executable, "-m", "big_flow.decider", "--region", REGION, "--domain", domain],
+            env={**env, "AWS_ENDPOINT_URL": endpoint},
+        )
+        processes.module("worker", "big_flow.worker", *aws, "--concurrency", "4")
+        args = ["--workflow-id", "big-1", "--wait", "--input", json.dumps({"size": 1000, "note": note})]
+        started = run(env, "big_flow.starter", *aws, *args, timeout=150)
+    except BaseException:
+        print(processes.tails())
+        raise
+    finally:
+        processes.close()
+    assert started.returncode == 0, started.stderr + processes.tails()
+    first, _, rest = started.stdout.partition("\n")
+    ids = json.loads(first)
+    joined = "".join(big_flow_handlers.label(n, 1000) for n in range(40))
+    assert json.loads(rest) == {"total": 73_000, "joined": joined}
+    events = history(swf, domain, ids["workflowId"], ids["runId"])
+    assert all(len(json.dumps(event, default=str)) < 2_000 for event in events)
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    # The input; the fan-in, and the join's result, which is also the workflow's.
+    assert len(keys) == 3
+    assert len([k for k in keys if k.startswith("runs/big_flow/big-1/input/")]) == 1
+    assert len([k for k in keys if k.startswith(f"runs/big_flow/big-1/{ids['runId']}/")]) == 2

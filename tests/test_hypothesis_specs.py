@@ -116,6 +116,7 @@ SPEC_WORDS = [
     "retry",
     "max_items",
     "max_concurrency",
+    "shard_size",
     "on_failure",
     "external",
     "revert",

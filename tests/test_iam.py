@@ -12,6 +12,7 @@ exactly what the engine calls for that role: nothing missing, nothing spare.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 import re
@@ -107,6 +108,7 @@ ROLE_MODULES = {
 WIDE = """
 flowgen: 1
 aws_partition: aws-us-gov
+payloads: {s3: "s3://team-bucket.1/flows/wide"}
 domain: "team*?$dev"
 workflow:
   name: "wide*flow"
@@ -294,8 +296,25 @@ def _by_action(statements: list[dict[str, Any]], action: str) -> list[dict[str, 
     return found
 
 
+# The roles that read and write values too large for SWF, when the spec has payloads.
+PAYLOAD_ROLES = {"decider", "worker", "starter"}
+
+
 def assert_scoped(role: str, policy: dict[str, Any], plan: FlowPlan) -> None:
     statements = _statements(policy)
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in s["Action"])]
+    statements = [s for s in statements if s not in s3]
+    if plan.payloads is not None and role in PAYLOAD_ROLES:
+        (keep,) = s3
+        folder = f"{plan.payloads.prefix}/" if plan.payloads.prefix else ""
+        assert keep == {
+            "Sid": "KeepPayloads",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": f"arn:{plan.aws_partition}:s3:::{plan.payloads.bucket}/{folder}*",
+        }
+    else:
+        assert s3 == []
     arn = f"arn:{plan.aws_partition}:swf:*:*:/domain/{iam.literal(plan.domain)}"
     granted: set[str] = set()
     for statement in statements:
@@ -417,8 +436,26 @@ def test_the_partition_is_the_specs(plans: dict[str, FlowPlan]) -> None:
     assert plans["wide"].aws_partition == "aws-us-gov"
     for plan in plans.values():
         for policy in iam.POLICIES.values():
-            resources = {s["Resource"] for s in policy(plan)["Statement"]} - {"*"}
+            resources = {s["Resource"] for s in policy(plan)["Statement"]} - {"*", iam.payloads_arn(plan)}
             assert resources == {f"arn:{plan.aws_partition}:swf:*:*:/domain/{iam.literal(plan.domain)}"}
+
+
+def test_payloads_are_granted_on_exactly_their_prefix(plans: dict[str, FlowPlan]) -> None:
+    """s3:GetObject and s3:PutObject under s3://BUCKET/PREFIX/ only, in the spec's partition; to the
+    decider, worker and starter; and nothing on S3 without payloads."""
+    wide = plans["wide"]
+    assert iam.payloads_arn(wide) == "arn:aws-us-gov:s3:::team-bucket.1/flows/wide/*"
+    for role, policy in iam.POLICIES.items():
+        granted = {a for s in policy(wide)["Statement"] for a in s["Action"] if a.startswith("s3:")}
+        assert granted == ({"s3:GetObject", "s3:PutObject"} if role in PAYLOAD_ROLES else set())
+    no_prefix = dataclasses.replace(wide, payloads=dataclasses.replace(wide.payloads, prefix=""))
+    assert iam.payloads_arn(no_prefix) == "arn:aws-us-gov:s3:::team-bucket.1/*"
+    assert iam.payloads_arn(plans["etl"]) == "arn:aws:s3:::acme-analytics-flows/regional_etl/*"
+    for name, plan in plans.items():
+        if name not in ("wide", "etl"):
+            assert plan.payloads is None and iam.payloads_arn(plan) is None
+            for policy in iam.POLICIES.values():
+                assert not any(a.startswith("s3:") for s in policy(plan)["Statement"] for a in s["Action"])
 
 
 def test_wildcard_characters_in_names_are_literal(plans: dict[str, FlowPlan]) -> None:

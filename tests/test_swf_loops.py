@@ -373,7 +373,12 @@ def test_reason_is_clipped_to_256_and_details_to_32768(swf: Any) -> None:
 def test_result_over_32768_characters_fails_clearly(swf: Any) -> None:
     closed = _run_activity_1(swf, country_plan(), lambda: {"run_id": "x" * 40_000})
     assert closed["type"] == "ActivityTaskFailed"
-    assert closed["reason"] == "ResultTooLarge: the result is 40,013 characters; SWF allows 32,768"
+    message = (
+        "the result of activity_1 is 40,013 characters as JSON; SWF allows 32,768: "
+        "set payloads.s3 in the spec to keep larger values in S3"
+    )
+    assert closed["reason"] == f"ResultTooLarge: {message}"
+    assert closed["details"] == message
 
 
 @pytest.mark.usefixtures("no_sleep")

@@ -74,14 +74,21 @@ class Cost:
     @property
     def events(self) -> int:
         if self.shard_size is not None:
-            return self.shards * EVENTS_PER_CHILD
+            # A run with at most shard_size instances runs them in the parent, as one shard would.
+            return max(self.shards * EVENTS_PER_CHILD, self.in_parent.events)
         return self.instances * self.per_instance * (2 if self.reverts else 1)
 
     @property
     def schedules(self) -> int:
         if self.shard_size is not None:
-            return self.shards
+            return max(self.shards, self.in_parent.schedules)
         return self.instances * self.attempts * (2 if self.reverts else 1)
+
+    @property
+    def in_parent(self) -> Cost:
+        """A sharded activity whose run has at most shard_size instances: they run in the parent."""
+        assert self.shard_size is not None
+        return self.in_shard(min(self.shard_size, self.instances))
 
     def sharded(self, size: int) -> Cost:
         return replace(self, shard_size=size)
@@ -92,7 +99,9 @@ class Cost:
 
     def explain(self) -> str:
         if self.shard_size is not None:
-            return f"{self.shards:,} shard(s) of at most {self.shard_size:,} instances x {EVENTS_PER_CHILD} events"
+            if self.shards * EVENTS_PER_CHILD >= self.in_parent.events:
+                return f"{self.shards:,} shard(s) of at most {self.shard_size:,} instances x {EVENTS_PER_CHILD} events"
+            return f"a run small enough for one shard runs in the parent: {self.in_parent.explain()}"
         text = f"{self.instances:,} instance(s) x {self.attempts} attempt(s) x {EVENTS_PER_ATTEMPT} events"
         if self.timers:
             text += f" + {self.instances:,} x {self.timers} retry timer(s) x {EVENTS_PER_TIMER} events"
@@ -185,6 +194,7 @@ def plan_budget(spec: Spec, analysis: Analysis, settings: dict[str, Effective]) 
         schedules += sharded.schedules - before.schedules
         items[-negative] = sharded
         chosen[sharded.name] = "budget"
+    _fit_the_parent(items, [i for i, c in enumerate(items) if chosen.get(c.name) == "budget"])
     for cost in items:
         if cost.name not in chosen:
             continue
@@ -200,9 +210,35 @@ def plan_budget(spec: Spec, analysis: Analysis, settings: dict[str, Effective]) 
                     at_key=True,
                 )
             )
-    diagnostics += _check_parent(spec, items)
+    if not diagnostics:  # a shard's own problem is its cause: report the parent once it is fixed
+        diagnostics += _check_parent(spec, items)
     sizes = {c.name: c.shard_size for c in items if c.shard_size is not None}
     return Budget(sizes, diagnostics)
+
+
+def _fit_the_parent(items: list[Cost], sharded: list[int]) -> None:
+    """Smaller shards where one shard's worth of instances run in the parent would put it over
+    the 10,000 events AWS advises (only sizes flowgen chose; a spec's shard_size is kept)."""
+    for index in sharded:
+        if worst_case_events(items) <= HISTORY_ADVICE:
+            return
+        cost = items[index]
+        assert cost.shard_size is not None
+
+        def fits(size: int, index: int = index, cost: Cost = cost) -> bool:
+            trial = [*items[:index], cost.sharded(size), *items[index + 1 :]]
+            return worst_case_events(trial) <= HISTORY_ADVICE
+
+        # Past the size where the parent's share stops being the shards, the cost only grows
+        # with the size: find the largest size that fits between there and today's.
+        low = next((n for n in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if fits(n)), None)
+        if low is None or low >= cost.shard_size:
+            continue
+        high = cost.shard_size
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if fits(middle) else (low, middle - 1)
+        items[index] = cost.sharded(low)
 
 
 def _check_shard(cost: Cost, size: int) -> list[Diagnostic]:

@@ -12,12 +12,14 @@ from typing import Literal
 from flowgen.check import Checked
 from flowgen.check.effective import TIMEOUT_KEYS, decider_task_list
 from flowgen.runtime import plan as p
+from flowgen.runtime.payloads import split_location
 from flowgen.runtime.plan import TypeRef, shard_type_name
 from flowgen.spec.models import (
     DateRangeSource,
     GeneratorSource,
     ItemsSource,
     LiteralValue,
+    Payloads,
     RangeSource,
 )
 from flowgen.spec.references import Reference, parse_reference
@@ -87,6 +89,7 @@ def build_plan(checked: Checked) -> p.FlowPlan:
         result_types=tuple((key, t) for key, t in checked.analysis.result.items()),
         activities=tuple(activities),
         aws_partition=spec.aws_partition,
+        payloads=_payloads(spec.payloads),
     )
     shards = tuple(shard_plan(parent, a) for a in activities if a.shard_size is not None)
     return dataclasses.replace(parent, shards=shards) if shards else parent
@@ -122,6 +125,13 @@ def shard_plan(parent: p.FlowPlan, activity: p.ActivityPlan) -> p.FlowPlan:
         activities=(inner,),
         shards=(),
     )
+
+
+def _payloads(payloads: Payloads | None) -> p.PayloadsPlan | None:
+    if payloads is None:
+        return None
+    bucket, prefix = split_location(payloads.s3)
+    return p.PayloadsPlan(bucket=bucket, prefix=prefix, threshold=payloads.threshold)
 
 
 def _seconds(value: int | Literal["none"]) -> int | None:

@@ -19,6 +19,12 @@ StartChildWorkflowExecution decision (swf:workflowType.name, swf:workflowType.ve
 swf:taskList.name in StartChildWorkflowExecutionDecisionAttributes), which a package with
 sharded activities may make for exactly its shard workflow types.
 
+With the spec's `payloads`, the decider, the worker and the starter may also
+read and write objects under exactly s3://BUCKET/PREFIX/ (s3:GetObject and
+s3:PutObject on `arn:PARTITION:s3:::BUCKET/PREFIX/*`): they store and read the
+values too large for SWF. Nothing lists, deletes or reaches another prefix; a
+lifecycle rule on the bucket removes old values (docs/running-on-swf.md).
+
 SWF names may hold `*`, `?` and `$`, which IAM reads as wildcards and policy
 variables; every name goes through `literal`, so a domain called `team*` is
 that one domain and not every domain whose name starts with "team".
@@ -47,6 +53,22 @@ def domain_arn(plan: FlowPlan) -> str:
     # Region and account are left open: the domain name is what scopes it. The partition is the
     # spec's (aws, aws-cn, aws-us-gov): an ARN of another partition matches nothing.
     return f"arn:{plan.aws_partition}:swf:*:*:/domain/{literal(plan.domain)}"
+
+
+def payloads_arn(plan: FlowPlan) -> str | None:
+    """The ARN of every object the plan's payloads may be kept in, or None without payloads."""
+    if plan.payloads is None:
+        return None
+    folder = f"{plan.payloads.prefix}/" if plan.payloads.prefix else ""
+    return f"arn:{plan.aws_partition}:s3:::{literal(plan.payloads.bucket)}/{literal(folder)}*"
+
+
+def _with_payloads(plan: FlowPlan, policy: Policy) -> Policy:
+    """`policy`, and with payloads a statement to read and write them."""
+    arn = payloads_arn(plan)
+    if arn is not None:
+        policy["Statement"].append(_statement("KeepPayloads", ["s3:GetObject", "s3:PutObject"], arn))
+    return policy
 
 
 def _activity_types(plan: FlowPlan) -> dict[tuple[str, str], list[str]]:
@@ -138,7 +160,7 @@ def decider(plan: FlowPlan) -> Policy:
                 },
             )
         )
-    return {"Version": VERSION, "Statement": statements}
+    return _with_payloads(plan, {"Version": VERSION, "Statement": statements})
 
 
 def _workflow_types(plan: FlowPlan) -> str | list[str]:
@@ -149,7 +171,7 @@ def _workflow_types(plan: FlowPlan) -> str | list[str]:
 
 def worker(plan: FlowPlan) -> Policy:
     arn = domain_arn(plan)
-    return {
+    policy = {
         "Version": VERSION,
         "Statement": [
             _statement(
@@ -170,11 +192,12 @@ def worker(plan: FlowPlan) -> Policy:
             ),
         ],
     }
+    return _with_payloads(plan, policy)
 
 
 def starter(plan: FlowPlan) -> Policy:
     arn = domain_arn(plan)
-    return {
+    policy = {
         "Version": VERSION,
         "Statement": [
             _statement(
@@ -198,6 +221,7 @@ def starter(plan: FlowPlan) -> Policy:
             ),
         ],
     }
+    return _with_payloads(plan, policy)
 
 
 def registrar(plan: FlowPlan) -> Policy:

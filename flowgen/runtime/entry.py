@@ -31,6 +31,7 @@ from .localmain import (
     read_input,
     run_local,
 )
+from .payloads import PayloadError, Payloads, Store, for_plan
 from .plan import FlowPlan
 from .polling import DeciderLoop
 from .register import register
@@ -53,7 +54,9 @@ def _escaped(description: str) -> str:
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=_escaped(description))
     parser.add_argument("--region", help="AWS region (default: boto3's lookup)")
-    parser.add_argument("--endpoint-url", help="another SWF endpoint, such as a local moto server")
+    parser.add_argument(
+        "--endpoint-url", help="another SWF (and S3, for payloads) endpoint, such as a local moto server"
+    )
     parser.add_argument("--profile", help="AWS profile from your config files")
     parser.add_argument("--domain", help="override the spec's domain (tests, staging)")
     log_level_option(parser)
@@ -62,6 +65,12 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 def _client(args: argparse.Namespace) -> SWFClient:
     return swf_client(region=args.region, endpoint_url=args.endpoint_url, profile=args.profile)
+
+
+def _payloads(plan: FlowPlan, args: argparse.Namespace) -> Payloads:
+    # The S3 client is made only when a value first needs it; without --endpoint-url, botocore's
+    # AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL apply, as AWS_ENDPOINT_URL_SWF does to SWF.
+    return for_plan(plan, region=args.region, endpoint_url=args.endpoint_url, profile=args.profile)
 
 
 def _logging(args: argparse.Namespace) -> None:
@@ -76,7 +85,9 @@ def decider_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     stop = threading.Event()
     restore = stop_on_signals(stop, (signal.SIGTERM, signal.SIGINT))
     try:
-        DeciderLoop(plan, _client(args), identity=args.identity, domain=args.domain).run(stop)
+        DeciderLoop(
+            plan, _client(args), identity=args.identity, domain=args.domain, payloads=_payloads(plan, args)
+        ).run(stop)
     finally:
         restore()
     return EXIT_OK
@@ -104,6 +115,7 @@ def worker_main(
         identity=args.identity,
         concurrency=max(args.concurrency, 1),
         domain=args.domain,
+        payloads=_payloads(plan, args),
     )
     return serve(worker)
 
@@ -142,10 +154,19 @@ def start(
     client: SWFClient,
     workflow_id: str | None = None,
     domain: str | None = None,
+    payloads: Payloads | Store | None = None,
 ) -> tuple[str, str]:
-    """Start one execution; returns (workflow id, run id)."""
+    """Start one execution; returns (workflow id, run id).
+
+    An input over the spec's payloads threshold is stored first, under
+    `PREFIX/WORKFLOW/WORKFLOW_ID/input/SHA256` (the run id is not known yet), in `payloads`
+    (default: the spec's S3 bucket, through boto3's default configuration).
+    """
     text = check_input(plan, workflow_input)
     workflow_id = workflow_id or f"{plan.workflow}-{uuid.uuid4().hex}"
+    if not isinstance(payloads, Payloads):
+        payloads = for_plan(plan, payloads)
+    text = payloads.offload(text, workflow_id, "input")
     arguments: dict[str, Any] = {
         "domain": domain or plan.domain,
         "workflowId": workflow_id,
@@ -176,8 +197,9 @@ def starter_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     try:
         workflow_input = read_input(args)
         client = _client(args)
-        workflow_id, run_id = start(plan, workflow_input, client, args.workflow_id, args.domain)
-    except InputError as error:
+        payloads = _payloads(plan, args)
+        workflow_id, run_id = start(plan, workflow_input, client, args.workflow_id, args.domain, payloads)
+    except (InputError, PayloadError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except (OSError, ValueError) as error:
@@ -192,11 +214,14 @@ def starter_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
         return EXIT_OK
     try:
         status, closing = wait_for_close(client, args.domain or plan.domain, workflow_id, run_id)
-    except (ClientError, BotoCoreError) as error:
+        result = closing.get("result")
+        result = (
+            payloads.resolve(result, "the workflow result") if status == "COMPLETED" and result else result
+        )
+    except (ClientError, BotoCoreError, PayloadError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_FAILED
     if status == "COMPLETED":
-        result = closing.get("result")
         print(json.dumps(json.loads(result) if result else None, indent=2, ensure_ascii=False))
         return EXIT_OK
     why = closing.get("reason") or closing.get("timeoutType") or closing.get("details") or ""

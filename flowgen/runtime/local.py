@@ -12,6 +12,11 @@ child's events in the parent's history as SWF does (initiated, started, and
 completed, failed, timed out or terminated). A child's history is dropped once
 the parent has its result. Faults and progress name an instance of a shard by
 its place in the whole activity (`activity_2-4312`), as if it were not sharded.
+
+Values go through the same offloading as on SWF (payloads.py): with the spec's
+`payloads`, every value over the threshold is kept in a store (in memory unless
+one is given, such as a `FolderStore`) and the history holds its reference;
+without, a value over SWF's limit fails as it would there.
 """
 
 from __future__ import annotations
@@ -29,13 +34,15 @@ from typing import Any
 
 from .decider import decide
 from .ids import REVERT_SUFFIX, split_attempt_id
-from .limits import MAX_OPEN_CHILDREN
+from .limits import MAX_OPEN_CHILDREN, MAX_PAYLOAD
+from .payloads import MemoryStore, Payloads, Store, for_plan, too_large
 from .plan import ActivityPlan, FlowPlan
 from .task import Outcome, TaskContext, run_task
 from .values import dumps
 
 log = logging.getLogger(__name__)
 EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+RUN_ID = "local"
 # A fault for one attempt, given the instance's id and the attempt number: "fail",
 # "schedule_failed" or an SWF time-out type.
 Fault = Callable[[str, int], str | None]
@@ -87,6 +94,7 @@ class LocalRunner:
         workflow_id: str = "local",
         # Per execution: a shard's decision tasks count apart from its parent's.
         max_decisions: int = 100_000,
+        store: Store | None = None,
     ) -> None:
         self.plan = plan
         self.handlers = dict(handlers)
@@ -95,6 +103,7 @@ class LocalRunner:
         self.on_progress = on_progress
         self.workflow_id = workflow_id
         self.max_decisions = max_decisions
+        self.payloads: Payloads = for_plan(plan, store if store is not None else MemoryStore())
         missing = [name for name in _type_names(plan) if name not in self.handlers]
         if missing:
             raise ValueError(
@@ -106,8 +115,13 @@ class LocalRunner:
         """Run to the end. `cancel_after` requests cancellation after that many decisions.
 
         The input is typed as the generated `WorkflowInput`: dates may be `datetime.date`.
+        An input over SWF's limit in a flow without `payloads` is refused (ValueError), as SWF would.
         """
-        return _Simulation(self).run(dumps(dict(workflow_input or {})), cancel_after)
+        text = dumps(dict(workflow_input or {}))
+        if not self.payloads.active and len(text) > MAX_PAYLOAD:
+            raise ValueError(too_large("the workflow input", len(text)))
+        text = self.payloads.offload(text, self.workflow_id, "input")
+        return _Simulation(self).run(text, cancel_after)
 
 
 def _purpose(attributes: dict[str, Any]) -> str:
@@ -286,7 +300,10 @@ class _Execution:
         self.decision_pending = False
         scheduled = self.add("DecisionTaskScheduled", taskList={"name": self.plan.task_list})
         started = self.add("DecisionTaskStarted", scheduledEventId=scheduled)
-        decisions = decide(self.plan, self.events, self.workflow_id)
+        payloads = self.runner.payloads
+        events = payloads.resolve_events(self.events) if payloads.active else self.events
+        decided = decide(self.plan, events, self.workflow_id)
+        decisions = payloads.offload_decisions(decided, self.workflow_id, RUN_ID)
         self.decisions_made += 1
         if self.decisions_made > self.runner.max_decisions:
             raise StuckError(f"more than {self.runner.max_decisions} decision tasks")
@@ -328,7 +345,10 @@ class _Execution:
             self._start_child(attributes, completed)
         elif kind == "CompleteWorkflowExecution":
             self.add("WorkflowExecutionCompleted", result=attributes.get("result"))
-            result = json.loads(attributes["result"]) if attributes.get("result") else None
+            text = attributes.get("result")
+            # The history keeps the reference (a parent's ChildWorkflowExecutionCompleted too).
+            shown = self.runner.payloads.resolve(text, "the workflow result") if text else None
+            result = json.loads(shown) if shown else None
             self.close("COMPLETED", result=result)
         elif kind == "FailWorkflowExecution":
             self.add(
@@ -368,7 +388,7 @@ class _Execution:
         if self.children.pop(initiated, None) is None or self.result is not None:
             return  # closed by this execution's own close: nothing to record
         ids: dict[str, Any] = {
-            "workflowExecution": {"workflowId": child.workflow_id, "runId": "local"},
+            "workflowExecution": {"workflowId": child.workflow_id, "runId": RUN_ID},
             "workflowType": {"name": child.plan.workflow, "version": child.plan.version},
             "initiatedEventId": initiated,
             "startedEventId": self.child_started.pop(initiated),
@@ -428,12 +448,12 @@ class _Execution:
         self.children[initiated] = child
         child.start(
             attributes.get("input") or "",
-            parentWorkflowExecution={"workflowId": self.workflow_id, "runId": "local"},
+            parentWorkflowExecution={"workflowId": self.workflow_id, "runId": RUN_ID},
             parentInitiatedEventId=initiated,
         )
         self.child_started[initiated] = self.add(
             "ChildWorkflowExecutionStarted",
-            workflowExecution={"workflowId": workflow_id, "runId": "local"},
+            workflowExecution={"workflowId": workflow_id, "runId": RUN_ID},
             workflowType=workflow_type,
             initiatedEventId=initiated,
         )
@@ -494,12 +514,13 @@ class _Execution:
         context = TaskContext(
             domain=self.plan.domain,
             workflow_id=self.workflow_id,
-            run_id="local",
+            run_id=RUN_ID,
             activity_id=activity_id,
             attempt=attempt,
         )
         handler = self.runner.handlers[type_name]  # all present: checked in LocalRunner()
-        future = pool.submit(run_task, activity, handler, attributes.get("input"), context, revert)
+        payloads = self.runner.payloads
+        future = pool.submit(run_task, activity, handler, attributes.get("input"), context, revert, payloads)
         self.simulation.running[future] = (next(self.simulation.sequence), (self, scheduled, started))
 
     def _activity(self, type_name: str) -> tuple[ActivityPlan, bool]:

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from flowgen.runtime.limits import MAX_DESCRIPTION, MAX_OPEN_ACTIVITIES, MAX_TAGS, MAX_VERSION
+from flowgen.runtime.payloads import DEFAULT_THRESHOLD, s3_location_problem
 from flowgen.runtime.plan import TypeRef
 from flowgen.spec.durations import NO_LIMIT, parse_duration
 from flowgen.spec.names import (
@@ -438,6 +439,35 @@ class Workflow(_Model):
     )
 
 
+def _s3_location(value: str) -> str:
+    _check(s3_location_problem(value))
+    return value
+
+
+class Payloads(_Model):
+    """Where values too large for SWF are kept: any workflow input, activity input or result, or
+    workflow result whose JSON is over `threshold` characters goes to S3, and SWF carries a small
+    reference to it (docs/spec-language.md, "Payloads")."""
+
+    s3: Annotated[
+        str,
+        AfterValidator(_s3_location),
+        WithJsonSchema({"type": "string", "pattern": r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"}),
+    ] = Field(
+        description=(
+            "s3://BUCKET or s3://BUCKET/PREFIX: the bucket, and the folder in it, that hold the values; "
+            "the IAM policies grant s3:GetObject and s3:PutObject on exactly BUCKET/PREFIX/*."
+        )
+    )
+    threshold: Annotated[int, Field(ge=1, le=DEFAULT_THRESHOLD)] = Field(
+        DEFAULT_THRESHOLD,
+        description=(
+            f"JSON characters above which a value is kept in S3; default {DEFAULT_THRESHOLD:,}, just "
+            "under SWF's 32,768, which is also the largest allowed."
+        ),
+    )
+
+
 def _spec_version(value: Any) -> Any:
     # `true == 1` in Python, so Literal[1] alone would take `flowgen: true`.
     if type(value) is int and value != SPEC_VERSION:
@@ -474,6 +504,13 @@ class Spec(_Model):
         description=(
             "The AWS partition of the ARNs in the generated IAM policies: aws, aws-cn (China) or "
             "aws-us-gov (GovCloud); default aws."
+        ),
+    )
+    payloads: Payloads | None = Field(
+        None,
+        description=(
+            "Keep values too large for SWF (over 32,768 characters) in S3: {s3: s3://BUCKET/PREFIX}. "
+            "Without it, such a value fails the workflow or its activity."
         ),
     )
     workflow: Workflow = Field(description="The workflow type.")

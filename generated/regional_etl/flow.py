@@ -180,6 +180,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
                 "priority": 0,
                 "continue_on_failure": False,
                 "revert": None,
+                "shard_size": 50,
             },
             {
                 "name": "load_warehouse",
@@ -393,6 +394,96 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
         ],
         "aws_partition": "aws",
+        "shards": [
+            {
+                "domain": "analytics",
+                "domain_retention_days": 90,
+                "workflow": "regional_etl.extract",
+                "version": "3",
+                "description": "A shard of regional_etl: some of the instances of extract.",
+                "task_list": "regional_etl-decider",
+                "execution_timeout": 259200,
+                "decision_timeout": 120,
+                "child_policy": "ABANDON",
+                "tags": ["etl", "analytics", "daily"],
+                "input": [["items", ["list", "any"]]],
+                "result": [["results", {"kind": "each", "name": "extract"}]],
+                "result_types": [
+                    [
+                        "results",
+                        [
+                            "list",
+                            [
+                                "record",
+                                "extract",
+                                [["rows", "int"], ["path", "str"], ["checksum", "str"]],
+                            ],
+                        ],
+                    ]
+                ],
+                "activities": [
+                    {
+                        "name": "extract",
+                        "version": "3",
+                        "task_list": "etl-python",
+                        "handler": "examples.etl:extract_partition",
+                        "external": False,
+                        "description": "Pull one day of one region into a Parquet file.",
+                        "requires": [],
+                        "generators": [
+                            {
+                                "axis": "item",
+                                "kind": "source",
+                                "element": "any",
+                                "source": {"kind": "input", "name": "items"},
+                            }
+                        ],
+                        "max_items": 50,
+                        "max_concurrency": 25,
+                        "inputs": [
+                            ["dataset", {"kind": "item", "name": "item", "field": "dataset"}],
+                            ["day", {"kind": "item", "name": "item", "field": "day"}],
+                            ["region", {"kind": "item", "name": "item", "field": "region"}],
+                        ],
+                        "input_types": [["dataset", "str"], ["day", "date"], ["region", "str"]],
+                        "outputs": [["rows", "int"], ["path", "str"], ["checksum", "str"]],
+                        "timeouts": {
+                            "schedule_to_start": 600,
+                            "start_to_close": 1800,
+                            "schedule_to_close": 2400,
+                            "heartbeat": 120,
+                        },
+                        "retry": {
+                            "max_retries": 3,
+                            "interval": 30,
+                            "backoff_rate": 3.0,
+                            "max_interval": 240,
+                            "jitter": "full",
+                            "errors": [
+                                "ThrottledError",
+                                "ConnectionError",
+                                "HEARTBEAT",
+                                "START_TO_CLOSE",
+                            ],
+                        },
+                        "priority": 0,
+                        "continue_on_failure": False,
+                        "revert": None,
+                    }
+                ],
+                "aws_partition": "aws",
+                "payloads": {
+                    "bucket": "acme-analytics-flows",
+                    "prefix": "regional_etl",
+                    "threshold": 30000,
+                },
+            }
+        ],
+        "payloads": {
+            "bucket": "acme-analytics-flows",
+            "prefix": "regional_etl",
+            "threshold": 30000,
+        },
     }
 )
 

@@ -19,6 +19,7 @@ from typing import Any
 from .handlers import HandlerError, check_imports, import_handler
 from .limits import MAX_PAYLOAD
 from .local import LocalRunner
+from .payloads import FolderStore, too_large
 from .plan import FlowPlan
 from .values import MAX_DEPTH, dumps, nesting_problem, problem
 
@@ -73,6 +74,11 @@ def local_options(parser: argparse.ArgumentParser) -> None:
         "--workers", type=int, default=4, metavar="N", help="handlers run at once (default 4)"
     )
     parser.add_argument("--no-retries", action="store_true", help="run as if every activity had retry: 0")
+    parser.add_argument(
+        "--payloads-dir",
+        metavar="DIR",
+        help="with the spec's payloads key: keep values too large for SWF in this folder, not in memory",
+    )
     log_level_option(parser)
 
 
@@ -125,8 +131,9 @@ def check_input(plan: FlowPlan, workflow_input: Mapping[str, Any]) -> str:
         found = problem(data.get(name), expected, name)
         if found:
             raise InputError(found)
-    if len(text) > MAX_PAYLOAD:
-        raise InputError(f"the input is {len(text)} characters; SWF allows {MAX_PAYLOAD}")
+    # With payloads, a larger input is stored and SWF gets its reference.
+    if plan.payloads is None and len(text) > MAX_PAYLOAD:
+        raise InputError(too_large("the workflow input", len(text)))
     return text
 
 
@@ -169,7 +176,8 @@ def run_local(
             handlers.update((name, import_handler(path, name)) for name, path in stand_ins.items())
         except HandlerError as error:
             return _error(prog, error, EXIT_FAILED)
-        runner = LocalRunner(plan, handlers, workers=max(args.workers, 1), on_progress=progress)
+        store = FolderStore(args.payloads_dir) if args.payloads_dir else None
+        runner = LocalRunner(plan, handlers, workers=max(args.workers, 1), on_progress=progress, store=store)
         outcome = runner.run(workflow_input)
     if progress:
         progress.finish()

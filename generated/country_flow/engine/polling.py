@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .decider import decide
+from .decider import decide, fail_decision
+from .payloads import PayloadError, Payloads, for_plan
 from .plan import FlowPlan
 from .swf import default_identity
 
@@ -373,6 +374,13 @@ class DeciderLoop:
 
     A task whose `decide` raises is logged and left uncompleted: SWF times it
     out after the decision timeout and schedules another, so nothing is lost.
+
+    Values too large for SWF (payloads.py): the references in the history are
+    resolved before `decide` (through `payloads`' cache, so each value is read
+    once per process), and what the decisions carry over the threshold is
+    stored after it. A store that cannot be reached leaves the task to time
+    out, as above; a value that is gone or is not what was stored fails the
+    workflow, saying which.
     """
 
     def __init__(
@@ -383,9 +391,12 @@ class DeciderLoop:
         cache: bool | HistoryCache = True,
         task_list: str | None = None,
         domain: str | None = None,
+        payloads: Payloads | None = None,
     ) -> None:
         self.plan = plan
         self.plans = plan.workflow_plans()
+        # One store and cache for the workflow and its shards (keys name each execution's id).
+        self.payloads = payloads if payloads is not None else for_plan(plan)
         self.client = client
         self.identity = identity or default_identity("decider")
         self.domain = domain or plan.domain
@@ -414,8 +425,23 @@ class DeciderLoop:
                 extra=extra,
             )
             return True
+        decisions: list[dict[str, Any]] | None = None
         try:
-            decisions = decide(plan, task.events, task.workflow_id)
+            events = self.payloads.resolve_events(task.events)
+        except PayloadError as error:
+            if not error.permanent:
+                log.error("%s: %s; the task is left to time out and be retried", where, error, extra=extra)
+                return True
+            log.error("%s: %s; failing the workflow", where, error, extra=extra)
+            reason = f"PayloadError: {error}"
+            decisions = [fail_decision(reason, {"error": reason})]
+        try:
+            if decisions is None:
+                decisions = decide(plan, events, task.workflow_id)
+            decisions = self.payloads.offload_decisions(decisions, task.workflow_id, task.run_id)
+        except PayloadError as error:
+            log.error("%s: %s; the task is left to time out and be retried", where, error, extra=extra)
+            return True
         except Exception:
             log.exception(
                 "%s: decide() failed on a history of %d events; the task is left to time out and be retried",

@@ -19,6 +19,7 @@ from typing import Any
 
 from .ids import split_attempt_id
 from .limits import MAX_HEARTBEAT_DETAILS, MAX_PAYLOAD, MAX_REASON
+from .payloads import PayloadError, Payloads, too_large
 from .plan import ActivityPlan, TypeRef
 from .values import clip, decode, dumps, problem
 
@@ -99,8 +100,36 @@ def run_task(
     input_text: str | None,
     context: TaskContext,
     revert: bool = False,
+    payloads: Payloads | None = None,
 ) -> Outcome:
-    """Call `handler` as SPEC.md's "Handlers" says and encode its outcome."""
+    """Call `handler` as SPEC.md's "Handlers" says and encode its outcome.
+
+    With `payloads`, an input that is a reference is read first and a result over the threshold is
+    stored, and SWF gets its reference; a value that cannot be read or stored fails the attempt.
+    """
+    if payloads is not None and input_text:
+        try:
+            input_text = payloads.resolve(input_text, f"the input of {context.activity_id}")
+        except PayloadError as error:
+            return failure(error, str(error))  # the reason is cut at 256 characters; not the details
+    outcome = _run(activity, handler, input_text, context, revert, payloads)
+    if payloads is None or not payloads.active or outcome.result is None:
+        return outcome
+    try:
+        return Outcome(result=payloads.offload(outcome.result, context.workflow_id, context.run_id))
+    except PayloadError as error:
+        stored = PayloadError(f"the result of {context.activity_id} cannot be stored: {error}")
+        return failure(stored, str(stored))
+
+
+def _run(
+    activity: ActivityPlan,
+    handler: Callable[..., Any],
+    input_text: str | None,
+    context: TaskContext,
+    revert: bool,
+    payloads: Payloads | None,
+) -> Outcome:
     try:
         envelope = json.loads(input_text) if input_text else {}
         given = envelope.get("input", {})
@@ -121,8 +150,10 @@ def run_task(
         return failure(error)
     if revert:
         return Outcome(result=None)
+    # With payloads, the caller stores a larger result; without, SWF's limit applies here.
+    limit = None if payloads is not None and payloads.active else MAX_PAYLOAD
     try:
-        return _encode_result(activity, returned)
+        return _encode_result(activity, returned, context.activity_id, limit)
     except BaseException as error:  # a returned object whose methods raise
         return failure(error)
 
@@ -142,7 +173,7 @@ class ResultTooLarge(Exception):
     """A result over SWF's 32,768 characters: failed clearly instead of cut."""
 
 
-def _encode_result(activity: ActivityPlan, returned: Any) -> Outcome:
+def _encode_result(activity: ActivityPlan, returned: Any, activity_id: str, limit: int | None) -> Outcome:
     outputs = activity.outputs
     if not outputs:
         if returned is not None:
@@ -170,9 +201,7 @@ def _encode_result(activity: ActivityPlan, returned: Any) -> Outcome:
         found = problem(data[name], expected, name)
         if found:
             return failure(OutputError(f"{activity.name} returned {found}"), "")
-    if len(text) > MAX_PAYLOAD:
-        return failure(
-            ResultTooLarge(f"the result is {len(text):,} characters; SWF allows {MAX_PAYLOAD:,}"),
-            "",
-        )
+    if limit is not None and len(text) > limit:
+        message = too_large(f"the result of {activity_id}", len(text))
+        return failure(ResultTooLarge(message), message)  # the reason is cut at 256 characters
     return Outcome(result=text)

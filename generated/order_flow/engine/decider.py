@@ -51,6 +51,7 @@ from .limits import (
     MAX_REASON,
     MAX_RESPONSE_BYTES,
 )
+from .payloads import MAX_REFERENCE, too_large
 from .values import clip, describe, dumps, problem, read_json
 
 # The longest retry wait: an execution runs at most a year (and SWF takes at most 8 digits).
@@ -366,8 +367,10 @@ def _input_of(run: _Run, planned: Planned, attempt: int) -> str:
     """The task input: `{"input": {PARAM: VALUE...}, "attempt": N}` (docs: the wire format)."""
     data = {name: _value(run, source, planned.values) for name, source in planned.activity.inputs}
     text = dumps({"input": data, "attempt": attempt})
-    if len(text) > MAX_PAYLOAD:
-        raise FlowFailure(f"{planned.id}: its input is {len(text)} characters; SWF allows {MAX_PAYLOAD}")
+    # With payloads, the decider loop stores a larger input in S3 after deciding.
+    if run.plan.payloads is None and len(text) > MAX_PAYLOAD:
+        message = too_large(f"the input of {planned.id} (activity {planned.activity.name})", len(text))
+        raise FlowFailure(message, {"error": message})  # the reason is cut at 256 characters
     return text
 
 
@@ -1002,12 +1005,18 @@ def _retry_timer(instance: str, attempt: int, wait: int) -> Decision:
 def _complete(run: _Run) -> Decision:
     result = {name: _value(run, source, {}) for name, source in run.plan.result}
     text = dumps(result)
-    if len(text) > MAX_PAYLOAD:
-        raise FlowFailure(f"the result is {len(text)} characters; SWF allows {MAX_PAYLOAD}")
+    if run.plan.payloads is None and len(text) > MAX_PAYLOAD:
+        message = too_large("the workflow result", len(text))
+        raise FlowFailure(message, {"error": message})
     return {
         "decisionType": "CompleteWorkflowExecution",
         "completeWorkflowExecutionDecisionAttributes": {"result": text},
     }
+
+
+def fail_decision(reason: str, details: dict[str, Any]) -> Decision:
+    """A FailWorkflowExecution decision, its reason and details within SWF's limits."""
+    return _fail(reason, details)
 
 
 def _fail(reason: str, details: dict[str, Any]) -> Decision:
@@ -1026,7 +1035,7 @@ def _fail(reason: str, details: dict[str, Any]) -> Decision:
 
 def _chunk(run: _Run, decisions: list[Decision]) -> list[Decision]:
     """Keep a response within 100 decisions and 1 MB; the rest follow a 0 s timer."""
-    sizes = [len(json.dumps(d).encode()) for d in decisions]
+    sizes = [_size(run.plan, d) for d in decisions]
     if len(decisions) <= MAX_DECISIONS and sum(sizes) <= MAX_RESPONSE_BYTES:
         return decisions
     timer: Decision = {
@@ -1045,6 +1054,21 @@ def _chunk(run: _Run, decisions: list[Decision]) -> list[Decision]:
         kept.append(decision)
         total += size
     return kept + [timer]
+
+
+def _size(plan: p.FlowPlan, decision: Decision) -> int:
+    """A decision's bytes in the response; with payloads, a large input or result counts as the
+    reference that replaces it after deciding."""
+    size = len(json.dumps(decision).encode())
+    if plan.payloads is None or size <= MAX_REFERENCE:
+        return size
+    for attributes in decision.values():
+        if isinstance(attributes, dict):
+            for name in ("input", "result"):
+                value = attributes.get(name)
+                if isinstance(value, str) and len(value) > plan.payloads.threshold:
+                    size -= len(json.dumps(value).encode()) - MAX_REFERENCE
+    return size
 
 
 def _short(value: Any) -> str:

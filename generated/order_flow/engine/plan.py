@@ -296,6 +296,22 @@ class ActivityPlan:
 
 
 @dataclass(frozen=True)
+class PayloadsPlan:
+    """Where values over `threshold` JSON characters are kept: s3://`bucket`/`prefix` ("" for none)."""
+
+    bucket: str
+    prefix: str
+    threshold: int
+
+    def to_data(self) -> dict[str, Any]:
+        return {"bucket": self.bucket, "prefix": self.prefix, "threshold": self.threshold}
+
+    @staticmethod
+    def from_data(data: dict[str, Any]) -> PayloadsPlan:
+        return PayloadsPlan(data["bucket"], data["prefix"], data["threshold"])
+
+
+@dataclass(frozen=True)
 class FlowPlan:
     domain: str
     domain_retention_days: int
@@ -316,6 +332,8 @@ class FlowPlan:
     # One shard plan per sharded activity, in activity order: a child workflow type whose one
     # activity runs a slice of that activity's instances (flowgen.plan builds them).
     shards: tuple[FlowPlan, ...] = ()
+    # Values too large for SWF go to S3; None: they fail, saying so.
+    payloads: PayloadsPlan | None = None
     _by_name: dict[str, ActivityPlan] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -341,7 +359,7 @@ class FlowPlan:
         return tuple(dict.fromkeys(a.task_list for a in self.activities if not a.external))
 
     def to_data(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "domain": self.domain,
             "domain_retention_days": self.domain_retention_days,
             "workflow": self.workflow,
@@ -359,6 +377,10 @@ class FlowPlan:
             "aws_partition": self.aws_partition,
             **({"shards": [s.to_data() for s in self.shards]} if self.shards else {}),
         }
+        # Left out when there is none, so that a package without payloads reads as before.
+        if self.payloads is not None:
+            data["payloads"] = self.payloads.to_data()
+        return data
 
     @staticmethod
     def from_data(data: dict[str, Any]) -> FlowPlan:
@@ -379,4 +401,5 @@ class FlowPlan:
             activities=tuple(ActivityPlan.from_data(a) for a in data["activities"]),
             aws_partition=data["aws_partition"],
             shards=tuple(FlowPlan.from_data(s) for s in data.get("shards", ())),
+            payloads=PayloadsPlan.from_data(data["payloads"]) if data.get("payloads") else None,
         )

@@ -4,7 +4,9 @@
 Each task runs through `task.run_task`, exactly as in the local runner: the
 input envelope `{"input": {...}, "attempt": N}` is decoded into the handler's
 keyword arguments, its result is encoded (a result over 32,768 characters fails
-the task with a clear reason rather than being cut) and an exception becomes a
+the task with a clear reason rather than being cut, unless the spec has
+`payloads`: then an input that is a reference is read from S3 first, and a
+result over the threshold is stored there, see payloads.py) and an exception becomes a
 failure with reason `ErrorClass: message` and the traceback as details. So does
 SystemExit or KeyboardInterrupt raised by a handler: its poller goes on serving.
 
@@ -31,6 +33,7 @@ running (reason `WorkerStopped`) and returns at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
@@ -44,6 +47,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .ids import REVERT_SUFFIX
 from .limits import MAX_PAYLOAD, MAX_REASON
+from .payloads import PayloadError, Payloads, for_plan
 from .plan import ActivityPlan, FlowPlan
 from .polling import Backoff, Clock, Outage, describe, unreachable
 from .swf import default_identity, on_signals
@@ -183,7 +187,8 @@ class Worker:
     `ACTIVITY.revert`); `handlers_for(plan)` builds it from the spec.
     `task_list` defaults to `plan.worker_task_lists()`, the lists of the
     Python activities (never one that only external activities use); `concurrency` is the number of poller threads per task list,
-    so the tasks run at once on each. `clock` is for tests.
+    so the tasks run at once on each. `clock` is for tests. `payloads` reads and stores values too
+    large for SWF (default: the plan's S3 bucket, through boto3's default configuration).
     """
 
     def __init__(
@@ -196,6 +201,7 @@ class Worker:
         concurrency: int = 1,
         domain: str | None = None,
         clock: Clock | None = None,
+        payloads: Payloads | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
@@ -206,6 +212,7 @@ class Worker:
         self.concurrency = concurrency
         self.domain = domain or plan.domain
         self.clock = clock or Clock()
+        self.payloads = payloads if payloads is not None else for_plan(plan)
         if task_list is None:
             lists = list(plan.worker_task_lists())
         elif isinstance(task_list, str):
@@ -313,6 +320,10 @@ class Worker:
         version = task["activityType"]["version"]
         activity_id = task["activityId"]
         input_text = task.get("input")
+        # One that cannot be read is read again by run_task, which fails the attempt saying why.
+        with contextlib.suppress(PayloadError):
+            if input_text:
+                input_text = self.payloads.resolve(input_text, f"the input of {activity_id}")
         attempt = _attempt(input_text)
         logger = TaskLog(
             log,
@@ -350,7 +361,7 @@ class Worker:
             interval, limit, bound = automatic
             heartbeat.start(interval, received + limit, bound)
         try:
-            outcome = run_task(activity, handler, input_text, context, revert)
+            outcome = run_task(activity, handler, input_text, context, revert, self.payloads)
         finally:
             heartbeat.stop()
         took = self.clock.now() - received
