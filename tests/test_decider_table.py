@@ -1416,6 +1416,11 @@ def shards_start_within_max_concurrency_across_shards(h: History, plan: FlowPlan
     pass
 
 
+@case(SHARDS, ["schedule fan-0", "schedule fan-1", "schedule fan-2", "schedule fan-3"], shard=("fan", 5))
+def a_run_no_larger_than_one_shard_runs_in_the_workflow_itself(h: History, plan: FlowPlan) -> None:
+    pass
+
+
 @case(SHARDS, [], shard=FAN)
 def shards_initiated_wait(h: History, plan: FlowPlan) -> None:
     h.step(plan)

@@ -472,15 +472,22 @@ def _advance(run: _Run) -> FlowFailure | None:
         if not all(_settled(run, r) for r in activity.requires):
             continue
         if activity.shard_size is not None:
-            failing = first_failure is not None or broken is not None
             try:
-                failed = _advance_shards(run, activity, failing)
+                axes, total = _axes(run, activity)
             except FlowFailure as failure:
                 broken = broken or failure
                 continue
-            if failed is not None and (first_failure is None or failed[0] < first_failure[0]):
-                first_failure = failed
-            continue
+            # A run no larger than one shard runs in the workflow itself, as if unsharded.
+            if total > activity.shard_size:
+                failing = first_failure is not None or broken is not None
+                try:
+                    failed = _advance_shards(run, activity, failing, axes, total)
+                except FlowFailure as failure:
+                    broken = broken or failure
+                    continue
+                if failed is not None and (first_failure is None or failed[0] < first_failure[0]):
+                    first_failure = failed
+                continue
         try:
             planned = _expand(run, activity)
         except FlowFailure as failure:
@@ -538,13 +545,14 @@ def _instance_failure(item: Planned, state: Instance) -> FlowFailure:
 # -- shards: a sharded activity's instances in child workflow executions ----------
 
 
-def _advance_shards(run: _Run, activity: p.ActivityPlan, failing: bool) -> tuple[int, FlowFailure] | None:
+def _advance_shards(
+    run: _Run, activity: p.ActivityPlan, failing: bool, axes: list[Collection[Any]], total: int
+) -> tuple[int, FlowFailure] | None:
     """Start the shards that may start; return this activity's first shard to fail for good.
 
     Once every shard has closed for good, the activity is settled; its outputs are read from
     the shards' results only when something reads them (`_results`).
     """
-    axes, total = _axes(run, activity)
     shards = run.shards[activity.name] = _Shards(activity, axes, total)
     name = activity.name
     children = run.execution.children
