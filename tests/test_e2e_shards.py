@@ -8,7 +8,9 @@ tests/e2e/shard_flow.yaml is built into a temporary folder; its `register`, `dec
 The flow shards `square` (13 instances, shards of 5, 5 and 3, two open at a time) and `skip`
 (shards of 4, `on_failure: continue`); instances fail by their input, so the result is known:
 some `square` instances are retried after a 1 s timer inside their shards, and every `skip` of a
-multiple of 3 fails for good and counts as None.
+multiple of 3 fails for good and counts as None. The spec's payload threshold is 20 characters, so
+every shard's input and result is kept in the server's S3, and the decider finds SWF and S3
+through botocore's AWS_ENDPOINT_URL.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from moto_swf import (
 )
 from moto_swf_children import extended
 
+from flowgen.runtime.payloads import is_reference, parse_reference
 from flowgen.runtime.swf import client as swf_client
 
 E2E = ROOT / "tests" / "e2e"
@@ -96,9 +99,13 @@ def run(env: dict[str, str], module: str, *args: str) -> subprocess.CompletedPro
 def test_a_sharded_flow_with_failures_and_retries_as_processes(
     endpoint: str, shard_flow: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import boto3
+
     for name, value in AWS_ENV.items():
         monkeypatch.setenv(name, value)
     swf = swf_client(region=REGION, endpoint_url=endpoint)
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
+    s3.create_bucket(Bucket="flowgen-e2e-shards")
     domain = "e2e-shards"
     aws = ["--endpoint-url", endpoint, "--region", REGION, "--domain", domain]
     env = process_env(shard_flow, ROOT, E2E)
@@ -107,7 +114,21 @@ def test_a_sharded_flow_with_failures_and_retries_as_processes(
     try:
         registered = run(env, "shard_flow.register", *aws)
         assert registered.returncode == 0, registered.stdout + registered.stderr
-        processes.module("decider", "shard_flow.decider", *aws, "--identity", "decider")
+        processes.start(
+            "decider",
+            [
+                sys.executable,
+                "-m",
+                "shard_flow.decider",
+                "--region",
+                REGION,
+                "--domain",
+                domain,
+                "--identity",
+                "decider",
+            ],
+            env={**env, "AWS_ENDPOINT_URL": endpoint},
+        )
         processes.module("worker-1", "shard_flow.worker", *aws, "--identity", "worker-1")
         processes.module("worker-2", "shard_flow.worker", *aws, "--identity", "worker-2")
         started = run(env, "shard_flow.starter", *aws, "--input", json.dumps({"numbers": NUMBERS}))
@@ -124,7 +145,9 @@ def test_a_sharded_flow_with_failures_and_retries_as_processes(
     assert execution_info(swf, domain, *execution)["closeStatus"] == "COMPLETED", processes.tails()
     (done,) = of_type(events, "WorkflowExecutionCompleted")
     squares = [n * n for n in NUMBERS]
-    assert json.loads(done["result"]) == {
+    assert is_reference(done["result"])  # the result is in S3
+    key = parse_reference(done["result"]).key
+    assert json.loads(s3.get_object(Bucket="flowgen-e2e-shards", Key=key)["Body"].read()) == {
         "squares": squares,
         "total": sum(v + 1 for v in squares if v % 3),
     }
@@ -137,6 +160,9 @@ def test_a_sharded_flow_with_failures_and_retries_as_processes(
         f"{workflow_id}.skip.{k}" for k in range(4)
     ]
     assert len(of_type(events, "ChildWorkflowExecutionCompleted")) == 7
+    # Every shard's input and result went through S3: SWF holds references.
+    assert all(is_reference(a["input"]) for a in of_type(events, "StartChildWorkflowExecutionInitiated"))
+    assert all(is_reference(a["result"]) for a in of_type(events, "ChildWorkflowExecutionCompleted"))
     # Inside the first square shard (1 to 5): 4 failed once and was retried after its 1 s timer.
     child = execution_info_of_child(swf, domain, f"{workflow_id}.square.0")
     child_events = history(swf, domain, *child)
