@@ -13,7 +13,6 @@ from botocore.exceptions import EndpointConnectionError
 
 from flowgen.compiler import compile_spec
 from flowgen.plan import build_plan
-from flowgen.runtime.ids import revert_type_name
 from flowgen.runtime.plan import FlowPlan
 from flowgen.runtime.polling import Clock
 
@@ -39,7 +38,7 @@ def register(client: Any, plan: FlowPlan) -> None:
         defaultChildPolicy=plan.child_policy,
     )
     for activity in plan.activities:
-        names = [activity.name] + ([revert_type_name(activity.name)] if activity.revert else [])
+        names = [activity.type_name] + ([activity.revert_type] if activity.revert_type else [])
         t = activity.timeouts
         for name in names:
             client.register_activity_type(
@@ -151,7 +150,7 @@ def activity_task(token: str = "tok", activity_id: str = "activity_1", attempt: 
         "activityId": activity_id,
         "startedEventId": 7,
         "workflowExecution": {"workflowId": "wf-1", "runId": "run-1"},
-        "activityType": {"name": "activity_1", "version": "1.0"},
+        "activityType": {"name": "country_flow.activity_1", "version": "1.0"},
         "input": json.dumps({"input": {}, "attempt": attempt}),
     }
 

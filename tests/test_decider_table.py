@@ -951,7 +951,7 @@ def reverts_run_downstream_first_then_the_workflow_fails(h: History, plan: FlowP
     h.failed("c")
     first = h.step(plan)
     assert summaries(first) == ["schedule b-0.revert", "schedule b-1.revert"]
-    assert [attributes(d)["activityType"]["name"] for d in first] == ["b.revert", "b.revert"]
+    assert [attributes(d)["activityType"]["name"] for d in first] == ["w.b.revert", "w.b.revert"]
     # The forward inputs, plus the result to undo.
     assert task_input(first[1]) == {"input": {"x": 40, "i": 2}, "result": {"y": 2}, "attempt": 1}
     h.completed("b-1.revert")

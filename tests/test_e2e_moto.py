@@ -132,7 +132,7 @@ def test_registration_is_idempotent_and_complete(moto: Moto) -> None:
     assert not again.drift and again.registered == 0 and again.unchanged == 14
     assert again.summary() == "nothing to do: all 14 registrations are as the spec says"
     found = moto.client.describe_activity_type(
-        domain="shop", activityType={"name": "pick_and_pack", "version": "2024.06"}
+        domain="shop", activityType={"name": "order_flow.pick_and_pack", "version": "2024.06"}
     )["configuration"]
     assert found["defaultTaskList"] == {"name": "warehouse-eu-1"}
     assert found["defaultTaskStartToCloseTimeout"] == "NONE"
@@ -340,7 +340,10 @@ def test_order_flow_completes_with_the_exact_result(moto: Moto) -> None:
     scheduled = {a["activityId"]: a for a in of_type(events, "ActivityTaskScheduled")}
     assert scheduled["pick_and_pack"]["taskList"] == {"name": "warehouse-eu-1"}
     assert scheduled["award_loyalty_points"]["taskList"] == {"name": "order_flow-notifications"}
-    assert scheduled["charge_payment"]["activityType"] == {"name": "charge_payment", "version": "2024.07"}
+    assert scheduled["charge_payment"]["activityType"] == {
+        "name": "order_flow.charge_payment",
+        "version": "2024.07",
+    }
 
 
 @pytest.mark.usefixtures("shop_state")
@@ -500,7 +503,7 @@ def test_regional_etl_completes_with_a_stand_in_for_the_external_loader(moto: Mo
     expected = expected_etl()
     plan = regional_etl.flow.PLAN
     report = register(plan, moto.client)
-    assert "activity type load_warehouse 2.3.0: registered" in report.lines
+    assert "activity type LoadWarehouse 2.3.0: registered" in report.lines  # the spec's type_name
     ids = start(ETL_INPUT, moto.client)
     python = Worker(spec_handlers(), moto.client, identity="python")
     assert set(python.task_lists) == {"etl-python", "etl-sql"}  # not spark-loaders: it is external

@@ -152,9 +152,13 @@ def swf_names(limit: int = 256) -> st.SearchStrategy[str]:
     return st.lists(parts, min_size=1, max_size=6).map(lambda p: _swf_name("".join(p), limit))
 
 
+# Activity types are named `WORKFLOW.a<index>` unless type_name says otherwise: that must fit in 256.
+WORKFLOW_LIMIT = 256 - len(".a99")
+
+
 def _workflow_name(name: str) -> str:
     """A workflow name flowgen takes: not one whose package would shadow a module (`?abc` -> `_abc`)."""
-    return name if package_name_problem(name, [HANDLER]) is None else name[:250] + "-flow"
+    return name if package_name_problem(name, [HANDLER]) is None else name[: WORKFLOW_LIMIT - 5] + "-flow"
 
 
 json_values = st.recursive(
@@ -208,6 +212,8 @@ class Hostile:
                 f"    version: {q(activity['version'])}",
                 f"    task_list: {q(activity['task_list'])}",
             ]
+            if activity["type_name"] is not None:
+                lines.append(f"    type_name: {q(activity['type_name'])}")
             if activity["literals"]:
                 lines.append("    inputs:")
                 for number, value in enumerate(activity["literals"]):
@@ -220,18 +226,20 @@ activities = st.fixed_dictionaries(
         "description": hostile_text,
         "version": swf_names(64),
         "task_list": swf_names(),
+        "type_name": st.none() | swf_names(),
         "literals": st.lists(json_values, max_size=3),
     }
 )
 hostile_specs = st.builds(
     Hostile,
     domain=swf_names(),
-    workflow=swf_names().map(_workflow_name),
+    workflow=swf_names(WORKFLOW_LIMIT).map(_workflow_name),
     version=swf_names(64),
     task_list=swf_names(),
     description=hostile_text,
     tags=st.lists(hostile_text.map(lambda t: t[:256]), max_size=5),
-    activities=st.lists(activities, min_size=1, max_size=3),
+    # Each activity needs a type of its own.
+    activities=st.lists(activities, min_size=1, max_size=3, unique_by=lambda a: a["type_name"] or object()),
 )
 
 # -- building and importing ---------------------------------------------------------------
@@ -341,7 +349,11 @@ def check_package(hostile: Hostile, out: pathlib.Path, package: Package) -> None
         task_lists = flow.ACTIVITY_TASK_LISTS
         assert task_lists == tuple(sorted({a["task_list"] for a in hostile.activities}))
         assert len(plan.activities) == len(hostile.activities)
-        for activity, wanted in zip(plan.activities, hostile.activities, strict=True):
+        types = []
+        for index, (activity, wanted) in enumerate(zip(plan.activities, hostile.activities, strict=True)):
+            type_name = wanted["type_name"] or f"{hostile.workflow}.a{index}"
+            assert activity.type_name == type_name
+            types.append((type_name, wanted["version"]))
             assert activity.description == wanted["description"]
             assert activity.version == wanted["version"]
             assert activity.task_list == wanted["task_list"]
@@ -350,6 +362,7 @@ def check_package(hostile: Hostile, out: pathlib.Path, package: Package) -> None
             assert len(literals) == len(wanted["literals"])
             for got, value in zip(literals, wanted["literals"], strict=True):
                 assert same(got, value), (got, value)
+        assert tuple(sorted(types)) == flow.ACTIVITY_TYPES
         for entry in ENTRY_POINTS:
             stdout = io.StringIO()
             with contextlib.redirect_stdout(stdout), pytest.raises(SystemExit) as exit_:
@@ -384,7 +397,7 @@ def _every_fragment() -> Hostile:
     chunks = [FRAGMENTS[i : i + 4] for i in range(0, len(FRAGMENTS), 4)]
     return Hostile(
         domain=_swf_name("".join(NAME_FRAGMENTS), 256),
-        workflow=_swf_name("".join(reversed(NAME_FRAGMENTS)), 256),
+        workflow=_swf_name("".join(reversed(NAME_FRAGMENTS)), WORKFLOW_LIMIT),
         version=names[0],
         task_list=names[-1],
         description="".join(FRAGMENTS),
@@ -394,6 +407,7 @@ def _every_fragment() -> Hostile:
                 "description": "".join(chunk),
                 "version": names[index % len(names)],
                 "task_list": names[(index * 7) % len(names)],
+                "type_name": _swf_name(f"{''.join(chunk)}#{index}", 256) if index % 2 else None,
                 "literals": [
                     chunk[0],
                     list(chunk),
@@ -418,7 +432,7 @@ SIMPLE = Hostile(
     "wf",
     "A plain description.",
     [],
-    [{"description": "", "version": "1", "task_list": "tl", "literals": ["x"]}],
+    [{"description": "", "version": "1", "task_list": "tl", "type_name": None, "literals": ["x"]}],
 )
 
 

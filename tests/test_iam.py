@@ -26,7 +26,6 @@ from parliament import analyze_policy_string
 from flowgen.compiler import compile_spec
 from flowgen.plan import build_plan
 from flowgen.render import iam
-from flowgen.runtime.ids import revert_type_name
 from flowgen.runtime.plan import FlowPlan
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -270,8 +269,8 @@ def _conditions(statement: dict[str, Any]) -> dict[str, list[str]]:
 
 def _activity_types(plan: FlowPlan) -> set[tuple[str, str, str]]:
     """(type name, version, task list) of every activity type the plan schedules, reverts included."""
-    types = {(a.name, a.version, a.task_list) for a in plan.activities}
-    return types | {(revert_type_name(a.name), a.version, a.task_list) for a in plan.activities if a.revert}
+    types = {(a.type_name, a.version, a.task_list) for a in plan.activities}
+    return types | {(a.revert_type, a.version, a.task_list) for a in plan.activities if a.revert_type}
 
 
 def _granted(statements: list[dict[str, Any]], *keys: str) -> set[tuple[str, ...]]:

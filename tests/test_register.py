@@ -49,9 +49,9 @@ def test_first_run_registers_everything_the_second_changes_nothing(
         "workflow type country_flow 1.0: registered",
         # activity_2 is sharded: its child executions have a workflow type of their own
         "workflow type country_flow.activity_2 1.0: registered",
-        "activity type activity_1 1.0: registered",
-        "activity type activity_2 1.0: registered",
-        "activity type activity_3 1.0: registered",
+        "activity type country_flow.activity_1 1.0: registered",
+        "activity type country_flow.activity_2 1.0: registered",
+        "activity type country_flow.activity_3 1.0: registered",
         "registered 6, 0 already as the spec says",
     ]
     code, lines = run(country_flow.register.main, capsys)
@@ -60,9 +60,9 @@ def test_first_run_registers_everything_the_second_changes_nothing(
         "domain dev: already registered, retention 30 days",
         "workflow type country_flow 1.0: already registered as the spec says",
         "workflow type country_flow.activity_2 1.0: already registered as the spec says",
-        "activity type activity_1 1.0: already registered as the spec says",
-        "activity type activity_2 1.0: already registered as the spec says",
-        "activity type activity_3 1.0: already registered as the spec says",
+        "activity type country_flow.activity_1 1.0: already registered as the spec says",
+        "activity type country_flow.activity_2 1.0: already registered as the spec says",
+        "activity type country_flow.activity_3 1.0: already registered as the spec says",
         "nothing to do: all 6 registrations are as the spec says",
     ]
     workflow = swf.describe_workflow_type(
@@ -80,7 +80,9 @@ def test_first_run_registers_everything_the_second_changes_nothing(
         domain="dev", workflowType={"name": "country_flow.activity_2", "version": "1.0"}
     )
     assert shard["configuration"] == workflow["configuration"]
-    activity = swf.describe_activity_type(domain="dev", activityType={"name": "activity_2", "version": "1.0"})
+    activity = swf.describe_activity_type(
+        domain="dev", activityType={"name": "country_flow.activity_2", "version": "1.0"}
+    )
     assert activity["configuration"] == {
         "defaultTaskList": {"name": "country_flow-v1.0-activities"},
         "defaultTaskScheduleToStartTimeout": "300",
@@ -102,7 +104,7 @@ def test_priorities_moto_does_not_keep_are_a_note_not_drift(
     assert code == 0
     assert lines[-1] == "nothing to do: all 14 registrations are as the spec says"
     assert (
-        "activity type charge_payment 2024.07: already registered as the spec says (note: this endpoint does "
+        "activity type order_flow.charge_payment 2024.07: already registered as the spec says (note: this endpoint does "
         "not report defaultTaskPriority; the decider sets it on every task)"
     ) in lines
     assert (
@@ -117,7 +119,7 @@ def test_other_defaults_are_drift_with_the_advice_to_bump_the_version(
     swf.register_domain(name="dev", workflowExecutionRetentionPeriodInDays="7")
     swf.register_activity_type(
         domain="dev",
-        name="activity_2",
+        name="country_flow.activity_2",
         version="1.0",
         defaultTaskList={"name": "elsewhere"},
         defaultTaskScheduleToStartTimeout="300",
@@ -127,7 +129,7 @@ def test_other_defaults_are_drift_with_the_advice_to_bump_the_version(
     )
     swf.register_activity_type(
         domain="dev",
-        name="activity_3",
+        name="country_flow.activity_3",
         version="1.0",
         defaultTaskList={"name": "country_flow-v1.0-activities"},
         defaultTaskScheduleToStartTimeout="300",
@@ -135,7 +137,9 @@ def test_other_defaults_are_drift_with_the_advice_to_bump_the_version(
         defaultTaskScheduleToCloseTimeout="900",
         defaultTaskHeartbeatTimeout="60",
     )
-    swf.deprecate_activity_type(domain="dev", activityType={"name": "activity_3", "version": "1.0"})
+    swf.deprecate_activity_type(
+        domain="dev", activityType={"name": "country_flow.activity_3", "version": "1.0"}
+    )
     code, lines = run(country_flow.register.main, capsys)
     assert code == 1
     assert lines == [
@@ -143,11 +147,11 @@ def test_other_defaults_are_drift_with_the_advice_to_bump_the_version(
         "or change the spec)",
         "workflow type country_flow 1.0: registered",
         "workflow type country_flow.activity_2 1.0: registered",
-        "activity type activity_1 1.0: registered",
-        "activity type activity_2 1.0: DRIFT: defaultTaskHeartbeatTimeout is '30', the spec says '60'; "
+        "activity type country_flow.activity_1 1.0: registered",
+        "activity type country_flow.activity_2 1.0: DRIFT: defaultTaskHeartbeatTimeout is '30', the spec says '60'; "
         "defaultTaskList is {'name': 'elsewhere'}, the spec says {'name': 'country_flow-v1.0-activities'}; "
         "bump the version in the spec",
-        "activity type activity_3 1.0: DRIFT: it is DEPRECATED; bump the version in the spec",
+        "activity type country_flow.activity_3 1.0: DRIFT: it is DEPRECATED; bump the version in the spec",
         "DRIFT: SWF keeps a registration as it was first made; see the lines above",
     ]
     # Drift changes nothing: SWF cannot, and a second run says the same.

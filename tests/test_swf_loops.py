@@ -203,7 +203,10 @@ def test_news_during_a_decision_task_is_not_lost() -> None:
         ("DecisionTaskScheduled", {}),
         ("DecisionTaskStarted", {"scheduledEventId": 2}),
         ("DecisionTaskCompleted", {"scheduledEventId": 2, "startedEventId": 3}),
-        ("ActivityTaskScheduled", {"activityId": "activity_1", "activityType": {"name": "activity_1"}}),
+        (
+            "ActivityTaskScheduled",
+            {"activityId": "activity_1", "activityType": {"name": "country_flow.activity_1"}},
+        ),
         ("ActivityTaskStarted", {"scheduledEventId": 5}),
         ("DecisionTaskScheduled", {}),  # a signal, or one of moto's extra decision tasks
         ("DecisionTaskStarted", {"scheduledEventId": 7}),
@@ -388,7 +391,8 @@ def test_unknown_activity_type_fails_with_a_clear_reason(swf: Any) -> None:
     assert Worker(plan, {"activity_3": _boom}, swf).poll_once()
     (failed,) = of_type(history(swf, plan, "wf-1", run_id), "ActivityTaskFailed")
     assert failed["reason"] == (
-        "UnknownActivityType: this worker has no handler for activity type activity_1 (it runs activity_3)"
+        "UnknownActivityType: this worker has no handler for activity type country_flow.activity_1 (it runs "
+        "country_flow.activity_3)"
     )
 
 
@@ -408,7 +412,7 @@ def test_worker_logs_carry_the_task_coordinates(swf: Any, caplog: pytest.LogCapt
             "activity_1",
         )
         assert record.getMessage().startswith(f"dev/wf-1/{run_id}/activity_1: ")
-    assert "started activity_1 attempt 1" in started.getMessage()
+    assert "started country_flow.activity_1 attempt 1" in started.getMessage()
     assert "failed after" in failed.getMessage() and "ValueError: boom" in failed.getMessage()
 
 
@@ -461,7 +465,7 @@ def _activity_task(activity_id: str = "activity_1") -> dict[str, Any]:
         "activityId": activity_id,
         "startedEventId": 7,
         "workflowExecution": {"workflowId": "wf-1", "runId": "run-1"},
-        "activityType": {"name": "activity_1", "version": "1.0"},
+        "activityType": {"name": "country_flow.activity_1", "version": "1.0"},
         "input": json.dumps({"input": {}, "attempt": 3}),
     }
 

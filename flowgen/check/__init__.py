@@ -20,6 +20,7 @@ from flowgen.check.graph import check_requires, topological_order, upstream
 from flowgen.check.references import Analysis, analyse
 from flowgen.check.task_lists import check_task_lists
 from flowgen.check.timeouts import check_activity_timeouts, check_workflow_durations
+from flowgen.check.typenames import activity_type_names, check_type_names
 from flowgen.diagnostics import Diagnostic
 from flowgen.runtime.limits import HISTORY_LIMIT
 from flowgen.spec.models import Spec
@@ -36,6 +37,8 @@ class Checked:
     upstream: dict[str, set[str]]
     settings: dict[str, Effective]
     analysis: Analysis
+    # Activity name -> its SWF activity type name.
+    type_names: dict[str, str]
     # Each sharded activity's shard size (flowgen.check.budget decides which and how large).
     shard_sizes: dict[str, int] = field(default_factory=dict)
 
@@ -51,7 +54,9 @@ def check(spec: Spec) -> tuple[Checked, list[Diagnostic]]:
             "split the workflow",
             at_key=True,
         )
-        empty = Checked(spec=spec, order=[], upstream={}, settings={}, analysis=Analysis({}, {}))
+        empty = Checked(
+            spec=spec, order=[], upstream={}, settings={}, analysis=Analysis({}, {}), type_names={}
+        )
         return empty, [too_many]
     diagnostics = check_requires(spec)
     order = topological_order(spec)
@@ -62,6 +67,7 @@ def check(spec: Spec) -> tuple[Checked, list[Diagnostic]]:
     diagnostics += check_package_name(spec)
     diagnostics += check_activities(spec, analysis)
     diagnostics += check_task_lists(spec, settings)
+    diagnostics += check_type_names(spec)
     diagnostics += check_workflow_durations(spec)
     diagnostics += check_activity_timeouts(spec, settings)
     budget = plan_budget(spec, analysis, settings)
@@ -75,5 +81,6 @@ def check(spec: Spec) -> tuple[Checked, list[Diagnostic]]:
         settings=settings,
         analysis=analysis,
         shard_sizes=budget.shard_sizes,
+        type_names=activity_type_names(spec),
     )
     return checked, diagnostics

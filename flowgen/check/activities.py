@@ -1,4 +1,4 @@
-"""Per-activity rules that span several keys: handlers, external, reverts, ids."""
+"""Per-activity rules that span several keys: handlers, external, reverts, ids (type names: typenames.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from flowgen.check.effective import effective
 from flowgen.check.references import Analysis
 from flowgen.diagnostics import Diagnostic, Severity, show
-from flowgen.runtime.ids import attempt_id, instance_id, revert_id, revert_type_name
+from flowgen.runtime.ids import attempt_id, instance_id, revert_id
 from flowgen.runtime.limits import MAX_ID
 from flowgen.spec.models import Spec
 from flowgen.spec.names import package_name_problem
@@ -91,14 +91,6 @@ def check_activities(spec: Spec, analysis: Analysis) -> list[Diagnostic]:
                 Diagnostic(
                     base,
                     f"the activity id {longest[:20]}...{which} would be {len(longest)} characters; SWF allows {MAX_ID}: {fix}",
-                    at_key=True,
-                )
-            )
-        if activity.revert and len(revert_type_name(name)) > MAX_ID:
-            diagnostics.append(
-                Diagnostic(
-                    base,
-                    f"the revert's activity type name would be {len(revert_type_name(name))} characters; SWF allows {MAX_ID}",
                     at_key=True,
                 )
             )

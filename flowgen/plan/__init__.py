@@ -43,6 +43,7 @@ def build_plan(checked: Checked) -> p.FlowPlan:
         activities.append(
             p.ActivityPlan(
                 name=name,
+                type_name=checked.type_names[name],
                 version=settings.version,
                 task_list=settings.task_list,
                 handler=activity.handler,

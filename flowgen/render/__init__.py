@@ -28,7 +28,7 @@ from black.mode import Mode, TargetVersion
 from flowgen.render import blackstyle, iam
 from flowgen.render.graph import mermaid
 from flowgen.render.names import Names, python_type
-from flowgen.runtime.ids import revert_type_name
+from flowgen.runtime.handlers import handler_key
 from flowgen.runtime.plan import ActivityPlan, FlowPlan, TypeRef
 from flowgen.spec.durations import format_duration
 from flowgen.spec.names import package_name as package_name  # build and tests import it from here
@@ -298,8 +298,8 @@ def _handler_wiring(plan: FlowPlan) -> tuple[list[tuple[str, list[tuple[str, str
         if activity.external:
             continue
         for key, path in (
-            (activity.name, activity.handler),
-            (revert_type_name(activity.name), activity.revert),
+            (handler_key(activity), activity.handler),
+            (handler_key(activity, revert=True), activity.revert),
         ):
             if path is None:
                 continue
@@ -350,6 +350,7 @@ def _activity_row(activity: ActivityPlan) -> dict[str, str]:
             instances += f", in shards of at most {activity.shard_size}"
     return {
         "name": activity.name + (" (external)" if activity.external else ""),
+        "type_name": activity.type_name,
         "task_list": activity.task_list,
         "instances": instances,
         "retries": str(activity.retry.max_retries),
@@ -370,11 +371,11 @@ def _context(plan: FlowPlan, source: Source, package: str) -> dict[str, Any]:
         if activity.external:
             continue
         handler = context["handler_class"]
-        handler_keys.append((activity.name, f"{handler} | {handler}WithContext"))
+        handler_keys.append((handler_key(activity), f"{handler} | {handler}WithContext"))
         exports += [handler, f"{handler}WithContext"]
         if activity.revert:
             revert = context["revert_class"]
-            handler_keys.append((revert_type_name(activity.name), f"{revert} | {revert}WithContext"))
+            handler_keys.append((handler_key(activity, revert=True), f"{revert} | {revert}WithContext"))
             exports += [revert, f"{revert}WithContext"]
     imports, entries = _handler_wiring(plan)
     return {
@@ -394,8 +395,8 @@ def _context(plan: FlowPlan, source: Source, package: str) -> dict[str, Any]:
         "worker_task_lists": tuple(sorted(plan.worker_task_lists())),
         "activity_types": tuple(
             sorted(
-                {(a.name, a.version) for a in plan.activities}
-                | {(revert_type_name(a.name), a.version) for a in plan.activities if a.revert}
+                {(a.type_name, a.version) for a in plan.activities}
+                | {(a.revert_type, a.version) for a in plan.activities if a.revert_type}
             )
         ),
         "graph": mermaid(plan),

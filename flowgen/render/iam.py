@@ -35,7 +35,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flowgen.runtime.ids import revert_type_name
 from flowgen.runtime.plan import FlowPlan
 
 Policy = dict[str, Any]
@@ -79,9 +78,9 @@ def _activity_types(plan: FlowPlan) -> dict[tuple[str, str], list[str]]:
     groups: dict[tuple[str, str], set[str]] = {}
     for activity in plan.activities:
         names = groups.setdefault((activity.version, activity.task_list), set())
-        names.add(activity.name)
-        if activity.revert:
-            names.add(revert_type_name(activity.name))
+        names.add(activity.type_name)
+        if activity.revert_type is not None:
+            names.add(activity.revert_type)
     return {key: sorted(names) for key, names in sorted(groups.items())}
 
 

@@ -524,7 +524,7 @@ def _advance(run: _Run) -> FlowFailure | None:
                 broken = broken or failure
                 continue
             run.decisions.append(
-                _schedule(activity, activity.name, attempt_id(item.id, state.attempts + 1), text)
+                _schedule(activity, activity.type_name, attempt_id(item.id, state.attempts + 1), text)
             )
             open_here += 1
             run.open_total += 1
@@ -953,7 +953,7 @@ def _revert_step(
     given = forward.get("input", {}) if isinstance(forward, dict) else {}
     data = {"input": given, "result": state.value, "attempt": revert.attempts + 1}
     the_id = attempt_id(rid, revert.attempts + 1)
-    run.decisions.append(_schedule(activity, revert_type_name(activity.name), the_id, dumps(data)))
+    run.decisions.append(_schedule(activity, revert_type_name(activity.type_name), the_id, dumps(data)))
     return True
 
 

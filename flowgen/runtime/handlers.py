@@ -7,7 +7,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .ids import revert_type_name
-from .plan import FlowPlan
+from .plan import ActivityPlan, FlowPlan
+
+
+def handler_key(activity: ActivityPlan, revert: bool = False) -> str:
+    """The key of an activity's handler in a `Handlers` mapping: the activity's name, and
+    `ACTIVITY.revert` for its revert (whatever its SWF type is called)."""
+    return revert_type_name(activity.name) if revert else activity.name
 
 
 class HandlerError(Exception):
@@ -36,7 +42,7 @@ def check_imports(plan: FlowPlan) -> None:
         if activity.handler is not None:
             import_handler(activity.handler, activity.name)
         if activity.revert is not None:
-            import_handler(activity.revert, revert_type_name(activity.name))
+            import_handler(activity.revert, handler_key(activity, revert=True))
 
 
 def _one_line(error: BaseException) -> str:
@@ -49,14 +55,14 @@ def _one_line(error: BaseException) -> str:
 
 
 def handlers_for(plan: FlowPlan) -> dict[str, Callable[..., Any]]:
-    """Activity type name -> handler, imported by the spec's paths, for every activity (and revert)
-    this package runs; an external activity has none here."""
+    """Handler key (`handler_key`) -> handler, imported by the spec's paths, for every activity (and
+    revert) this package runs; an external activity has none here."""
     handlers: dict[str, Callable[..., Any]] = {}
     for activity in plan.activities:
         if activity.handler is not None:
-            handlers[activity.name] = import_handler(activity.handler, activity.name)
+            handlers[handler_key(activity)] = import_handler(activity.handler, activity.name)
         if activity.revert is not None:
-            name = revert_type_name(activity.name)
+            name = handler_key(activity, revert=True)
             handlers[name] = import_handler(activity.revert, name)
     return handlers
 

@@ -26,9 +26,18 @@ def instance_id(activity: str, index: int | None) -> str:
     return activity if index is None else f"{activity}-{index}"
 
 
-def revert_type_name(activity: str) -> str:
-    """Reverts are their own activity type; `.` cannot occur in an activity name."""
-    return activity + REVERT_SUFFIX
+def default_type_name(workflow: str, activity: str) -> str:
+    """An activity's SWF type name unless its spec says `type_name`: `WORKFLOW.ACTIVITY`.
+
+    SWF scopes types per domain, so the workflow's name keeps the types of flows that share a
+    domain and an activity key apart."""
+    return f"{workflow}.{activity}"
+
+
+def revert_type_name(name: str) -> str:
+    """Reverts are their own activity type: the activity's type name (or, for a handler key,
+    its activity's name) with `.revert`."""
+    return name + REVERT_SUFFIX
 
 
 def revert_id(activity: str, index: int | None) -> str:

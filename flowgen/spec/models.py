@@ -123,6 +123,7 @@ _TIMEOUT_SCHEMA: dict[str, Any] = {
 
 SwfName = Annotated[str, _swf_name("name")]
 TaskList = Annotated[str, _swf_name("task list")]
+TypeName = Annotated[str, _swf_name("activity type name")]
 Version = Annotated[str, AfterValidator(_version)]
 Handler = Annotated[
     str,
@@ -367,6 +368,13 @@ class Activity(_Model):
     )
     version: Version | None = Field(
         None, description="Activity type version; default defaults.version, else the workflow version."
+    )
+    type_name: TypeName | None = Field(
+        None,
+        description=(
+            "SWF activity type name; default WORKFLOW.ACTIVITY. Set it for a type that already exists "
+            "or that another language's worker registers; a revert's type adds .revert."
+        ),
     )
     requires: list[str] = Field(default_factory=list, description="Activities that must complete first.")
     generators: dict[AxisName, GeneratorSource] = Field(

@@ -15,9 +15,9 @@ DECIDER_TASK_LIST: Final[str] = "country_flow-v1.0"
 ACTIVITY_TASK_LISTS: Final[tuple[str, ...]] = ("country_flow-v1.0-activities",)
 WORKER_TASK_LISTS: Final[tuple[str, ...]] = ("country_flow-v1.0-activities",)
 ACTIVITY_TYPES: Final[tuple[tuple[str, str], ...]] = (
-    ("activity_1", "1.0"),
-    ("activity_2", "1.0"),
-    ("activity_3", "1.0"),
+    ("country_flow.activity_1", "1.0"),
+    ("country_flow.activity_2", "1.0"),
+    ("country_flow.activity_3", "1.0"),
 )
 
 PLAN: Final[FlowPlan] = FlowPlan.from_data(
@@ -38,6 +38,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
         "activities": [
             {
                 "name": "activity_1",
+                "type_name": "country_flow.activity_1",
                 "version": "1.0",
                 "task_list": "country_flow-v1.0-activities",
                 "handler": "examples.country_flow:start_run",
@@ -70,6 +71,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "activity_2",
+                "type_name": "country_flow.activity_2",
                 "version": "1.0",
                 "task_list": "country_flow-v1.0-activities",
                 "handler": "examples.country_flow:fetch_country_metrics",
@@ -126,6 +128,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "activity_3",
+                "type_name": "country_flow.activity_3",
                 "version": "1.0",
                 "task_list": "country_flow-v1.0-activities",
                 "handler": "examples.country_flow:report",
@@ -178,6 +181,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
                 "activities": [
                     {
                         "name": "activity_2",
+                        "type_name": "country_flow.activity_2",
                         "version": "1.0",
                         "task_list": "country_flow-v1.0-activities",
                         "handler": "examples.country_flow:fetch_country_metrics",

@@ -100,4 +100,4 @@ Handlers = TypedDict(
         "activity_3": Activity3Handler | Activity3HandlerWithContext,
     },
 )
-"""Activity type name -> handler, for every activity a worker of this package runs."""
+"""Activity name (ACTIVITY.revert for a revert) -> handler: what this package's worker runs."""

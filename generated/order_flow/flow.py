@@ -23,18 +23,18 @@ WORKER_TASK_LISTS: Final[tuple[str, ...]] = (
     "warehouse-eu-1",
 )
 ACTIVITY_TYPES: Final[tuple[tuple[str, str], ...]] = (
-    ("award_loyalty_points", "2024.06"),
-    ("charge_payment", "2024.07"),
-    ("charge_payment.revert", "2024.07"),
-    ("close_order", "2024.06"),
-    ("create_shipment", "2024.06"),
-    ("create_shipment.revert", "2024.06"),
-    ("pick_and_pack", "2024.06"),
-    ("price_order", "2024.06"),
-    ("reserve_inventory", "2024.06"),
-    ("reserve_inventory.revert", "2024.06"),
-    ("send_confirmation_email", "2024.06"),
-    ("validate_order", "2024.06"),
+    ("order_flow.award_loyalty_points", "2024.06"),
+    ("order_flow.charge_payment", "2024.07"),
+    ("order_flow.charge_payment.revert", "2024.07"),
+    ("order_flow.close_order", "2024.06"),
+    ("order_flow.create_shipment", "2024.06"),
+    ("order_flow.create_shipment.revert", "2024.06"),
+    ("order_flow.pick_and_pack", "2024.06"),
+    ("order_flow.price_order", "2024.06"),
+    ("order_flow.reserve_inventory", "2024.06"),
+    ("order_flow.reserve_inventory.revert", "2024.06"),
+    ("order_flow.send_confirmation_email", "2024.06"),
+    ("order_flow.validate_order", "2024.06"),
 )
 
 PLAN: Final[FlowPlan] = FlowPlan.from_data(
@@ -82,6 +82,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
         "activities": [
             {
                 "name": "validate_order",
+                "type_name": "order_flow.validate_order",
                 "version": "2024.06",
                 "task_list": "order_flow-activities",
                 "handler": "examples.order_flow:validate_order",
@@ -126,6 +127,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "price_order",
+                "type_name": "order_flow.price_order",
                 "version": "2024.06",
                 "task_list": "order_flow-activities",
                 "handler": "examples.order_flow:price_order",
@@ -169,6 +171,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "reserve_inventory",
+                "type_name": "order_flow.reserve_inventory",
                 "version": "2024.06",
                 "task_list": "order_flow-activities",
                 "handler": "examples.order_flow:reserve_inventory",
@@ -204,6 +207,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "charge_payment",
+                "type_name": "order_flow.charge_payment",
                 "version": "2024.07",
                 "task_list": "order_flow-activities",
                 "handler": "examples.order_flow:charge_payment",
@@ -249,6 +253,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "pick_and_pack",
+                "type_name": "order_flow.pick_and_pack",
                 "version": "2024.06",
                 "task_list": "warehouse-eu-1",
                 "handler": "examples.order_flow:pick_and_pack",
@@ -294,6 +299,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "create_shipment",
+                "type_name": "order_flow.create_shipment",
                 "version": "2024.06",
                 "task_list": "order_flow-activities",
                 "handler": "examples.order_flow:create_shipment",
@@ -348,6 +354,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "send_confirmation_email",
+                "type_name": "order_flow.send_confirmation_email",
                 "version": "2024.06",
                 "task_list": "order_flow-notifications",
                 "handler": "examples.order_flow:send_confirmation_email",
@@ -396,6 +403,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "award_loyalty_points",
+                "type_name": "order_flow.award_loyalty_points",
                 "version": "2024.06",
                 "task_list": "order_flow-notifications",
                 "handler": "examples.order_flow:award_loyalty_points",
@@ -439,6 +447,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "close_order",
+                "type_name": "order_flow.close_order",
                 "version": "2024.06",
                 "task_list": "order_flow-activities",
                 "handler": "examples.order_flow:close_order",

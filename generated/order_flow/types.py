@@ -410,4 +410,4 @@ Handlers = TypedDict(
         "close_order": CloseOrderHandler | CloseOrderHandlerWithContext,
     },
 )
-"""Activity type name -> handler, for every activity a worker of this package runs."""
+"""Activity name (ACTIVITY.revert for a revert) -> handler: what this package's worker runs."""

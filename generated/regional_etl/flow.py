@@ -15,13 +15,13 @@ DECIDER_TASK_LIST: Final[str] = "regional_etl-decider"
 ACTIVITY_TASK_LISTS: Final[tuple[str, ...]] = ("etl-python", "etl-sql", "spark-loaders")
 WORKER_TASK_LISTS: Final[tuple[str, ...]] = ("etl-python", "etl-sql")
 ACTIVITY_TYPES: Final[tuple[tuple[str, str], ...]] = (
-    ("baseline", "3"),
-    ("extract", "3"),
-    ("list_regions", "3"),
-    ("load_warehouse", "2.3.0"),
-    ("publish_report", "3"),
-    ("quality_check", "3"),
-    ("refresh_aggregates", "3"),
+    ("LoadWarehouse", "2.3.0"),
+    ("regional_etl.baseline", "3"),
+    ("regional_etl.extract", "3"),
+    ("regional_etl.list_regions", "3"),
+    ("regional_etl.publish_report", "3"),
+    ("regional_etl.quality_check", "3"),
+    ("regional_etl.refresh_aggregates", "3"),
 )
 
 PLAN: Final[FlowPlan] = FlowPlan.from_data(
@@ -58,6 +58,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
         "activities": [
             {
                 "name": "list_regions",
+                "type_name": "regional_etl.list_regions",
                 "version": "3",
                 "task_list": "etl-python",
                 "handler": "examples.etl:list_regions",
@@ -90,6 +91,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "baseline",
+                "type_name": "regional_etl.baseline",
                 "version": "3",
                 "task_list": "etl-python",
                 "handler": "examples.etl:baseline_rows",
@@ -133,6 +135,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "extract",
+                "type_name": "regional_etl.extract",
                 "version": "3",
                 "task_list": "etl-python",
                 "handler": "examples.etl:extract_partition",
@@ -184,6 +187,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "load_warehouse",
+                "type_name": "LoadWarehouse",
                 "version": "2.3.0",
                 "task_list": "spark-loaders",
                 "handler": None,
@@ -224,6 +228,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "quality_check",
+                "type_name": "regional_etl.quality_check",
                 "version": "3",
                 "task_list": "etl-python",
                 "handler": "examples.etl:quality_check",
@@ -286,6 +291,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "refresh_aggregates",
+                "type_name": "regional_etl.refresh_aggregates",
                 "version": "3",
                 "task_list": "etl-sql",
                 "handler": "examples.etl:refresh_aggregates",
@@ -332,6 +338,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
             },
             {
                 "name": "publish_report",
+                "type_name": "regional_etl.publish_report",
                 "version": "3",
                 "task_list": "etl-python",
                 "handler": "examples.etl:publish_report",
@@ -424,6 +431,7 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
                 "activities": [
                     {
                         "name": "extract",
+                        "type_name": "regional_etl.extract",
                         "version": "3",
                         "task_list": "etl-python",
                         "handler": "examples.etl:extract_partition",

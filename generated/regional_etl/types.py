@@ -249,4 +249,4 @@ Handlers = TypedDict(
         "publish_report": PublishReportHandler | PublishReportHandlerWithContext,
     },
 )
-"""Activity type name -> handler, for every activity a worker of this package runs."""
+"""Activity name (ACTIVITY.revert for a revert) -> handler: what this package's worker runs."""

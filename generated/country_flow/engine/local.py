@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .decider import decide
+from .handlers import handler_key
 from .ids import REVERT_SUFFIX, split_attempt_id
 from .limits import MAX_OPEN_CHILDREN, MAX_PAYLOAD
 from .payloads import MemoryStore, Payloads, Store, for_plan, too_large
-from .plan import ActivityPlan, FlowPlan
+from .plan import FlowPlan
 from .task import Outcome, TaskContext, run_task
 from .values import dumps
 
@@ -105,7 +106,7 @@ class LocalRunner:
         self.workflow_id = workflow_id
         self.max_decisions = max_decisions
         self.payloads: Payloads = for_plan(plan, store if store is not None else MemoryStore())
-        missing = [name for name in _type_names(plan) if name not in self.handlers]
+        missing = [name for name in _handler_keys(plan) if name not in self.handlers]
         if missing:
             raise ValueError(
                 f"no handler for {', '.join(missing)}; an external activity needs a stand-in "
@@ -136,15 +137,14 @@ def _purpose(attributes: dict[str, Any]) -> str:
     return ""
 
 
-def _type_names(plan: FlowPlan) -> list[str]:
-    """Every activity type a run may schedule: each activity, and each revert."""
-    names = []
-    # A shard plan's activity is its parent's (the same type and handler).
+def _handler_keys(plan: FlowPlan) -> list[str]:
+    """The handler of every activity type a run may schedule: each activity, and each revert."""
+    keys = []
     for activity in plan.activities:
-        names.append(activity.name)
+        keys.append(handler_key(activity))
         if activity.revert is not None:
-            names.append(activity.name + REVERT_SUFFIX)
-    return names
+            keys.append(handler_key(activity, revert=True))
+    return keys
 
 
 # A running activity task: its execution, its ActivityTaskScheduled and ActivityTaskStarted.
@@ -511,7 +511,9 @@ class _Execution:
             outcome = Outcome(reason="InjectedFault: a test injected this failure", details="")
             self.close_task(scheduled, started, outcome)
             return
-        activity, revert = self._activity(type_name)
+        known = self.plan.by_type(type_name)
+        assert known is not None, type_name  # the decider schedules only the plan's types
+        activity, revert = known
         context = TaskContext(
             domain=self.plan.domain,
             workflow_id=self.workflow_id,
@@ -519,15 +521,10 @@ class _Execution:
             activity_id=activity_id,
             attempt=attempt,
         )
-        handler = self.runner.handlers[type_name]  # all present: checked in LocalRunner()
+        handler = self.runner.handlers[handler_key(activity, revert)]  # all present: checked in LocalRunner()
         payloads = self.runner.payloads
         future = pool.submit(run_task, activity, handler, attributes.get("input"), context, revert, payloads)
         self.simulation.running[future] = (next(self.simulation.sequence), (self, scheduled, started))
-
-    def _activity(self, type_name: str) -> tuple[ActivityPlan, bool]:
-        if type_name.endswith(REVERT_SUFFIX):
-            return self.plan.activity(type_name[: -len(REVERT_SUFFIX)]), True
-        return self.plan.activity(type_name), False
 
     def close_task(self, scheduled: int, started: int, outcome: Outcome) -> None:
         activity_id = self.events[scheduled - 1]["activityTaskScheduledEventAttributes"]["activityId"]

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from .ids import revert_type_name
 from .limits import MAX_DESCRIPTION
 from .plan import ActivityPlan, FlowPlan
 
@@ -107,6 +106,35 @@ def _differences(wanted: dict[str, Any], found: dict[str, Any]) -> tuple[list[st
     return drift, notes
 
 
+@dataclass(frozen=True)
+class ActivityRegistration:
+    """One activity type as the plan registers it: what RegisterActivityType is given, but the domain."""
+
+    name: str
+    version: str
+    # The defaults SWF keeps with the type: what drift is about.
+    defaults: dict[str, Any]
+    description: str
+
+
+def activity_registrations(plan: FlowPlan) -> list[ActivityRegistration]:
+    """Every activity type the plan registers: each activity's, and each revert's (with the
+    activity's settings). `flowgen validate` compares these across the specs it is given."""
+    registrations = []
+    for activity in plan.activities:
+        for name in (activity.type_name, activity.revert_type):
+            if name is not None:
+                registrations.append(
+                    ActivityRegistration(
+                        name,
+                        activity.version,
+                        activity_defaults(activity),
+                        activity.description[:MAX_DESCRIPTION],
+                    )
+                )
+    return registrations
+
+
 def register(plan: FlowPlan, client: SWFClient, domain: str | None = None) -> Report:
     report = Report()
     domain = domain or plan.domain
@@ -116,10 +144,8 @@ def register(plan: FlowPlan, client: SWFClient, domain: str | None = None) -> Re
     # activity is the sharded activity's type, registered below.
     for shard in plan.shards:
         _workflow_type(shard, client, domain, report)
-    for activity in plan.activities:
-        _activity_type(client, domain, activity.name, activity, report)
-        if activity.revert is not None:
-            _activity_type(client, domain, revert_type_name(activity.name), activity, report)
+    for registration in activity_registrations(plan):
+        _activity_type(client, domain, registration, report)
     _shared_task_lists(plan, client, domain, report)
     return report
 
@@ -174,14 +200,16 @@ def _workflow_type(plan: FlowPlan, client: SWFClient, domain: str, report: Repor
     )
 
 
-def _activity_type(client: SWFClient, domain: str, name: str, activity: ActivityPlan, report: Report) -> None:
-    kind: ActivityTypeTypeDef = {"name": name, "version": activity.version}
-    wanted = activity_defaults(activity)
-    arguments: dict[str, Any] = {"domain": domain, "name": name, "version": activity.version, **wanted}
-    if activity.description:
-        arguments["description"] = activity.description[:MAX_DESCRIPTION]
+def _activity_type(
+    client: SWFClient, domain: str, registration: ActivityRegistration, report: Report
+) -> None:
+    name, version, wanted = registration.name, registration.version, registration.defaults
+    kind: ActivityTypeTypeDef = {"name": name, "version": version}
+    arguments: dict[str, Any] = {"domain": domain, "name": name, "version": version, **wanted}
+    if registration.description:
+        arguments["description"] = registration.description
     _ensure_type(
-        f"activity type {name} {activity.version}",
+        f"activity type {name} {version}",
         lambda: client.describe_activity_type(domain=domain, activityType=kind),
         client.register_activity_type,
         arguments,
@@ -280,8 +308,8 @@ def _shared_task_lists(plan: FlowPlan, client: SWFClient, domain: str, report: R
                 f"decider task list {plan.task_list}, so the deciders of each take the other's decision "
                 f"tasks and leave them to time out; {advice}"
             )
-    ours = {a.name: a.version for a in plan.activities}
-    ours.update({revert_type_name(a.name): a.version for a in plan.activities if a.revert is not None})
+    ours = {a.type_name: a.version for a in plan.activities}
+    ours.update({a.revert_type: a.version for a in plan.activities if a.revert_type is not None})
     task_lists = {a.task_list for a in plan.activities}
     for name, version in _other_versions(client.list_activity_types, "activityType", ours, domain=domain):
         found = client.describe_activity_type(domain=domain, activityType={"name": name, "version": version})

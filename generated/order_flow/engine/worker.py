@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .ids import REVERT_SUFFIX
+from .handlers import handler_key
 from .limits import MAX_PAYLOAD, MAX_REASON
 from .payloads import PayloadError, Payloads, for_plan
 from .plan import ActivityPlan, FlowPlan
@@ -183,12 +183,14 @@ class _Task:
 class Worker:
     """Runs the plan's handlers for the activity tasks on its task lists.
 
-    `handlers` maps activity type names to functions (revert types are
-    `ACTIVITY.revert`); `handlers_for(plan)` builds it from the spec.
+    `handlers` maps activity names to functions (reverts are
+    `ACTIVITY.revert`); `handlers_for(plan)` builds it from the spec. A
+    task's activity type name says which activity it is (through the plan).
     `task_list` defaults to `plan.worker_task_lists()`, the lists of the
-    Python activities (never one that only external activities use); `concurrency` is the number of poller threads per task list,
-    so the tasks run at once on each. `clock` is for tests. `payloads` reads and stores values too
-    large for SWF (default: the plan's S3 bucket, through boto3's default configuration).
+    Python activities (never one that only external activities use); `concurrency` is the number
+    of poller threads per task list, so the tasks run at once on each. `clock` is for tests.
+    `payloads` reads and stores values too large for SWF (default: the plan's S3 bucket, through
+    boto3's default configuration).
     """
 
     def __init__(
@@ -227,7 +229,6 @@ class Worker:
         self.abandon_event = threading.Event()
         # The first signal that stopped the worker, if one did.
         self.signaled: int | None = None
-        self._activities = {a.name: a for a in plan.activities}
         self._tasks: dict[int, _Task] = {}
         self._lock = threading.Lock()
 
@@ -377,15 +378,27 @@ class Worker:
 
     def _find(self, type_name: str, version: str) -> tuple[ActivityPlan, Callable[..., Any], bool] | str:
         """The activity, handler and whether it is a revert; or why this worker cannot run it."""
-        revert = type_name.endswith(REVERT_SUFFIX)
-        activity = self._activities.get(type_name[: -len(REVERT_SUFFIX)] if revert else type_name)
-        handler = self.handlers.get(type_name)
-        if activity is None or handler is None or (revert and activity.revert is None):
-            served = ", ".join(sorted(self.handlers)) or "nothing"
+        known = self.plan.by_type(type_name)
+        activity, revert = known if known is not None else (None, False)
+        handler = None
+        if activity is not None:
+            handler = self.handlers.get(handler_key(activity, revert))
+        if activity is None or handler is None:
+            served = ", ".join(sorted(self._served())) or "nothing"
             return f"this worker has no handler for activity type {type_name} (it runs {served})"
         if activity.version != version:
             return f"this worker runs {type_name} version {activity.version}, not version {version}"
         return activity, handler, revert
+
+    def _served(self) -> list[str]:
+        """The activity types this worker has handlers for."""
+        served = []
+        for activity in self.plan.activities:
+            if handler_key(activity) in self.handlers:
+                served.append(activity.type_name)
+            if activity.revert_type is not None and handler_key(activity, revert=True) in self.handlers:
+                served.append(activity.revert_type)
+        return served
 
     # -- reporting ---------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import hashlib
 import itertools
 import json
 import math
+import operator
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -289,6 +290,12 @@ def _value(run: _Run, source: p.Source, values: dict[str, Any]) -> Any:
     if source.kind == p.EACH:
         if source.field is None:
             return results
+        if set(map(type, results)) == {dict}:
+            # Outputs are checked objects with every declared field: picked in C, 100,000 at once.
+            try:
+                return list(map(operator.itemgetter(source.field), results))
+            except KeyError:
+                pass
         return [None if r is None else r.get(source.field) for r in results]
     result = results[0] if results else None
     if source.field is None or result is None:
@@ -518,7 +525,7 @@ def _advance(run: _Run) -> FlowFailure | None:
                 broken = broken or failure
                 continue
             run.decisions.append(
-                _schedule(activity, activity.name, attempt_id(item.id, state.attempts + 1), text)
+                _schedule(activity, activity.type_name, attempt_id(item.id, state.attempts + 1), text)
             )
             open_here += 1
             run.open_total += 1
@@ -800,13 +807,17 @@ def _plainly_fit(activity: p.ActivityPlan, outputs: list[Any]) -> bool:
     finds and describes the first problem, which is also the one for other types.
     """
     present = [o for o in outputs if o is not None] if activity.continue_on_failure else outputs
-    if {type(o) for o in present} - {dict}:
+    if set(map(type, present)) - {dict}:
         return False
     for name, expected in activity.outputs:
         allowed = _plain_types(expected)
-        missing = object()
-        if allowed is None or {type(o.get(name, missing)) for o in present} - allowed:
+        if allowed is None:
             return False
+        try:
+            if set(map(type, map(operator.itemgetter(name), present))) - allowed:
+                return False
+        except KeyError:
+            return False  # a missing output
     return True
 
 
@@ -943,7 +954,7 @@ def _revert_step(
     given = forward.get("input", {}) if isinstance(forward, dict) else {}
     data = {"input": given, "result": state.value, "attempt": revert.attempts + 1}
     the_id = attempt_id(rid, revert.attempts + 1)
-    run.decisions.append(_schedule(activity, revert_type_name(activity.name), the_id, dumps(data)))
+    run.decisions.append(_schedule(activity, revert_type_name(activity.type_name), the_id, dumps(data)))
     return True
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .ids import revert_type_name
 from .limits import MAX_OPEN_CHILDREN
 
 # Source kinds: where an input, result field or generator list comes from.
@@ -191,6 +192,9 @@ class RetryPolicy:
 @dataclass(frozen=True)
 class ActivityPlan:
     name: str
+    # The SWF activity type's name (`WORKFLOW.ACTIVITY` unless the spec says `type_name`); a
+    # revert's type adds `.revert` (`revert_type`).
+    type_name: str
     version: str
     task_list: str
     handler: str | None
@@ -231,9 +235,15 @@ class ActivityPlan:
             return MAX_OPEN_CHILDREN
         return max(1, self.max_concurrency // self.shard_share)
 
+    @property
+    def revert_type(self) -> str | None:
+        """The name of the revert's activity type, or None without a revert."""
+        return None if self.revert is None else revert_type_name(self.type_name)
+
     def to_data(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "type_name": self.type_name,
             "version": self.version,
             "task_list": self.task_list,
             "handler": self.handler,
@@ -274,6 +284,7 @@ class ActivityPlan:
             retry["errors"] = tuple(retry["errors"])
         return ActivityPlan(
             name=data["name"],
+            type_name=data["type_name"],
             version=data["version"],
             task_list=data["task_list"],
             handler=data["handler"],
@@ -335,9 +346,16 @@ class FlowPlan:
     # Values too large for SWF go to S3; None: they fail, saying so.
     payloads: PayloadsPlan | None = None
     _by_name: dict[str, ActivityPlan] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _by_type: dict[str, tuple[ActivityPlan, bool]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self._by_name.update({a.name: a for a in self.activities})
+        for a in self.activities:
+            self._by_type[a.type_name] = (a, False)
+            if a.revert_type is not None:
+                self._by_type[a.revert_type] = (a, True)
 
     def activity(self, name: str) -> ActivityPlan:
         return self._by_name[name]
@@ -357,6 +375,10 @@ class FlowPlan:
         A list that only external activities use is never among them: the worker would take
         their tasks and fail them, having no handler for them."""
         return tuple(dict.fromkeys(a.task_list for a in self.activities if not a.external))
+
+    def by_type(self, type_name: str) -> tuple[ActivityPlan, bool] | None:
+        """The activity whose type (or whose revert's type, then True) `type_name` is, or None."""
+        return self._by_type.get(type_name)
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {
