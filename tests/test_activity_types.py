@@ -220,7 +220,7 @@ def test_validate_refuses_two_specs_that_register_one_type_differently(
     where, _, message = lines[0].partition(": activities.activity_2.type_name: ")
     assert where == "refunds.yaml:17:16"
     assert "LegacyCharge" in message and "billing.yaml" in message and "activity_2" in message
-    assert '"refunds-activities"' in message and '"billing-activities"' in message
+    assert '"refunds-v1.0-activities"' in message and '"billing-v1.0-activities"' in message
     # Either spec alone is valid.
     assert validate(tmp_path, monkeypatch, capsys, first) == (0, [])
     assert validate(tmp_path, monkeypatch, capsys, second) == (0, [])
@@ -253,7 +253,7 @@ def test_validate_refuses_a_default_name_another_spec_registers_differently(
     assert code == 1
     assert lines[0].startswith("billing.yaml:11:3: activities.activity_1: ")
     assert "billing.activity_1" in lines[0] and "legacy.yaml" in lines[0]
-    assert '"billing-activities"' in lines[0] and '"legacy-activities"' in lines[0]
+    assert '"billing-v1.0-activities"' in lines[0] and '"legacy-v1.0-activities"' in lines[0]
 
 
 def test_identical_registrations_of_one_type_are_fine(

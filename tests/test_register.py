@@ -294,7 +294,7 @@ def test_a_task_list_another_registered_version_uses_is_warned_of(swf: Any, tmp_
         "workflow type country_flow 2.0: warning: version 1.0 also uses the decider task list country_flow,"
     )
     assert [line.split(": warning: ")[0] for line in warnings[1:]] == [
-        f"activity type activity_{n} 2.0" for n in (1, 2, 3)
+        f"activity type country_flow.activity_{n} 2.0" for n in (1, 2, 3)
     ]
     assert all("version 1.0 also uses the task list country_flow-activities" in w for w in warnings[1:])
     # the workflow type, its shard type and three activity types; the domain was there

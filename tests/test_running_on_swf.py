@@ -168,10 +168,11 @@ def test_the_moto_commands_run_the_country_flow_to_completion(
     assert lines[:6] == [
         "domain dev: registered, retention 30 days",
         "workflow type country_flow 1.0: registered",
+        "workflow type country_flow.activity_2 1.0: registered",
         "activity type country_flow.activity_1 1.0: registered",
         "activity type country_flow.activity_2 1.0: registered",
         "activity type country_flow.activity_3 1.0: registered",
-        "registered 5, 0 already as the spec says",
+        "registered 6, 0 already as the spec says",
     ]
     ids = json.loads(lines[6])
     assert set(ids) == {"workflowId", "runId"}

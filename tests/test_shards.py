@@ -24,6 +24,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 def _activity(name: str, **changes: object) -> p.ActivityPlan:
     base = p.ActivityPlan(
         name=name,
+        type_name=f"wf.{name}",
         version="1.0",
         task_list="tl",
         handler="pkg.mod:fn",
