@@ -792,7 +792,7 @@ def a_revert_retries_under_its_own_ids(h: History, plan: FlowPlan) -> None:
         h.completed(f"g-{i}", {"v": i})
     h.step(plan)
     h.failed("boom")
-    assert summaries(h.step(plan)) == [f"schedule g-{i}.revert" for i in range(12)]
+    assert summaries(h.step(plan)) == [f"schedule g-{i}.revert" for i in range(11, -1, -1)]
     for i in range(12):
         if i == 4:
             h.failed("g-4.revert")
@@ -950,10 +950,10 @@ def reverts_run_downstream_first_then_the_workflow_fails(h: History, plan: FlowP
     h.step(plan)
     h.failed("c")
     first = h.step(plan)
-    assert summaries(first) == ["schedule b-0.revert", "schedule b-1.revert"]
+    assert summaries(first) == ["schedule b-1.revert", "schedule b-0.revert"]  # last instance first
     assert [attributes(d)["activityType"]["name"] for d in first] == ["w.b.revert", "w.b.revert"]
     # The forward inputs, plus the result to undo.
-    assert task_input(first[1]) == {"input": {"x": 40, "i": 2}, "result": {"y": 2}, "attempt": 1}
+    assert task_input(first[0]) == {"input": {"x": 40, "i": 2}, "result": {"y": 2}, "attempt": 1}
     h.completed("b-1.revert")
     assert h.step(plan) == []  # a waits for both of b's reverts
     h.completed("b-0.revert")
@@ -1323,14 +1323,14 @@ def _wide_reverts(h: History, plan: FlowPlan) -> None:
 def _wide_revert(decisions: Decisions, h: History) -> None:
     reverts = [i for i in _scheduled(h) if i.endswith(".revert")]
     assert len(reverts) == 1000 and len(set(reverts)) == 1000
-    assert summaries(decisions) == ["schedule w-1000.revert"]
+    assert summaries(decisions) == ["schedule w-199.revert"]  # last instance first
 
 
 @case(WIDE_REVERT, _wide_revert)
 def reverts_keep_under_1000_open_activities(h: History, plan: FlowPlan) -> None:
     _wide_reverts(h, plan)
     assert len([i for i in _scheduled(h) if i.endswith(".revert")]) == 1000
-    h.completed("w-0.revert")
+    h.completed("w-1199.revert")
 
 
 def _details_json(decisions: Decisions, h: History) -> None:
@@ -1368,12 +1368,12 @@ def result_too_large_fails_after_the_reverts(h: History, plan: FlowPlan) -> None
     h.completed("a.revert")
 
 
-@case(REVERT_CONCURRENCY, ["schedule c-2.revert"])
+@case(REVERT_CONCURRENCY, ["schedule c-0.revert"])
 def reverts_keep_to_max_concurrency(h: History, plan: FlowPlan) -> None:
     drive(h, plan, complete=lambda activity_id: activity_id != "boom", results={"c": {"v": 1}})
     h.failed("boom")
-    assert summaries(h.step(plan)) == ["schedule c-0.revert", "schedule c-1.revert"]
-    h.completed("c-0.revert")
+    assert summaries(h.step(plan)) == ["schedule c-2.revert", "schedule c-1.revert"]
+    h.completed("c-2.revert")
 
 
 # -- shards: a sharded activity's instances in child workflow executions ---------------------------
@@ -1473,24 +1473,30 @@ def _shard_failed(decisions: Decisions, h: History) -> None:
 def shard_failed_fails_the_activity(h: History, plan: FlowPlan) -> None:
     h.step(plan)
     h.child_failed("fan", 1, 'fan-1 (item={"i":3}) failed after 1 attempt: boom', "trace")
+    assert h.step(plan) == []  # shard 0 still runs: what it completes may need reverting
+    h.child_completed("fan", 0, [{"v": 0}, {"v": 10}])
 
 
 @case(SHARDS, ["fail fan shard 0 (instances 0 to 1) timed out (START_TO_CLOSE)"], shard=FAN)
 def shard_timed_out_fails_the_activity(h: History, plan: FlowPlan) -> None:
     h.step(plan)
     h.child_timed_out("fan", 0)
+    assert h.step(plan) == []
+    h.child_completed("fan", 1, [{"v": 20}, {"v": 30}])
 
 
 @case(SHARDS, ["fail fan shard 0 (instances 0 to 1) canceled"], shard=FAN)
 def shard_canceled_fails_the_activity(h: History, plan: FlowPlan) -> None:
     h.step(plan)
     h.child_canceled("fan", 0)
+    h.child_completed("fan", 1, [{"v": 20}, {"v": 30}])
 
 
 @case(SHARDS, ["fail fan shard 1 (instances 2 to 3) terminated"], shard=FAN)
 def shard_terminated_fails_the_activity(h: History, plan: FlowPlan) -> None:
     h.step(plan)
     h.child_terminated("fan", 1)
+    h.child_completed("fan", 0, [{"v": 0}, {"v": 10}])
 
 
 @case(SHARDS, ["timer restart-1-0-fan 2", "start-child wf-1.fan.2"], shard=FAN)
@@ -1535,6 +1541,7 @@ def shard_starts_are_bounded(h: History, plan: FlowPlan) -> None:
 def shard_start_failed_with_a_final_cause_fails(h: History, plan: FlowPlan) -> None:
     h.step(plan)
     h.child_start_failed("fan", 0, "WORKFLOW_TYPE_DOES_NOT_EXIST")
+    h.child_completed("fan", 1, [{"v": 20}, {"v": 30}])
 
 
 @case(SHARDS_CONTINUE, lambda d, h: _continued(d), shard=FAN)

@@ -21,8 +21,11 @@ A shard is a workflow of its own with that one activity, so its worst case is
 and the default shard_size is the largest whose worst case is at most 10,000. In the
 parent a shard costs 9 events in place of its instances: StartChildWorkflowExecutionInitiated,
 ChildWorkflowExecutionStarted and its decision task (3), the child's close and its
-decision task (3); starting it is one scheduling decision. An activity's `shard_size`
-key shards it whatever the budget, with that size.
+decision task (3); starting it is one scheduling decision. With a revert, each shard may
+have a revert shard too (a child that reverts its completed instances): 9 more. A revert
+shard runs one revert per instance and no revert of its own, so its worst case is at most
+half its shard's, which counts the reverts. An activity's `shard_size` key shards it
+whatever the budget, with that size.
 """
 
 from __future__ import annotations
@@ -75,13 +78,15 @@ class Cost:
     def events(self) -> int:
         if self.shard_size is not None:
             # A run with at most shard_size instances runs them in the parent, as one shard would.
-            return max(self.shards * EVENTS_PER_CHILD, self.in_parent.events)
+            # With a revert, each completed shard may have a revert shard too: a child of its own.
+            children = self.shards * (2 if self.reverts else 1)
+            return max(children * EVENTS_PER_CHILD, self.in_parent.events)
         return self.instances * self.per_instance * (2 if self.reverts else 1)
 
     @property
     def schedules(self) -> int:
         if self.shard_size is not None:
-            return max(self.shards, self.in_parent.schedules)
+            return max(self.shards * (2 if self.reverts else 1), self.in_parent.schedules)
         return self.instances * self.attempts * (2 if self.reverts else 1)
 
     @property
@@ -99,8 +104,10 @@ class Cost:
 
     def explain(self) -> str:
         if self.shard_size is not None:
-            if self.shards * EVENTS_PER_CHILD >= self.in_parent.events:
-                return f"{self.shards:,} shard(s) of at most {self.shard_size:,} instances x {EVENTS_PER_CHILD} events"
+            children = self.shards * (2 if self.reverts else 1)
+            if children * EVENTS_PER_CHILD >= self.in_parent.events:
+                text = f"{self.shards:,} shard(s) of at most {self.shard_size:,} instances x {EVENTS_PER_CHILD} events"
+                return text + (", twice for their reverts" if self.reverts else "")
             return f"a run small enough for one shard runs in the parent: {self.in_parent.explain()}"
         text = f"{self.instances:,} instance(s) x {self.attempts} attempt(s) x {EVENTS_PER_ATTEMPT} events"
         if self.timers:
@@ -198,7 +205,8 @@ def plan_budget(spec: Spec, analysis: Analysis, settings: dict[str, Effective]) 
     for cost in items:
         if cost.name not in chosen:
             continue
-        if spec.activities[cost.name].revert is not None:
+        activity = spec.activities[cost.name]
+        if activity.revert is not None and activity.on_failure == "continue" and not activity.outputs:
             diagnostics.append(_revert_refused(cost, chosen[cost.name]))
         type_name = shard_type_name(spec.workflow.name, cost.name)
         if len(type_name) > MAX_NAME:
@@ -269,7 +277,7 @@ def _check_shard(cost: Cost, size: int) -> list[Diagnostic]:
 def _revert_refused(cost: Cost, why: str) -> Diagnostic:
     if why == "spec":
         reason = "it has shard_size, so its instances run in child workflow executions"
-        fix = "remove the revert or the shard_size"
+        fix = "declare an output, or remove the revert, on_failure: continue or the shard_size"
     else:
         assert cost.shard_size is not None
         unsharded = replace(cost, shard_size=None)
@@ -277,11 +285,12 @@ def _revert_refused(cost: Cost, why: str) -> Diagnostic:
             f"its worst case of {unsharded.events:,} events ({unsharded.explain()}) does not fit the workflow's "
             f"history, so its instances would run in {cost.shards:,} child workflow executions"
         )
-        fix = "remove the revert, or lower max_items or retries"
+        fix = "declare an output, or remove the revert or on_failure: continue"
     return Diagnostic(
         ("activities", cost.name, "revert"),
-        f"reverts of a sharded activity are not supported yet: {reason}, and undoing the instances of "
-        f"children that completed is not implemented; {fix}",
+        f"a sharded activity with on_failure: continue and a revert needs outputs: {reason}, which "
+        f"report an instance that failed for good as null, as they report each instance of an activity "
+        f"without outputs, so which instances completed and need reverting cannot be known; {fix}",
     )
 
 

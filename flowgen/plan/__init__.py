@@ -12,8 +12,9 @@ from typing import Literal
 from flowgen.check import Checked
 from flowgen.check.effective import TIMEOUT_KEYS, decider_task_list
 from flowgen.runtime import plan as p
+from flowgen.runtime.ids import revert_type_name
 from flowgen.runtime.payloads import split_location
-from flowgen.runtime.plan import TypeRef, shard_type_name
+from flowgen.runtime.plan import TypeRef, revert_shard_type_name, shard_type_name
 from flowgen.spec.models import (
     DateRangeSource,
     GeneratorSource,
@@ -92,8 +93,13 @@ def build_plan(checked: Checked) -> p.FlowPlan:
         aws_partition=spec.aws_partition,
         payloads=_payloads(spec.payloads),
     )
-    shards = tuple(shard_plan(parent, a) for a in activities if a.shard_size is not None)
-    return dataclasses.replace(parent, shards=shards) if shards else parent
+    shards: list[p.FlowPlan] = []
+    for planned in parent.activities:
+        if planned.shard_size is not None:
+            shards.append(shard_plan(parent, planned))
+            if planned.revert is not None:
+                shards.append(revert_shard_plan(parent, planned))
+    return dataclasses.replace(parent, shards=tuple(shards)) if shards else parent
 
 
 def shard_plan(parent: p.FlowPlan, activity: p.ActivityPlan) -> p.FlowPlan:
@@ -123,6 +129,40 @@ def shard_plan(parent: p.FlowPlan, activity: p.ActivityPlan) -> p.FlowPlan:
         input=((p.SHARD_INPUT, p.TypeRef("list", ANY)),),
         result=((p.SHARD_RESULT, p.Source(p.EACH, activity.name)),),
         result_types=((p.SHARD_RESULT, p.TypeRef("list", output)),),
+        activities=(inner,),
+        shards=(),
+    )
+
+
+def revert_shard_plan(parent: p.FlowPlan, activity: p.ActivityPlan) -> p.FlowPlan:
+    """The child workflow that reverts one completed shard of a sharded activity with a revert.
+
+    Its input is the list of the shard's completed instances, last first, each `{"input": ...,
+    "result": ...}` as the parent read them; its one activity runs the revert once per item, as
+    the parent runs an unsharded revert (same activity type, task list, timeouts and retry), and
+    goes on past a revert that fails for good: the shard fails at the end, saying how many did."""
+    assert activity.shard_size is not None and activity.revert is not None
+    items = p.Source(p.INPUT, p.SHARD_INPUT)
+    inner = dataclasses.replace(
+        activity,
+        type_name=revert_type_name(activity.type_name),
+        requires=(),
+        generators=(p.Generator(axis=SHARD_AXIS, kind="source", element=ANY, source=items),),
+        inputs=(),
+        max_items=activity.shard_size,
+        max_concurrency=activity.shard_share,
+        continue_on_failure=True,
+        revert=None,
+        shard_size=None,
+        reverting=True,
+    )
+    return dataclasses.replace(
+        parent,
+        workflow=revert_shard_type_name(parent.workflow, activity.name),
+        description=f"A revert of a shard of {parent.workflow}: reverts some of the instances of {activity.name}.",
+        input=((p.SHARD_INPUT, p.TypeRef("list", ANY)),),
+        result=(),
+        result_types=(),
         activities=(inner,),
         shards=(),
     )
