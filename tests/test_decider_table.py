@@ -1611,6 +1611,114 @@ def shard_ids_fit_within_256_characters(h: History, plan: FlowPlan) -> None:
     h.workflow_id = "p" * 256
 
 
+# -- reverts of a sharded activity: revert shards, last completed shard first ---------------------
+
+# As SHARDS, sharded by the compiler (shard_size: 2), with a revert: its plan has a revert shard plan.
+SHARDS_REVERT = shards_spec(f'\n  shard_size: 2\n  revert: "{H}:undo"')
+FAN_RESULTS = {0: [{"v": 0}, {"v": 10}], 1: [{"v": 20}, {"v": 30}], 2: [{"v": 40}]}
+
+
+def _sharded_then_after_fails(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_completed("fan", 0, FAN_RESULTS[0])
+    h.child_completed("fan", 1, FAN_RESULTS[1])
+    h.step(plan)
+    h.child_completed("fan", 2, FAN_RESULTS[2])
+    h.step(plan)
+    h.failed("after")
+
+
+def _first_revert_shard(decisions: Decisions, h: History) -> None:
+    assert summaries(decisions) == ["start-child wf-1.fan.revert.2"]
+    a = attributes(decisions[0])
+    assert a["workflowType"] == {"name": "w.fan.revert", "version": "1"}
+    assert json.loads(a["control"]) == {"activity": "fan.revert", "shard": 2}
+    assert json.loads(a["input"]) == {"items": [{"input": {"i": 4}, "result": {"v": 40}, "index": 4}]}
+    assert a["taskList"] == {"name": "w-v1"} and a["childPolicy"] == "TERMINATE"
+
+
+@case(SHARDS_REVERT, _first_revert_shard)
+def a_failure_after_a_sharded_activity_reverts_its_last_shard_first(h: History, plan: FlowPlan) -> None:
+    _sharded_then_after_fails(h, plan)
+
+
+def _second_revert_shard(decisions: Decisions, h: History) -> None:
+    assert summaries(decisions) == ["start-child wf-1.fan.revert.1"]
+    items = json.loads(attributes(decisions[0])["input"])["items"]
+    assert items == [
+        {"input": {"i": 3}, "result": {"v": 30}, "index": 3},  # last instance first
+        {"input": {"i": 2}, "result": {"v": 20}, "index": 2},
+    ]
+
+
+@case(SHARDS_REVERT, _second_revert_shard)
+def revert_shards_run_one_at_a_time_in_reverse_shard_order(h: History, plan: FlowPlan) -> None:
+    _sharded_then_after_fails(h, plan)
+    assert summaries(h.step(plan)) == ["start-child wf-1.fan.revert.2"]
+    assert h.step(plan) == []  # one revert shard at a time: the next waits for this one
+    h.child_completed("fan.revert", 2, raw="{}")
+
+
+def _reverted_by_shard(decisions: Decisions, h: History) -> None:
+    reason, details = failure(decisions)
+    assert reason.startswith("after failed after 1 attempt")
+    assert details["reverts"] == {
+        "fan shard 2 (instances 4 to 4)": "reverted",
+        "fan shard 1 (instances 2 to 3)": "revert failed: 1 of 2 reverts failed; the first: fan-0 ...",
+        "fan shard 0 (instances 0 to 1)": "revert failed: timed out (START_TO_CLOSE)",
+    }
+
+
+@case(SHARDS_REVERT, _reverted_by_shard)
+def a_revert_shard_that_fails_is_recorded_and_the_others_still_run(h: History, plan: FlowPlan) -> None:
+    revert_shards_run_one_at_a_time_in_reverse_shard_order(h, plan)
+    h.step(plan)
+    h.child_failed("fan.revert", 1, "1 of 2 reverts failed; the first: fan-0 ...")
+    assert summaries(h.step(plan)) == ["start-child wf-1.fan.revert.0"]
+    h.child_timed_out("fan.revert", 0)
+
+
+@case(SHARDS_REVERT, ["timer restart-1-2-fan.revert 2"])
+def a_revert_shard_that_could_not_start_starts_again_after_a_wait(h: History, plan: FlowPlan) -> None:
+    _sharded_then_after_fails(h, plan)
+    h.step(plan)
+    h.child_start_failed("fan.revert", 2, "CHILD_CREATION_RATE_EXCEEDED")
+
+
+def _only_shard_zero(decisions: Decisions, h: History) -> None:
+    assert summaries(decisions) == ["start-child wf-1.fan.revert.0"]
+    items = json.loads(attributes(decisions[0])["input"])["items"]
+    assert [item["index"] for item in items] == [1, 0]
+
+
+@case(SHARDS_REVERT, _only_shard_zero)
+def a_failing_parent_waits_for_open_shards_then_reverts_the_completed_ones(
+    h: History, plan: FlowPlan
+) -> None:
+    h.step(plan)
+    # Shard 1 fails (it reverted its own instances); shard 0 still runs.
+    h.child_failed("fan", 1, 'fan-1 (item={"i":3}) failed after 1 attempt: boom', "{}")
+    assert h.step(plan) == []
+    h.child_completed("fan", 0, FAN_RESULTS[0])
+
+
+@case(shards_spec(f'\n  shard_size: 2\n  revert: "{H}:undo"\n  on_failure: continue'), _only_shard_zero)
+def instances_that_failed_under_on_failure_continue_are_not_reverted(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_completed("fan", 0, FAN_RESULTS[0])
+    h.child_completed("fan", 1, [None, None])  # both failed for good: nothing to revert
+    h.step(plan)
+    h.child_completed("fan", 2, [None])
+    h.step(plan)
+    h.failed("after")
+
+
+def _revert_shard_fails_at_the_end(decisions: Decisions, h: History) -> None:
+    reason, details = failure(decisions)
+    assert reason.startswith("1 of 2 reverts failed; the first: fan-0 (item=")
+    assert details["failed"] == ["fan-0"]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_decider(case: Case) -> None:
     plan = plan_from(case.spec)
@@ -1681,3 +1789,24 @@ def test_attempt_ids_round_trip() -> None:
             made = attempt_id(instance, attempt)
             assert split_attempt_id(made) == (instance, attempt)
             assert (made == instance) == (attempt == 1)
+
+
+def test_in_a_revert_shard_a_revert_failing_for_good_fails_the_shard_after_the_others() -> None:
+    # Decided as the revert shard plan: each item's revert, with the forward input and result.
+    items = [
+        {"input": {"i": 3}, "result": {"v": 30}, "index": 3},
+        {"input": {"i": 2}, "result": {"v": 20}, "index": 2},
+    ]
+    child = plan_from(SHARDS_REVERT).revert_shard_plan("fan")
+    h = History({"items": items})
+    decisions = h.step(child)
+    assert summaries(decisions) == ["schedule fan-0", "schedule fan-1"]
+    assert [attributes(d)["activityType"]["name"] for d in decisions] == ["w.fan.revert"] * 2
+    assert task_input(decisions[0]) == {"input": {"i": 3}, "result": {"v": 30}, "attempt": 1}
+    h.failed("fan-0")
+    assert h.step(child) == []  # the other revert still runs
+    h.completed("fan-1")
+    reason, details = failure(h.step(child))
+    assert reason.startswith("1 of 2 reverts failed; the first: fan-0 (item=")
+    assert reason.endswith("failed after 1 attempt: ValueError: boom")
+    assert details["failed"] == ["fan-0"]

@@ -245,6 +245,7 @@ class _Execution:
         # the shard's first instance is in the whole activity.
         self.parent = parent
         self.offset = 0
+        self.revert_indices: dict[int, Any] | None = None
         self.events: list[dict[str, Any]] = []
         self.timer_started: dict[str, int] = {}
         self.decision_pending = False
@@ -467,7 +468,23 @@ class _Execution:
         name, _, index = instance.rpartition("-")
         if not (name and index.isascii() and index.isdigit()):
             return instance
+        if self.plan.activities[0].reverting:
+            # A revert shard's `a-3` reverts the instance its fourth item names: `a-N.revert`.
+            return f"{name}-{self._revert_indices().get(int(index), index)}{REVERT_SUFFIX}"
         return f"{name}-{self.offset + int(index)}"
+
+    def _revert_indices(self) -> dict[int, Any]:
+        """A revert shard's instance -> the index in the whole activity of the instance it reverts."""
+        if self.revert_indices is None:
+            self.revert_indices = {}
+            try:
+                items = json.loads(self.events[0]["workflowExecutionStartedEventAttributes"]["input"])[
+                    "items"
+                ]
+                self.revert_indices = {n: int(item["index"]) for n, item in enumerate(items)}
+            except (ValueError, KeyError, TypeError):
+                pass  # a stored payload's reference: the instances keep the revert shard's own numbers
+        return self.revert_indices
 
     # -- activity tasks ----------------------------------------------------------------------------
 
@@ -494,7 +511,7 @@ class _Execution:
             return
         scheduled = self.add("ActivityTaskScheduled", decisionTaskCompletedEventId=completed, **attributes)
         self.attempt_of[scheduled] = attempt
-        if not instance.endswith(REVERT_SUFFIX):
+        if not whole.endswith(REVERT_SUFFIX):
             self.simulation.seen.add(whole)
         if fault in ("SCHEDULE_TO_START", "SCHEDULE_TO_CLOSE"):
             self.add("ActivityTaskTimedOut", timeoutType=fault, scheduledEventId=scheduled)
@@ -545,8 +562,9 @@ class _Execution:
             self.add("ActivityTaskCompleted", **attributes)
             self.debug("%s (attempt %d) completed", activity_id, attempt)
             instance, _ = split_attempt_id(activity_id)
-            if not instance.endswith(REVERT_SUFFIX):
-                self.simulation.done.add(self.whole_id(instance))
+            whole = self.whole_id(instance)
+            if not whole.endswith(REVERT_SUFFIX):
+                self.simulation.done.add(whole)
         self.simulation.progress()
 
 

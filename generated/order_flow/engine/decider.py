@@ -224,8 +224,8 @@ def _check_results(plan: p.FlowPlan, execution: Execution) -> None:
         if not state.completed or key.endswith(REVERT_SUFFIX):
             continue  # a revert's result is never read
         activity = activities.get(key.split("-", 1)[0])
-        if activity is None or not activity.outputs:
-            continue  # not the plan's, or declares nothing: its result is never read
+        if activity is None or not activity.outputs or activity.reverting:
+            continue  # not the plan's, declares nothing, or a revert: its result is never read
         text = state.result_text
         try:
             state.value = _output(activity, text)
@@ -371,9 +371,20 @@ def _axis_values(run: _Run, activity: p.ActivityPlan, generator: p.Generator) ->
 
 
 def _input_of(run: _Run, planned: Planned, attempt: int) -> str:
-    """The task input: `{"input": {PARAM: VALUE...}, "attempt": N}` (docs: the wire format)."""
-    data = {name: _value(run, source, planned.values) for name, source in planned.activity.inputs}
-    text = dumps({"input": data, "attempt": attempt})
+    """The task input: `{"input": {PARAM: VALUE...}, "attempt": N}` (docs: the wire format).
+
+    In a revert shard, a revert's: `{"input": ..., "result": ..., "attempt": N}` from its item.
+    """
+    if planned.activity.reverting:
+        item = planned.combination[0] if planned.combination else None
+        item = item if isinstance(item, dict) else {}
+        given = item.get("input")
+        data = {"input": given if isinstance(given, dict) else {}, "result": item.get("result")}
+        text = dumps({**data, "attempt": attempt})
+    else:
+        values = planned.values
+        inputs = {name: _value(run, source, values) for name, source in planned.activity.inputs}
+        text = dumps({"input": inputs, "attempt": attempt})
     # With payloads, the decider loop stores a larger input in S3 after deciding.
     if run.plan.payloads is None and len(text) > MAX_PAYLOAD:
         message = too_large(f"the input of {planned.id} (activity {planned.activity.name})", len(text))
@@ -626,30 +637,44 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _start_shard(run: _Run, shards: _Shards, shard: int) -> Decision:
-    """StartChildWorkflowExecution of one shard: its instances' inputs, resolved here, in order."""
+def _shard_items(run: _Run, shards: _Shards, shard: int) -> list[dict[str, Any]]:
+    """The input objects of a shard's instances, resolved here, in generator order."""
     activity = shards.activity
-    if not run.workflow_id:
-        raise ValueError("decide needs the workflow id of an execution whose plan has shards")
-    plan = run.plan.shard_plan(activity.name)
     start, stop = shards.bounds(shard)
     names = [g.axis for g in activity.generators]
     items = []
     for combination in itertools.islice(itertools.product(*shards.axes), start, stop):
         values = dict(zip(names, combination, strict=True))
         items.append({key: _value(run, source, values) for key, source in activity.inputs})
-    text = dumps({p.SHARD_INPUT: items})
+    return items
+
+
+def _start_shard(run: _Run, shards: _Shards, shard: int) -> Decision:
+    """StartChildWorkflowExecution of one shard: its instances' inputs, resolved here, in order."""
+    activity = shards.activity
+    if not run.workflow_id:
+        raise ValueError("decide needs the workflow id of an execution whose plan has shards")
+    start, stop = shards.bounds(shard)
+    text = dumps({p.SHARD_INPUT: _shard_items(run, shards, shard)})
     if len(text) > MAX_PAYLOAD:
         raise FlowFailure(
             f"{activity.name}: the input of shard {shard} (instances {start} to {stop - 1}) is "
             f"{len(text)} characters; SWF allows {MAX_PAYLOAD}"
         )
+    return _start_child(run, run.plan.shard_plan(activity.name), activity.name, shard, text)
+
+
+def _start_child(run: _Run, plan: p.FlowPlan, key: str, shard: int, text: str) -> Decision:
+    """StartChildWorkflowExecution of shard plan `plan`; `key` (the activity's name, with
+    `.revert` for a revert shard) names it in its workflow id and its `control`."""
+    if not run.workflow_id:
+        raise ValueError("decide needs the workflow id of an execution whose plan has shards")
     return {
         "decisionType": "StartChildWorkflowExecution",
         "startChildWorkflowExecutionDecisionAttributes": {
             "workflowType": {"name": plan.workflow, "version": plan.version},
-            "workflowId": shard_workflow_id(run.workflow_id, activity.name, shard),
-            "control": shard_control(activity.name, shard),
+            "workflowId": shard_workflow_id(run.workflow_id, key, shard),
+            "control": shard_control(key, shard),
             "input": text,
             "executionStartToCloseTimeout": str(plan.execution_timeout),
             "taskList": {"name": plan.task_list},
@@ -862,8 +887,10 @@ def _waiting(run: _Run) -> bool:
 
 def _fail_after_reverts(run: _Run, failure: FlowFailure) -> list[Decision]:
     run.decisions = []
-    if any(i.open for aid, i in run.execution.instances.items() if not aid.endswith(".revert")):
+    if any(i.open for aid, i in run.execution.instances.items() if not aid.endswith(REVERT_SUFFIX)):
         return []  # wait for what runs to finish: it may need reverting too
+    if any(c.open for (owner, _), c in run.execution.children.items() if not owner.endswith(REVERT_SUFFIX)):
+        return []  # and for the shards still open: their instances that complete need reverting too
     # Only reverts are open now; what _advance meant to start is not started.
     run.open_total = sum(1 for i in run.execution.instances.values() if i.open)
     run.open_timers = len(run.execution.open_timers)
@@ -879,9 +906,13 @@ def _fail_after_reverts(run: _Run, failure: FlowFailure) -> list[Decision]:
         if any(_reverting(run, d) for d in _downstream(dependents, activity.name)):
             pending = True
             continue
+        shards = run.shards.get(activity.name)
+        if shards is not None:
+            pending = _revert_shards(run, shards, reverts) or pending
+            continue
         items = run.instances.get(activity.name) or []
         open_here = sum(1 for item in items if _revert_state(run, item).open)
-        for item in items:
+        for item in reversed(items):  # last instance first, as the activities
             state = run.state(item)
             if not state.completed:
                 continue
@@ -926,13 +957,89 @@ def _reverting(run: _Run, name: str) -> bool:
     activity = run.plan.activity(name)
     if activity.revert is None:
         return False
+    shards = run.shards.get(name)
+    if shards is not None:
+        children = run.execution.children
+        for shard in range(shards.count):
+            if not children.get((name, shard), _NEW_CHILD).completed:
+                continue
+            child = children.get((name + REVERT_SUFFIX, shard), _NEW_CHILD)
+            if not (child.completed or (child.attempts and _shard_exhausted(child))):
+                return True  # not started, open, or to start again
+        return False
     for item in run.instances.get(name) or []:
         if not run.state(item).completed:
             continue
-        revert = run.execution.instances.get(revert_id(name, item.index))
-        if revert is None or revert.open or not (revert.completed or _exhausted(activity, revert)):
+        undo = run.execution.instances.get(revert_id(name, item.index))
+        if undo is None or undo.open or not (undo.completed or _exhausted(activity, undo)):
             return True
     return False
+
+
+def _revert_shards(run: _Run, shards: _Shards, reverts: dict[str, str]) -> bool:
+    """Revert a sharded activity's completed shards, last shard first, one revert shard at a time
+    (each reverts its shard's completed instances, last first); whether any is still to finish.
+
+    What each revert shard did goes into `reverts`, by shard: "reverted" or why not.
+    """
+    activity = shards.activity
+    key = activity.name + REVERT_SUFFIX
+    children = run.execution.children
+    for shard in reversed(range(shards.count)):
+        child = children.get((activity.name, shard), _NEW_CHILD)
+        if not child.completed:
+            continue  # failed: the shard reverted its own instances before it failed
+        label = _shard_label(shards, shard)
+        revert = children.get((key, shard), _NEW_CHILD)
+        if revert.completed:
+            reverts[label] = "reverted"
+            continue
+        if revert.open:
+            return True
+        if revert.attempts and _shard_exhausted(revert):
+            error = revert.error or Error("failed", "Error", "failed")
+            reverts[label] = clip(f"revert failed: {error.describe()}", MAX_REASON)
+            continue
+        try:
+            text = _revert_input(run, shards, shard, child)
+        except ValueError as error:
+            reverts[label] = clip(f"revert failed: {error}", MAX_REASON)
+            continue
+        if text is None:
+            continue  # no instance of it completed (on_failure: continue): nothing to revert
+        if run.open_children >= MAX_OPEN_CHILDREN or not _ready_to_restart(run, key, shard, revert):
+            return True
+        plan = run.plan.revert_shard_plan(activity.name)
+        run.decisions.append(_start_child(run, plan, key, shard, text))
+        run.open_children += 1
+        return True
+    return False
+
+
+def _revert_input(run: _Run, shards: _Shards, shard: int, child: Child) -> str | None:
+    """The input of the revert shard of a completed shard: `{"items": [...]}`, each item a completed
+    instance's `input`, `result` and `index`, last instance first; None when no instance completed.
+    ValueError says why it cannot be had (a result that is not the shard's outputs, an input over
+    SWF's limit without payloads)."""
+    activity = shards.activity
+    start, stop = shards.bounds(shard)
+    try:
+        outputs = _shard_outputs(activity, child.result_text, stop - start)
+    except ValueError as error:
+        raise ValueError(f"the result of {_shard_label(shards, shard)} {error}") from None
+    inputs = _shard_items(run, shards, shard)
+    # `index` is the instance's place in the whole activity: what the local runner names it by.
+    items = [
+        {"input": given, "result": output, "index": start + offset}
+        for offset, (given, output) in enumerate(zip(inputs, outputs, strict=True))
+        if not (output is None and activity.continue_on_failure)  # failed for good: nothing to undo
+    ]
+    if not items:
+        return None
+    text = dumps({p.SHARD_INPUT: items[::-1]})
+    if run.plan.payloads is None and len(text) > MAX_PAYLOAD:
+        raise ValueError(too_large(f"the input of the revert of {_shard_label(shards, shard)}", len(text)))
+    return text
 
 
 def _revert_state(run: _Run, item: Planned) -> Instance:
@@ -956,6 +1063,19 @@ def _revert_step(
     the_id = attempt_id(rid, revert.attempts + 1)
     run.decisions.append(_schedule(activity, revert_type_name(activity.type_name), the_id, dumps(data)))
     return True
+
+
+def _check_reverts(run: _Run, activity: p.ActivityPlan) -> None:
+    """A revert shard whose reverts all ran fails if any of them failed for good, saying how many
+    (each revert went on past the others' failures, as the parent's unsharded reverts do)."""
+    items = run.instances.get(activity.name) or []
+    failed = [(item, run.state(item)) for item in items if not run.state(item).completed]
+    if not failed:
+        return
+    item, state = min(failed, key=lambda pair: pair[1].closed_event)
+    first = _instance_failure(item, state)
+    reason = f"{len(failed)} of {len(items)} reverts failed; the first: {first.reason}"
+    raise FlowFailure(clip(reason, MAX_REASON), {**first.details, "failed": [i.id for i, _ in failed]})
 
 
 # -- cancellation ------------------------------------------------------------------
@@ -1022,6 +1142,9 @@ def _retry_timer(instance: str, attempt: int, wait: int) -> Decision:
 
 
 def _complete(run: _Run) -> Decision:
+    for activity in run.plan.activities:
+        if activity.reverting:
+            _check_reverts(run, activity)
     result = {name: _value(run, source, {}) for name, source in run.plan.result}
     text = dumps(result)
     if run.plan.payloads is None and len(text) > MAX_PAYLOAD:

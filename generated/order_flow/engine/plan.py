@@ -37,6 +37,13 @@ def shard_type_name(workflow: str, activity: str) -> str:
     return f"{workflow}.{activity}"
 
 
+def revert_shard_type_name(workflow: str, activity: str) -> str:
+    """The workflow type of the child executions that revert a sharded activity's completed shards:
+    `workflow.activity.revert`. It is spelled as the activity's revert's activity type is by
+    default, but SWF keeps workflow types and activity types apart: they never collide."""
+    return revert_type_name(shard_type_name(workflow, activity))
+
+
 @dataclass(frozen=True)
 class TypeRef:
     """A spec type, as the compiler parses it and the runtime checks values against it.
@@ -215,6 +222,10 @@ class ActivityPlan:
     # None: not sharded. Else the parent runs at most this many consecutive instances per child
     # workflow execution, whose plan is in FlowPlan.shards (see shard_share and open_shards).
     shard_size: int | None = None
+    # Only in a revert shard plan: each instance runs the revert of one completed instance of the
+    # sharded activity (its item holds that instance's `input` and `result`); `type_name` is then
+    # the revert's activity type.
+    reverting: bool = False
 
     @property
     def generated(self) -> bool:
@@ -275,6 +286,7 @@ class ActivityPlan:
             "revert": self.revert,
             # Written only when set, so an unsharded plan's data is what it was before shards.
             **({"shard_size": self.shard_size} if self.shard_size is not None else {}),
+            **({"reverting": True} if self.reverting else {}),
         }
 
     @staticmethod
@@ -303,6 +315,7 @@ class ActivityPlan:
             continue_on_failure=data["continue_on_failure"],
             revert=data["revert"],
             shard_size=data.get("shard_size"),
+            reverting=bool(data.get("reverting", False)),
         )
 
 
@@ -341,7 +354,8 @@ class FlowPlan:
     # The AWS partition of the ARNs in the package's IAM policies: aws, aws-cn or aws-us-gov.
     aws_partition: str
     # One shard plan per sharded activity, in activity order: a child workflow type whose one
-    # activity runs a slice of that activity's instances (flowgen.plan builds them).
+    # activity runs a slice of that activity's instances (flowgen.plan builds them). A sharded
+    # activity with a revert has a revert shard plan too, right after it (`revert_shard_plan`).
     shards: tuple[FlowPlan, ...] = ()
     # Values too large for SWF go to S3; None: they fail, saying so.
     payloads: PayloadsPlan | None = None
@@ -353,7 +367,8 @@ class FlowPlan:
     def __post_init__(self) -> None:
         self._by_name.update({a.name: a for a in self.activities})
         for a in self.activities:
-            self._by_type[a.type_name] = (a, False)
+            # A revert shard's activity is the revert: its type is the revert's type.
+            self._by_type[a.type_name] = (a, a.reverting)
             if a.revert_type is not None:
                 self._by_type[a.revert_type] = (a, True)
 
@@ -362,7 +377,13 @@ class FlowPlan:
 
     def shard_plan(self, activity: str) -> FlowPlan:
         """The shard plan of sharded activity `activity`."""
-        return next(s for s in self.shards if s.activities[0].name == activity)
+        return next(
+            s for s in self.shards if s.activities[0].name == activity and not s.activities[0].reverting
+        )
+
+    def revert_shard_plan(self, activity: str) -> FlowPlan:
+        """The revert shard plan of sharded activity `activity` (which has a revert)."""
+        return next(s for s in self.shards if s.activities[0].name == activity and s.activities[0].reverting)
 
     def workflow_plans(self) -> dict[str, FlowPlan]:
         """This plan and its shard plans by workflow type name: what a decision task's
