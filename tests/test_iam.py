@@ -450,8 +450,9 @@ def test_payloads_are_granted_on_exactly_their_prefix(plans: dict[str, FlowPlan]
     no_prefix = dataclasses.replace(wide, payloads=dataclasses.replace(wide.payloads, prefix=""))
     assert iam.payloads_arn(no_prefix) == "arn:aws-us-gov:s3:::team-bucket.1/*"
     assert iam.payloads_arn(plans["etl"]) == "arn:aws:s3:::acme-analytics-flows/regional_etl/*"
+    assert iam.payloads_arn(plans["country_flow"]) == "arn:aws:s3:::country-flow-payloads/flowgen/*"
     for name, plan in plans.items():
-        if name not in ("wide", "etl"):
+        if name not in ("wide", "etl", "country_flow"):
             assert plan.payloads is None and iam.payloads_arn(plan) is None
             for policy in iam.POLICIES.values():
                 assert not any(a.startswith("s3:") for s in policy(plan)["Statement"] for a in s["Action"])
