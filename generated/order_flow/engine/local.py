@@ -95,8 +95,16 @@ class LocalRunner:
                 "(--handler ACTIVITY=package.module:function)"
             )
 
-    def run(self, workflow_input: Mapping[str, Any] | None = None, cancel_after: int | None = None) -> Result:
-        """Run to the end. `cancel_after` requests cancellation after that many decisions.
+    def run(
+        self,
+        workflow_input: Mapping[str, Any] | None = None,
+        cancel_after: int | None = None,
+        cancel_at: float | None = None,
+    ) -> Result:
+        """Run to the end. `cancel_after` requests cancellation after that many decisions;
+        `cancel_at`, once the simulated clock reaches that many seconds (at the start of the
+        next decision task, or when the clock would pass it waiting for a timer): the run may
+        well end first, since handlers take no simulated time.
 
         The input is typed as the generated `WorkflowInput`: dates may be `datetime.date`.
         An input over SWF's limit in a flow without `payloads` is refused (ValueError), as SWF would.
@@ -105,7 +113,7 @@ class LocalRunner:
         if not self.payloads.active and len(text) > MAX_PAYLOAD:
             raise ValueError(too_large("the workflow input", len(text)))
         text = self.payloads.offload(text, self.workflow_id, "input")
-        return _Execution(self, text, cancel_after).run()
+        return _Execution(self, text, cancel_after, cancel_at).run()
 
 
 def _purpose(attributes: dict[str, Any]) -> str:
@@ -130,11 +138,14 @@ def _handler_keys(plan: FlowPlan) -> list[str]:
 
 
 class _Execution:
-    def __init__(self, runner: LocalRunner, input_text: str, cancel_after: int | None) -> None:
+    def __init__(
+        self, runner: LocalRunner, input_text: str, cancel_after: int | None, cancel_at: float | None
+    ) -> None:
         self.runner = runner
         self.plan = runner.plan
         self.input_text = input_text
         self.cancel_after = cancel_after
+        self.cancel_at = cancel_at
         self.events: list[dict[str, Any]] = []
         self.now = 0.0
         self.timers: list[tuple[float, int, str]] = []
@@ -191,6 +202,11 @@ class _Execution:
                         scheduled, started = self.running.pop(future)
                         self._close_task(scheduled, started, future.result())
                     continue
+                if self.cancel_at is not None and (not self.timers or self.timers[0][0] > self.cancel_at):
+                    # Nothing happens before the request: the clock moves to it.
+                    self.now = max(self.now, self.cancel_at)
+                    self._request_cancel()
+                    continue
                 if self.timers:
                     fire_at, _, timer_id = heapq.heappop(self.timers)
                     if timer_id not in self.timer_started:
@@ -201,10 +217,17 @@ class _Execution:
                     continue
                 raise StuckError("nothing is running or waiting, and the decider did not close the workflow")
 
+    def _request_cancel(self) -> None:
+        self.cancel_at = None
+        self.add("WorkflowExecutionCancelRequested")
+        self.debug("cancellation requested")
+
     def _decide(self, pool: concurrent.futures.ThreadPoolExecutor) -> Result | None:
         if self.cancel_after is not None and self.decisions_made >= self.cancel_after:
             self.cancel_after = None
-            self.add("WorkflowExecutionCancelRequested")
+            self._request_cancel()
+        if self.cancel_at is not None and self.now >= self.cancel_at:
+            self._request_cancel()
         self.decision_pending = False
         scheduled = self.add("DecisionTaskScheduled", taskList={"name": self.plan.task_list})
         started = self.add("DecisionTaskStarted", scheduledEventId=scheduled)
