@@ -187,11 +187,11 @@ def run_local(
         plan = without_retries(plan)
     try:
         stand_ins = _stand_ins(plan, args.handler)
-        workflow_input = read_input(args)
-        check_input(plan, workflow_input)
         timeline = getattr(args, "timeline", None)
         if timeline and not os.path.isdir(os.path.dirname(os.path.abspath(timeline))):
             raise UsageError(f"--timeline {timeline}: no such folder")
+        workflow_input = read_input(args)
+        check_input(plan, workflow_input)
     except InputError as error:
         return _error(prog, error, EXIT_FAILED)
     except UsageError as error:
