@@ -252,3 +252,18 @@ def test_timeline_into_a_missing_folder_is_a_usage_error(
     assert code == 2
     assert capsys.readouterr().err.strip().endswith(f"--timeline {target}: no such folder")
     assert not os.path.exists(target)
+
+
+def test_a_sharded_activity_is_drawn_one_bar_per_shard() -> None:
+    from tests.test_shard_runtime import _run as run_shards
+    from tests.test_shard_runtime import _spec, plan_from, sharded
+
+    plan = sharded(plan_from(_spec()), "fan", 5)
+    result = run_shards(plan)
+    assert result.status == "COMPLETED"
+    root = ET.fromstring(svg(plan, read_history(result.history)))
+    rows = {_name(row): row for row in _rows(root)}
+    assert list(rows) == [f"fan-shard {k}" for k in range(5)] + ["after"]
+    assert all(
+        _bars(rows[f"fan-shard {k}"]) == [("attempt completed", COLOURS["completed"])] for k in range(5)
+    )

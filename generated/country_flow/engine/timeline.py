@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .history import Attempt, Execution, Instance
+from .history import Attempt, Execution
 from .ids import REVERT_SUFFIX
 from .plan import FlowPlan
 
@@ -69,7 +69,8 @@ def svg(plan: FlowPlan, execution: Execution, *, title: str | None = None, max_r
     Times are seconds from WorkflowExecutionStarted. A history without timestamps, or one whose
     events all share one time (a local run whose handlers took no simulated time), is drawn on
     its event ids instead, and the axis says so. Instances that are not the plan's (a history of
-    another version) get rows of their own, after the plan's.
+    another version) get rows of their own, after the plan's. A sharded activity's child
+    executions are rows `ACTIVITY-shard N`, one bar per start, from the parent's history alone.
     """
     clock = _Clock(execution)
     rows = _rows(plan, execution, clock, max_rows)
@@ -181,7 +182,7 @@ class _Clock:
     """Seconds from the start, or event ids when the history's times say nothing."""
 
     def __init__(self, execution: Execution) -> None:
-        attempts = [a for i in execution.instances.values() for a in i.history]
+        attempts = [a for track, _ in _tracks(execution).values() for a in track]
         times = [_seconds(a.scheduled_at) for a in attempts] + [_seconds(execution.started_at)]
         times += [_seconds(a.closed_at) for a in attempts if a.closed_event]
         self.events = any(t is None for t in times) or len(set(times)) < 2
@@ -247,13 +248,12 @@ def _activity_of(instance_id: str) -> tuple[str, bool]:
 
 def _rows(plan: FlowPlan, execution: Execution, clock: _Clock, max_rows: int) -> list[_Row]:
     positions = {a.name: n for n, a in enumerate(plan.activities)}
-    ids = sorted(execution.instances, key=lambda i: _order(positions, i))
-    ids = [i for i in ids if execution.instances[i].history]
+    tracks = _tracks(execution)
+    ids = sorted(tracks, key=lambda i: _order(positions, i))
     by_activity = len(ids) > max_rows
     rows: list[_Row] = []
     groups: dict[tuple[str, bool], _Row] = {}
     for instance_id in ids:
-        instance = execution.instances[instance_id]
         if by_activity:
             key = _activity_of(instance_id)
             row = groups.get(key)
@@ -267,21 +267,36 @@ def _rows(plan: FlowPlan, execution: Execution, clock: _Clock, max_rows: int) ->
         else:
             row = _Row(instance_id, instance_id, [instance_id])
             rows.append(row)
-        _draw(row, instance, clock)
+        attempts, waiting = tracks[instance_id]
+        _draw(row, instance_id, attempts, waiting, clock)
     return rows
 
 
-def _draw(row: _Row, instance: Instance, clock: _Clock) -> None:
+def _tracks(execution: Execution) -> dict[str, tuple[list[Attempt], bool]]:
+    """Every row's attempts, and whether it waits for a retry: each instance, and each shard (a
+    child execution, one bar per start) as `ACTIVITY-shard N`."""
+    tracks: dict[str, tuple[list[Attempt], bool]] = {}
+    for key, instance in execution.instances.items():
+        if instance.history:
+            waiting = instance.timer == "open" and instance.timer_attempt == instance.attempts
+            tracks[key] = (instance.history, waiting and not instance.open)
+    for (activity, shard), child in execution.children.items():
+        if child.history:
+            waiting = child.timer == "open" and child.timer_attempt == child.attempts
+            tracks[f"{activity}-shard {shard}"] = (child.history, waiting and not child.open)
+    return tracks
+
+
+def _draw(row: _Row, key: str, attempts: list[Attempt], waiting: bool, clock: _Clock) -> None:
     previous: float | None = None
-    for attempt in instance.history:
+    for attempt in attempts:
         start, end = clock.scheduled(attempt), clock.closed(attempt)
         if previous is not None and start > previous:
             row.waits.append((previous, start))
         took = "open" if not attempt.closed_event else _duration(end - start, clock.events)
-        tip = f"{instance.instance_id} attempt {attempt.number}: {attempt.outcome.replace('_', ' ')}, {took}"
+        tip = f"{key} attempt {attempt.number}: {attempt.outcome.replace('_', ' ')}, {took}"
         row.bars.append(_Bar(start, end, attempt.outcome, tip))
         previous = end
-    waiting = instance.timer == "open" and instance.timer_attempt == instance.attempts and not instance.open
     if previous is not None and waiting and clock.end > previous:
         row.waits.append((previous, clock.end))  # a retry timer that has not fired yet
 
@@ -291,10 +306,9 @@ def _critical_path(plan: FlowPlan, execution: Execution, clock: _Clock) -> set[s
     latest-ending instance of the activities it `requires` (for a revert: the latest that ended
     before it was first scheduled)."""
     spans: dict[str, tuple[float, int, float]] = {}
-    for key, instance in execution.instances.items():
-        if instance.history:
-            last = instance.history[-1]
-            spans[key] = (clock.closed(last), last.closed_event, clock.scheduled(instance.history[0]))
+    for key, (attempts, _) in _tracks(execution).items():
+        last = attempts[-1]
+        spans[key] = (clock.closed(last), last.closed_event, clock.scheduled(attempts[0]))
     if not spans:
         return set()
     requires = {a.name: set(a.requires) for a in plan.activities}

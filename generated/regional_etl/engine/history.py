@@ -141,6 +141,18 @@ class Child:
     timer: str = ""
     timer_attempt: int = 0
     closed_event: int = 0
+    # Every start so far, oldest first, as an Instance's attempts: what `timeline` shows.
+    history: list[Attempt] = field(default_factory=list)
+
+
+# How a child execution's closing event ends its bar in a timeline.
+_CHILD_OUTCOMES = {
+    "ChildWorkflowExecutionCompleted": "completed",
+    "ChildWorkflowExecutionFailed": "failed",
+    "ChildWorkflowExecutionTimedOut": "timed_out",
+    "ChildWorkflowExecutionCanceled": "canceled",
+    "ChildWorkflowExecutionTerminated": "canceled",
+}
 
 
 @dataclass
@@ -292,9 +304,15 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
                 continue  # a repeated event: the first one stands
             if kind == "ChildWorkflowExecutionStarted":
                 child.started = True
+                if child.history:
+                    child.history[-1].started_at = event.get("eventTimestamp")
                 continue
             child.open = False
             child.closed_event = int(event.get("eventId", position + 1))
+            if child.history:
+                record = child.history[-1]
+                record.closed_at, record.closed_event = event.get("eventTimestamp"), child.closed_event
+                record.outcome = _CHILD_OUTCOMES[kind]
             child.error = _child_error(kind, attributes)
             if child.error is None:
                 child.completed = True
@@ -313,6 +331,8 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
                 child.open = True
                 child.started = False
                 child.error = None
+                event_id = int(event.get("eventId", position + 1))
+                child.history.append(Attempt(child.attempts, event.get("eventTimestamp"), event_id))
             child.workflow_id = str(attributes.get("workflowId", ""))
             by_initiated[int(event.get("eventId", position + 1))] = (child, child.attempts)
         elif kind == "StartChildWorkflowExecutionFailed":
@@ -335,6 +355,11 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
             cause = str(attributes.get("cause", "UNKNOWN"))
             child.error = Error("start_failed", cause, f"could not be started: {cause}")
             child.closed_event = int(event.get("eventId", position + 1))
+            at = event.get("eventTimestamp")
+            if not (child.history and child.history[-1].number == child.attempts):
+                child.history.append(Attempt(child.attempts, at, child.closed_event))
+            record = child.history[-1]
+            record.closed_at, record.closed_event, record.outcome = at, child.closed_event, "schedule_failed"
         elif kind == "WorkflowExecutionStarted":
             execution.started = True
             execution.input = attributes.get("input")
