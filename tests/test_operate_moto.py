@@ -309,3 +309,75 @@ def test_no_credentials_is_one_line(
         code, out, err = run(main, ["--workflow-id", "order-1", *extra], capsys)
         assert (code, out) == (1, "")
         assert err.count("\n") == 1 and ": error: " in err and "Traceback" not in err
+
+
+def test_list_shows_open_executions_and_closed_ones_when_asked(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    done = start(env, "order-done")
+    drive(env, done, workers(env), workflow_id="order-done")
+    running = start(env, "order-running")
+    code, out, err = run(order_flow.status.main, ["--list", "--json"], capsys)
+    assert (code, err) == (0, "")
+    assert [(e["workflow_id"], e["run_id"], e["status"]) for e in json.loads(out)] == [
+        ("order-running", running, "OPEN")
+    ]
+    code, out, err = run(order_flow.status.main, ["--list", "--closed-since", "1d"], capsys)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines] == ["OPEN", "COMPLETED"]
+    assert lines[0].endswith(f"order-running  {running}") and lines[1].endswith(f"order-done  {done}")
+
+
+def test_watch_waits_for_the_close_and_exits_by_its_outcome(
+    env: Env, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from order_flow.engine import entry
+
+    start(env)
+    decider = DeciderLoop(PLAN, env.client, identity="decider")
+    polls = workers(env, close_order=close_order_breaks)
+    looks = []
+
+    def one_round(seconds: float) -> None:
+        # Instead of sleeping between looks, move the execution on.
+        looks.append(seconds)
+        busy = decider.poll_once()
+        for worker in polls:
+            busy = any([worker.poll_once(t) for t in worker.task_lists]) or busy
+        if not busy:
+            env.clock.fire_next()
+
+    monkeypatch.setattr(entry.time, "sleep", one_round)
+    code, out, err = run(order_flow.status.main, ["--workflow-id", "order-1", "--watch", "--json"], capsys)
+    assert (code, err) == (1, "")
+    assert json.loads(out)["status"] == "FAILED" and len(looks) > 5
+
+
+def test_starter_wait_shows_instances_done_on_a_terminal(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import threading
+
+    from order_flow.engine import entry
+
+    run_id = start(env)
+    decider = DeciderLoop(PLAN, env.client, identity="decider")
+    polls = workers(env)
+
+    class Rounds(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            busy = decider.poll_once()
+            for worker in polls:
+                busy = any([worker.poll_once(t) for t in worker.task_lists]) or busy
+            return False
+
+    show = entry._progress_line(PLAN, env.client, PLAN.domain, "order-1", run_id)
+    status, _ = entry.wait_for_close(env.client, PLAN.domain, "order-1", run_id, 0, Rounds(), show)
+    assert status == "COMPLETED"
+    shown = capsys.readouterr().err.split("\r")[1:]
+    assert shown[0] == "0/9 instances done"
+    done = [int(line.split("/")[0]) for line in shown]
+    assert (
+        done == sorted(done) and done[-1] >= 8 and all(line.endswith("/9 instances done") for line in shown)
+    )

@@ -302,5 +302,7 @@ def test_a_task_list_another_registered_version_uses_is_warned_of(swf: Any, tmp_
     # Once the old version is deprecated (drained), nothing is left to warn of.
     swf.deprecate_workflow_type(domain="dev", workflowType={"name": "country_flow", "version": "1.0"})
     for n in (1, 2, 3):
-        swf.deprecate_activity_type(domain="dev", activityType={"name": f"country_flow.activity_{n}", "version": "1.0"})
+        swf.deprecate_activity_type(
+            domain="dev", activityType={"name": f"country_flow.activity_{n}", "version": "1.0"}
+        )
     assert register(two, swf).warnings == 0

@@ -90,10 +90,11 @@ class Listed:
 
 
 def list_executions(
-    client: SWFClient, domain: str, workflow_type: str, closed_since: datetime.datetime | None
+    client: SWFClient, domain: str, workflow_type: str, version: str, closed_since: datetime.datetime | None
 ) -> list[Listed]:
-    """This workflow type's open executions (and those closed since `closed_since`), newest first."""
-    found = _executions(client, domain, workflow_type, closed_since)
+    """This workflow type's (name and version) open executions, and those closed since
+    `closed_since`, open first then newest first."""
+    found = _executions(client, domain, workflow_type, closed_since, version=version)
     return sorted(found, key=lambda e: (e.status != "OPEN", -e.started.timestamp(), e.workflow_id))
 
 
@@ -103,13 +104,14 @@ def _executions(
     workflow_type: str,
     closed_since: datetime.datetime | None,
     workflow_id: str | None = None,
+    version: str = "",
 ) -> list[Listed]:
     # SWF takes one filter of execution, type, tag or status: by id when one is asked for.
     base: dict[str, Any] = {"domain": domain}
     if workflow_id is not None:
         base["executionFilter"] = {"workflowId": workflow_id}
     else:
-        base["typeFilter"] = {"name": workflow_type}
+        base["typeFilter"] = {"name": workflow_type, "version": version}
     found: list[Listed] = []
     calls: list[tuple[str, dict[str, Any]]] = [
         ("list_open_workflow_executions", {**base, "startTimeFilter": {"oldestDate": _EPOCH}})

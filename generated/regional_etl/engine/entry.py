@@ -220,8 +220,13 @@ def starter_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     print(json.dumps({"workflowId": workflow_id, "runId": run_id}), flush=True)
     if not args.wait:
         return EXIT_OK
+    domain = args.domain or plan.domain
+    # On a terminal, the instances done so far, redrawn in place on one line.
+    shown = _progress_line(plan, client, domain, workflow_id, run_id) if sys.stderr.isatty() else None
     try:
-        status, closing = wait_for_close(client, args.domain or plan.domain, workflow_id, run_id)
+        status, closing = wait_for_close(client, domain, workflow_id, run_id, WAIT_INTERVAL, None, shown)
+        if shown is not None:
+            print(file=sys.stderr)
         result = closing.get("result")
         result = (
             payloads.resolve(result, "the workflow result") if status == "COMPLETED" and result else result
@@ -235,6 +240,20 @@ def starter_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     why = closing.get("reason") or closing.get("timeoutType") or closing.get("details") or ""
     print(f"{status}: {why}" if why else status, file=sys.stderr)
     return EXIT_FAILED
+
+
+def _progress_line(
+    plan: FlowPlan, client: SWFClient, domain: str, workflow_id: str, run_id: str
+) -> Callable[[], None]:
+    def show() -> None:
+        try:
+            done, total = execution_status(plan, client, domain, workflow_id, run_id).progress()
+        except (NotFound, ClientError, BotoCoreError):
+            return  # the next look tries again; waiting for the close is what matters
+        sys.stderr.write(f"\r{done}/{total} instances done")
+        sys.stderr.flush()
+
+    return show
 
 
 # Closing events of an execution, and the key of their attributes.
@@ -258,8 +277,11 @@ def wait_for_close(
     run_id: str,
     interval: float = WAIT_INTERVAL,
     stop: threading.Event | None = None,
+    progress: Callable[[], None] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Poll every `interval` seconds until the execution closes; (close status, closing event's attributes)."""
+    """Poll every `interval` seconds until the execution closes; (close status, closing event's attributes).
+
+    `progress` is called after each look that finds it still open."""
     execution: dict[str, str] = {"workflowId": workflow_id, "runId": run_id}
     stop = stop or threading.Event()
     while True:
@@ -267,6 +289,8 @@ def wait_for_close(
         if info["executionInfo"]["executionStatus"] == "CLOSED":
             status = str(info["executionInfo"].get("closeStatus", "CLOSED"))
             break
+        if progress is not None:
+            progress()
         stop.wait(interval)
     # The closing event is the newest: first with reverseOrder. An endpoint that ignores
     # reverseOrder is read to the end instead.
@@ -370,7 +394,7 @@ def _list(plan: FlowPlan, client: SWFClient, domain: str, args: argparse.Namespa
     since = None
     if args.closed_since is not None:
         since = datetime.datetime.now(datetime.UTC) - args.closed_since
-    found = list_executions(client, domain, plan.workflow, since)
+    found = list_executions(client, domain, plan.workflow, plan.version, since)
     if args.json:
         rows = [
             {
