@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import logs
+from . import logs, operate
 from .handlers import HandlerError, check_imports
 from .limits import MAX_REASON
 from .localmain import (
@@ -366,7 +366,7 @@ def status_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
         client = _client(args)
         if args.list:
             return _list(plan, client, domain, args)
-        run_id = args.run_id or latest_run(client, domain, plan.workflow, args.workflow_id)
+        run_id = args.run_id or latest_run(client, domain, plan.workflow, plan.version, args.workflow_id)
         found = execution_status(plan, client, domain, args.workflow_id, run_id)
         on_terminal = sys.stdout.isatty() and not args.json
         while args.watch and found.status == "OPEN":
@@ -422,11 +422,8 @@ def cancel_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     parser.add_argument("--run-id", help="the run (default: the open run of the workflow id)")
     args = parser.parse_args(argv)
     _logging(args)
-    request: dict[str, Any] = {"domain": args.domain or plan.domain, "workflowId": args.workflow_id}
-    if args.run_id:
-        request["runId"] = args.run_id
     try:
-        _client(args).request_cancel_workflow_execution(**request)
+        operate.cancel(_client(args), args.domain or plan.domain, args.workflow_id, args.run_id)
     except (ClientError, BotoCoreError) as error:
         return _operator_error(prog, error)
     print(f"cancellation requested: {args.workflow_id}; the decider closes it as CANCELED")
@@ -442,15 +439,10 @@ def terminate_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int
     if len(args.reason) > MAX_REASON:
         parser.error(f"--reason is {len(args.reason)} characters; SWF keeps at most {MAX_REASON}")
     _logging(args)
-    request: dict[str, Any] = {
-        "domain": args.domain or plan.domain,
-        "workflowId": args.workflow_id,
-        "reason": args.reason,
-    }
-    if args.run_id:
-        request["runId"] = args.run_id
     try:
-        _client(args).terminate_workflow_execution(**request)
+        operate.terminate(
+            _client(args), args.domain or plan.domain, args.workflow_id, args.run_id, args.reason
+        )
     except (ClientError, BotoCoreError) as error:
         return _operator_error(prog, error)
     print(f"terminated: {args.workflow_id}")

@@ -51,9 +51,12 @@ def read_events(client: SWFClient, domain: str, workflow_id: str, run_id: str) -
     return events
 
 
-def latest_run(client: SWFClient, domain: str, workflow_type: str, workflow_id: str) -> str:
-    """The run id of the newest execution with this workflow id (open first: at most one is)."""
-    found = _executions(client, domain, workflow_type, closed_since=_EPOCH, workflow_id=workflow_id)
+def latest_run(client: SWFClient, domain: str, workflow_type: str, version: str, workflow_id: str) -> str:
+    """The run id of the newest execution of this type with this workflow id: the open one (SWF
+    keeps at most one open per id), else the newest closed one still kept."""
+    found = _executions(client, domain, workflow_type, None, workflow_id, version)
+    if not found:
+        found = _executions(client, domain, workflow_type, _EPOCH, workflow_id, version)
     if not found:
         raise NotFound(f"no execution with workflow id {workflow_id!r} in domain {domain!r}")
     return max(found, key=lambda e: (e.status == "OPEN", e.started)).run_id
@@ -106,27 +109,24 @@ def _executions(
     workflow_id: str | None = None,
     version: str = "",
 ) -> list[Listed]:
-    # SWF takes one filter of execution, type, tag or status: by id when one is asked for.
-    base: dict[str, Any] = {"domain": domain}
-    if workflow_id is not None:
-        base["executionFilter"] = {"workflowId": workflow_id}
-    else:
-        base["typeFilter"] = {"name": workflow_type, "version": version}
+    # Always by type, never by execution (SWF takes one filter): the operator's IAM policy
+    # may list this workflow type only (swf:typeFilter.name and .version), so a workflow id is
+    # looked for among the type's executions.
+    base: dict[str, Any] = {"domain": domain, "typeFilter": {"name": workflow_type, "version": version}}
     found: list[Listed] = []
-    calls: list[tuple[str, dict[str, Any]]] = [
-        ("list_open_workflow_executions", {**base, "startTimeFilter": {"oldestDate": _EPOCH}})
-    ]
+    requests: list[dict[str, Any]] = [{**base, "startTimeFilter": {"oldestDate": _EPOCH}}]
     if closed_since is not None:
-        calls.append(
-            ("list_closed_workflow_executions", {**base, "closeTimeFilter": {"oldestDate": closed_since}})
-        )
-    for method, request in calls:
+        requests.append({**base, "closeTimeFilter": {"oldestDate": closed_since}})
+    for request in requests:
         while True:
-            page = getattr(client, method)(**request)
+            if "closeTimeFilter" in request:
+                page: Any = client.list_closed_workflow_executions(**request)
+            else:
+                page = client.list_open_workflow_executions(**request)
             for info in page.get("executionInfos", []):
                 execution = info["execution"]
                 if workflow_id is not None and execution["workflowId"] != workflow_id:
-                    continue  # an endpoint that ignores the filter (moto)
+                    continue
                 found.append(
                     Listed(
                         execution["workflowId"],
@@ -145,3 +145,21 @@ def _executions(
                 break
             request["nextPageToken"] = token
     return found
+
+
+def cancel(client: SWFClient, domain: str, workflow_id: str, run_id: str | None) -> None:
+    """Request the cancellation of an execution (its open run when `run_id` is None)."""
+    if run_id:
+        client.request_cancel_workflow_execution(domain=domain, workflowId=workflow_id, runId=run_id)
+    else:
+        client.request_cancel_workflow_execution(domain=domain, workflowId=workflow_id)
+
+
+def terminate(client: SWFClient, domain: str, workflow_id: str, run_id: str | None, reason: str) -> None:
+    """Terminate an execution at once (its open run when `run_id` is None); its child policy applies."""
+    if run_id:
+        client.terminate_workflow_execution(
+            domain=domain, workflowId=workflow_id, runId=run_id, reason=reason
+        )
+    else:
+        client.terminate_workflow_execution(domain=domain, workflowId=workflow_id, reason=reason)
