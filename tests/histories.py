@@ -14,6 +14,7 @@ after `a#2` (attempt 2 of `a`) is scheduled, `h.failed("a")` fails it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import pathlib
@@ -24,7 +25,17 @@ from flowgen.compiler import compile_spec
 from flowgen.plan import build_plan
 from flowgen.runtime.decider import decide
 from flowgen.runtime.ids import split_attempt_id
-from flowgen.runtime.plan import FlowPlan
+from flowgen.runtime.plan import (
+    EACH,
+    INPUT,
+    ITEM,
+    SHARD_INPUT,
+    SHARD_RESULT,
+    FlowPlan,
+    Generator,
+    Source,
+    TypeRef,
+)
 
 EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
@@ -45,13 +56,48 @@ def plan_from(text: str) -> FlowPlan:
     return _PLANS[text]
 
 
+def sharded(plan: FlowPlan, name: str, shard_size: int) -> FlowPlan:
+    """`plan` with activity `name` sharded by hand, `shard_size` instances a shard, as the
+    compiler's plan stage builds it (docs: the shard plan)."""
+    activity = dataclasses.replace(plan.activity(name), shard_size=shard_size)
+    anything = TypeRef("any")
+    inner = dataclasses.replace(
+        activity,
+        requires=(),
+        generators=(Generator("item", "source", anything, Source(INPUT, SHARD_INPUT)),),
+        inputs=tuple((key, Source(ITEM, "item", key)) for key, _ in activity.inputs),
+        max_items=shard_size,
+        max_concurrency=activity.shard_share,
+        shard_size=None,
+    )
+    shard = dataclasses.replace(
+        plan,
+        workflow=f"{plan.workflow}.{name}",
+        tags=(),
+        input=((SHARD_INPUT, TypeRef("list", anything)),),
+        result=((SHARD_RESULT, Source(EACH, name)),),
+        result_types=((SHARD_RESULT, TypeRef("list", anything)),),
+        activities=(inner,),
+        shards=(),
+    )
+    activities = tuple(activity if a.name == name else a for a in plan.activities)
+    return dataclasses.replace(plan, activities=activities, shards=plan.shards + (shard,))
+
+
 def attributes_key(kind: str, suffix: str = "EventAttributes") -> str:
     return kind[0].lower() + kind[1:] + suffix
 
 
 class History:
+    # The execution's workflow id, which `decide` derives shard ids from.
+    workflow_id = "wf-1"
+
     def __init__(self, workflow_input: Any = None, raw_input: str | None = None) -> None:
         self.events: list[dict[str, Any]] = []
+        # (activity, shard) -> its latest StartChildWorkflowExecutionInitiated, and its workflow id.
+        self.initiated: dict[tuple[str, int], int] = {}
+        self.child_ids: dict[tuple[str, int], str] = {}
+        self.child_started: dict[tuple[str, int], int] = {}
         # Activity id, and instance id -> its latest ActivityTaskScheduled.
         self.scheduled: dict[str, int] = {}
         self.started: dict[str, int] = {}
@@ -119,6 +165,8 @@ class History:
                 self.timer_canceled(attributes["timerId"], completed)
             elif kind == "RequestCancelActivityTask":
                 self.activity_cancel_requested(attributes["activityId"], completed)
+            elif kind == "StartChildWorkflowExecution":
+                self.child_initiated(attributes, completed)
             else:
                 self.add(
                     {
@@ -133,7 +181,7 @@ class History:
     def step(self, plan: FlowPlan) -> list[dict[str, Any]]:
         """A decision task: scheduled, started, decided and responded to. Returns the decisions."""
         self.decision_task()
-        decisions = decide(plan, self.events)
+        decisions = decide(plan, self.events, self.workflow_id)
         self.respond(decisions)
         return decisions
 
@@ -243,6 +291,83 @@ class History:
             "StartTimerFailed", timerId=timer_id, cause=cause, decisionTaskCompletedEventId=self.last_id
         )
 
+    # -- child workflow executions (shards) -------------------------------------------------------
+
+    def child_initiated(self, decision: dict[str, Any], completed: int = 0) -> int:
+        """StartChildWorkflowExecutionInitiated for a StartChildWorkflowExecution's attributes."""
+        control = json.loads(decision["control"])
+        key = (control["activity"], control["shard"])
+        event_id = self.add(
+            "StartChildWorkflowExecutionInitiated",
+            decisionTaskCompletedEventId=completed or self.last_id,
+            **decision,
+        )
+        self.initiated[key] = event_id
+        self.child_ids[key] = decision["workflowId"]
+        return event_id
+
+    def _child(self, activity: str, shard: int) -> dict[str, Any]:
+        key = (activity, shard)
+        return {
+            "workflowExecution": {"workflowId": self.child_ids[key], "runId": f"run-{self.initiated[key]}"},
+            "workflowType": {"name": f"w.{activity}", "version": "1"},
+            "initiatedEventId": self.initiated[key],
+        }
+
+    def child_start(self, activity: str, shard: int) -> int:
+        event_id = self.add("ChildWorkflowExecutionStarted", **self._child(activity, shard))
+        self.child_started[(activity, shard)] = event_id
+        return event_id
+
+    def _child_closing(self, activity: str, shard: int) -> dict[str, Any]:
+        if (activity, shard) not in self.child_started or self.child_started[
+            (activity, shard)
+        ] < self.initiated[(activity, shard)]:
+            self.child_start(activity, shard)
+        return {**self._child(activity, shard), "startedEventId": self.child_started[(activity, shard)]}
+
+    def child_completed(
+        self, activity: str, shard: int, results: list[Any] | None = None, raw: str | None = None
+    ) -> int:
+        text = raw if raw is not None else json.dumps({SHARD_RESULT: results})
+        return self.add(
+            "ChildWorkflowExecutionCompleted", result=text, **self._child_closing(activity, shard)
+        )
+
+    def child_failed(self, activity: str, shard: int, reason: str = "x-0 failed", details: str = "{}") -> int:
+        return self.add(
+            "ChildWorkflowExecutionFailed",
+            reason=reason,
+            details=details,
+            **self._child_closing(activity, shard),
+        )
+
+    def child_timed_out(self, activity: str, shard: int, timeout_type: str = "START_TO_CLOSE") -> int:
+        return self.add(
+            "ChildWorkflowExecutionTimedOut", timeoutType=timeout_type, **self._child_closing(activity, shard)
+        )
+
+    def child_canceled(self, activity: str, shard: int) -> int:
+        return self.add(
+            "ChildWorkflowExecutionCanceled", details="asked", **self._child_closing(activity, shard)
+        )
+
+    def child_terminated(self, activity: str, shard: int) -> int:
+        return self.add("ChildWorkflowExecutionTerminated", **self._child_closing(activity, shard))
+
+    def child_start_failed(self, activity: str, shard: int, cause: str) -> int:
+        """The last start of the shard failed (SWF records it after the initiated event)."""
+        key = (activity, shard)
+        return self.add(
+            "StartChildWorkflowExecutionFailed",
+            workflowType={"name": f"w.{activity}", "version": "1"},
+            cause=cause,
+            workflowId=self.child_ids[key],
+            initiatedEventId=self.initiated[key],
+            decisionTaskCompletedEventId=self.last_id,
+            control=json.dumps({"activity": activity, "shard": shard}),
+        )
+
     def cancel_requested(self) -> int:
         return self.add("WorkflowExecutionCancelRequested", cause="CHILD_POLICY_APPLIED")
 
@@ -273,6 +398,8 @@ def summary(decision: dict[str, Any]) -> str:
         return f"fail {a['reason']}"
     if kind == "CancelWorkflowExecution":
         return "cancel-workflow"
+    if kind == "StartChildWorkflowExecution":
+        return f"start-child {a['workflowId']}"
     return kind
 
 

@@ -20,7 +20,7 @@ from flowgen.runtime.decider import decide, retry_wait
 from flowgen.runtime.ids import attempt_id, split_attempt_id
 from flowgen.runtime.limits import MAX_DECISIONS, MAX_RESPONSE_BYTES
 from flowgen.runtime.plan import FlowPlan, RetryPolicy
-from tests.histories import History, attributes, inputs_by_id, plan_from, summaries, task_input
+from tests.histories import History, attributes, inputs_by_id, plan_from, sharded, summaries, task_input
 
 Decisions = list[dict[str, Any]]
 
@@ -411,6 +411,8 @@ class Case:
     expect: list[str] | Callable[[Decisions, History], None]
     input: Any = None
     raw_input: str | None = None
+    # (activity, shard size): the case's plan with that activity sharded.
+    shard: tuple[str, int] | None = None
 
 
 CASES: list[Case] = []
@@ -422,11 +424,12 @@ def case(
     input: Any = None,
     raw_input: str | None = None,
     name: str = "",
+    shard: tuple[str, int] | None = None,
 ) -> Callable[[Callable[[History, FlowPlan], None]], Callable[[History, FlowPlan], None]]:
     """Registers the decorated history in CASES, named after the function."""
 
     def register(history: Callable[[History, FlowPlan], None]) -> Callable[[History, FlowPlan], None]:
-        CASES.append(Case(name or history.__name__, spec_text, history, expect, input, raw_input))
+        CASES.append(Case(name or history.__name__, spec_text, history, expect, input, raw_input, shard))
         return history
 
     return register
@@ -1373,14 +1376,244 @@ def reverts_keep_to_max_concurrency(h: History, plan: FlowPlan) -> None:
     h.completed("c-0.revert")
 
 
+# -- shards: a sharded activity's instances in child workflow executions ---------------------------
+
+
+# Five instances, two a shard (shards 0-1, 2-3, 4); four open at once: two shards of two.
+def shards_spec(extra: str = "") -> str:
+    return spec(
+        f"""
+fan:
+  handler: "{H}:fan"
+  generators: {{i: {{range: [0, 5]}}}}
+  max_concurrency: 4
+  inputs: {{i: generator.i}}
+  outputs: {{v: int}}{extra}
+after: {{handler: "{H}:after", requires: [fan], inputs: {{vs: "fan[*].v"}}, outputs: {{y: int}}}}
+""",
+        result="{vs: 'fan[*].v', y: after.y}",
+    )
+
+
+SHARDS = shards_spec()
+SHARDS_CONTINUE = shards_spec("\n  on_failure: continue")
+FAN = ("fan", 2)
+
+
+def _first_shards(decisions: Decisions, h: History) -> None:
+    assert summaries(decisions) == ["start-child wf-1.fan.0", "start-child wf-1.fan.1"]
+    first = attributes(decisions[0])
+    assert first["workflowType"] == {"name": "w.fan", "version": "1"}
+    assert json.loads(first["input"]) == {"items": [{"i": 0}, {"i": 1}]}
+    assert json.loads(attributes(decisions[1])["input"]) == {"items": [{"i": 2}, {"i": 3}]}
+    assert json.loads(first["control"]) == {"activity": "fan", "shard": 0}
+    assert first["taskList"] == {"name": "w-v1"} and first["childPolicy"] == "TERMINATE"
+    assert first["executionStartToCloseTimeout"] == str(365 * 86400)
+
+
+@case(SHARDS, _first_shards, shard=FAN)
+def shards_start_within_max_concurrency_across_shards(h: History, plan: FlowPlan) -> None:
+    pass
+
+
+@case(SHARDS, ["schedule fan-0", "schedule fan-1", "schedule fan-2", "schedule fan-3"], shard=("fan", 5))
+def a_run_no_larger_than_one_shard_runs_in_the_workflow_itself(h: History, plan: FlowPlan) -> None:
+    pass
+
+
+@case(SHARDS, [], shard=FAN)
+def shards_initiated_wait(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+
+
+@case(SHARDS, [], shard=FAN)
+def shards_started_wait(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_start("fan", 0)
+    h.child_start("fan", 1)
+
+
+@case(SHARDS, ["start-child wf-1.fan.2"], shard=FAN)
+def shard_completed_makes_room_for_the_next(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_completed("fan", 1, [{"v": 20}, {"v": 30}])
+
+
+def _in_order(decisions: Decisions, h: History) -> None:
+    assert inputs_by_id(decisions) == {"after": {"vs": [0, 10, 20, 30, 40]}}
+
+
+@case(SHARDS, _in_order, shard=FAN)
+def shard_results_are_concatenated_in_shard_order(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_completed("fan", 1, [{"v": 20}, {"v": 30}])
+    assert summaries(h.step(plan)) == ["start-child wf-1.fan.2"]
+    h.child_completed("fan", 2, [{"v": 40}])
+    assert h.step(plan) == []
+    h.child_completed("fan", 0, [{"v": 0}, {"v": 10}])
+
+
+@case(SHARDS, ['complete {"vs":[0,10,20,30,40],"y":7}'], shard=FAN)
+def sharded_flow_completes_with_every_result(h: History, plan: FlowPlan) -> None:
+    shard_results_are_concatenated_in_shard_order(h, plan)
+    h.step(plan)
+    h.completed("after", {"y": 7})
+
+
+def _shard_failed(decisions: Decisions, h: History) -> None:
+    reason, details = failure(decisions)
+    assert (
+        reason == 'fan shard 1 (instances 2 to 3) failed: fan-1 (item={"i":3}) failed after 1 attempt: boom'
+    )
+    assert details["activity"] == "fan" and details["shard"] == 1 and details["instances"] == [2, 3]
+    assert details["workflow_id"] == "wf-1.fan.1" and details["details"] == "trace"
+
+
+@case(SHARDS, _shard_failed, shard=FAN)
+def shard_failed_fails_the_activity(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_failed("fan", 1, 'fan-1 (item={"i":3}) failed after 1 attempt: boom', "trace")
+
+
+@case(SHARDS, ["fail fan shard 0 (instances 0 to 1) timed out (START_TO_CLOSE)"], shard=FAN)
+def shard_timed_out_fails_the_activity(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_timed_out("fan", 0)
+
+
+@case(SHARDS, ["fail fan shard 0 (instances 0 to 1) canceled"], shard=FAN)
+def shard_canceled_fails_the_activity(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_canceled("fan", 0)
+
+
+@case(SHARDS, ["fail fan shard 1 (instances 2 to 3) terminated"], shard=FAN)
+def shard_terminated_fails_the_activity(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_terminated("fan", 1)
+
+
+@case(SHARDS, ["timer restart-1-0-fan 2", "start-child wf-1.fan.2"], shard=FAN)
+def shard_start_failed_with_a_passing_cause_waits_to_start_again(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_start_failed("fan", 0, "CHILD_CREATION_RATE_EXCEEDED")
+
+
+@case(SHARDS, ["start-child wf-1.fan.0"], shard=FAN)
+def shard_starts_again_when_its_wait_is_over(h: History, plan: FlowPlan) -> None:
+    shard_start_failed_with_a_passing_cause_waits_to_start_again(h, plan)
+    h.step(plan)
+    h.child_completed("fan", 1, [{"v": 20}, {"v": 30}])
+    h.fired("restart-1-0-fan")
+
+
+@case(
+    SHARDS,
+    [
+        "fail fan shard 0 (instances 0 to 1) could not be started (OPEN_CHILDREN_LIMIT_EXCEEDED) after 5 starts"
+    ],
+    shard=FAN,
+)
+def shard_starts_are_bounded(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_completed("fan", 1, [{"v": 20}, {"v": 30}])
+    h.step(plan)
+    h.child_completed("fan", 2, [{"v": 40}])
+    for attempt in range(1, 5):
+        h.child_start_failed("fan", 0, "OPEN_CHILDREN_LIMIT_EXCEEDED")
+        h.step(plan)
+        h.fired(f"restart-{attempt}-0-fan")
+        assert summaries(h.step(plan)) == ["start-child wf-1.fan.0"]
+    h.child_start_failed("fan", 0, "OPEN_CHILDREN_LIMIT_EXCEEDED")
+
+
+@case(
+    SHARDS,
+    ["fail fan shard 0 (instances 0 to 1) could not be started (WORKFLOW_TYPE_DOES_NOT_EXIST) after 1 start"],
+    shard=FAN,
+)
+def shard_start_failed_with_a_final_cause_fails(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_start_failed("fan", 0, "WORKFLOW_TYPE_DOES_NOT_EXIST")
+
+
+@case(SHARDS_CONTINUE, lambda d, h: _continued(d), shard=FAN)
+def shard_failed_under_on_failure_continue_gives_none_for_its_instances(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_completed("fan", 0, [{"v": 0}, None])  # the child's own instance failed under continue
+    h.child_terminated("fan", 1)
+    h.step(plan)
+    h.child_completed("fan", 2, [{"v": 40}])
+
+
+def _continued(decisions: Decisions) -> None:
+    assert inputs_by_id(decisions) == {"after": {"vs": [0, None, None, None, 40]}}
+
+
+def _bad_result(decisions: Decisions, h: History) -> None:
+    reason, _ = failure(decisions)
+    assert reason.startswith("OutputError: the result of fan shard 0 (instances 0 to 1) must be")
+
+
+@case(SHARDS, _bad_result, shard=FAN)
+def shard_result_of_the_wrong_length_fails_it(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_completed("fan", 0, [{"v": 0}])
+    h.child_completed("fan", 1, [{"v": 20}, {"v": 30}])
+    h.step(plan)
+    h.child_completed("fan", 2, [{"v": 40}])
+
+
+@case(
+    SHARDS,
+    lambda d, h: _invalid(d, "event 8 (ChildWorkflowExecutionCompleted) is for initiated event 3"),
+    shard=FAN,
+)
+def child_event_for_an_unknown_start_is_an_invalid_history(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_completed("fan", 0, [{"v": 0}, {"v": 10}])
+    h.events[-1]["childWorkflowExecutionCompletedEventAttributes"]["initiatedEventId"] = 3
+
+
+def _invalid(decisions: Decisions, start: str) -> None:
+    reason, _ = failure(decisions)
+    assert reason.startswith(f"invalid history: {start}"), reason
+
+
+@case(SHARDS, ["start-child wf-1.fan.2"], shard=FAN)
+def repeated_child_close_counts_once(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.child_completed("fan", 0, [{"v": 0}, {"v": 10}])
+    h.child_failed("fan", 0)  # a second close of the same start: the first stands
+
+
+@case(SHARDS, ["cancel-workflow"], shard=FAN)
+def cancel_request_leaves_shards_to_the_child_policy(h: History, plan: FlowPlan) -> None:
+    h.step(plan)
+    h.cancel_requested()
+
+
+def _long_id(decisions: Decisions, h: History) -> None:
+    ids = [attributes(d)["workflowId"] for d in decisions]
+    assert len(ids) == 2 and all(len(i) <= 256 for i in ids) and len(set(ids)) == 2
+    assert all(i.startswith("p" * 200) and ".fan." in i for i in ids)
+
+
+@case(SHARDS, _long_id, shard=FAN)
+def shard_ids_fit_within_256_characters(h: History, plan: FlowPlan) -> None:
+    h.workflow_id = "p" * 256
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_decider(case: Case) -> None:
     plan = plan_from(case.spec)
+    if case.shard is not None:
+        plan = sharded(plan, *case.shard)
     h = History(case.input, case.raw_input)
     case.history(h, plan)
     h.decision_task()
-    decisions = decide(plan, h.events)
-    assert decide(plan, h.events) == decisions, "decide is not deterministic"
+    decisions = decide(plan, h.events, h.workflow_id)
+    assert decide(plan, h.events, h.workflow_id) == decisions, "decide is not deterministic"
     if callable(case.expect):
         case.expect(decisions, h)
     else:
@@ -1390,6 +1623,20 @@ def test_decider(case: Case) -> None:
 def test_there_is_a_case_per_behaviour() -> None:
     assert len(CASES) >= 45
     assert len({c.name for c in CASES}) == len(CASES)
+
+
+def test_shard_plan_runs_its_items_and_returns_their_outputs_in_order() -> None:
+    """The shard plan is decided by the same `decide`: its instances' inputs come from its input
+    items, failures are retried as the activity says, and its result lists every output."""
+    plan = sharded(plan_from(shards_spec("\n  retry: 1")), *FAN)
+    shard = plan.shards[0]
+    h = History({"items": [{"i": 2}, {"i": 3}]})
+    assert inputs_by_id(h.step(shard)) == {"fan-0": {"i": 2}, "fan-1": {"i": 3}}
+    h.failed("fan-1")
+    h.completed("fan-0", {"v": 20})
+    assert summaries(h.step(shard)) == ["schedule fan-1#2"]
+    h.completed("fan-1#2", {"v": 30})
+    assert summaries(h.step(shard)) == ['complete {"results":[{"v":20},{"v":30}]}']
 
 
 @pytest.mark.parametrize(

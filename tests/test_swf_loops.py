@@ -25,6 +25,7 @@ import moto.swf.models
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
+from histories import sharded
 from moto import mock_aws
 from moto_swf import ROOT
 from swf_support import (
@@ -250,7 +251,7 @@ def test_a_decide_that_raises_leaves_the_task_uncompleted(
     plan = country_plan()
     run_id = start(swf, plan, SMALL_INPUT)
 
-    def broken(plan: FlowPlan, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def broken(plan: FlowPlan, events: list[dict[str, Any]], workflow_id: str = "") -> list[dict[str, Any]]:
         raise RuntimeError("a bug in decide")
 
     monkeypatch.setattr(polling, "decide", broken)
@@ -276,6 +277,37 @@ def test_decider_leaves_tasks_of_another_workflow_version_alone(
     with caplog.at_level(logging.ERROR, logger="flowgen.runtime.polling"):
         assert DeciderLoop(other, swf).poll_once() is True
     assert "country_flow 1.0 reached the decider of country_flow 2.0" in caplog.text
+
+
+@pytest.mark.usefixtures("no_sleep")
+def test_decider_decides_shard_workflow_types_with_their_plans(swf: Any) -> None:
+    """One decider serves the workflow and its shards: each task goes to the plan its type names."""
+    plan = sharded(country_plan(), "activity_2", 2)
+    shard = plan.shards[0]
+    swf.register_workflow_type(
+        domain=plan.domain,
+        name=shard.workflow,
+        version=shard.version,
+        defaultTaskList={"name": shard.task_list},
+        defaultExecutionStartToCloseTimeout=str(shard.execution_timeout),
+        defaultTaskStartToCloseTimeout=str(shard.decision_timeout or 30),
+        defaultChildPolicy=shard.child_policy,
+    )
+    items = [
+        {"day": "2026-03-01", "country_id": 250, "run_id": "r", "source": "s"},
+        {"day": "2026-03-02", "country_id": 276, "run_id": "r", "source": "s"},
+    ]
+    run_id = start(swf, shard, {"items": items}, workflow_id="wf-1.activity_2.0")
+    parent_run = start(swf, plan, SMALL_INPUT)
+    decider = DeciderLoop(plan, swf)
+    assert decider.poll_once() and decider.poll_once()
+    scheduled = of_type(history(swf, plan, "wf-1.activity_2.0", run_id), "ActivityTaskScheduled")
+    assert [(a["activityId"], json.loads(a["input"])["input"]) for a in scheduled] == [
+        ("activity_2-0", items[0]),
+        ("activity_2-1", items[1]),
+    ]
+    parent = of_type(history(swf, plan, "wf-1", parent_run), "ActivityTaskScheduled")
+    assert [a["activityId"] for a in parent] == ["activity_1"]
 
 
 # -- the worker -----------------------------------------------------------------------------------

@@ -6,6 +6,11 @@ a history holds: a history that contradicts itself (an activity task closed or
 started that was never scheduled, no WorkflowExecutionStarted) is reported in
 `Execution.problem`, and a repeated event counts once.
 
+Child workflow executions (the shards of a sharded activity) are folded into
+`Execution.children`, one `Child` per (activity, shard): the decider's `control`
+on StartChildWorkflowExecutionInitiated names them, and every later child event
+is linked to its initiated event by `initiatedEventId`.
+
 Each attempt of an instance has its own activity id (ids.py): the events of an attempt are
 folded into its instance, and an attempt whose id does not follow the instance's attempts (a
 history written by a decider that reused ids) is such a contradiction.
@@ -25,13 +30,23 @@ _QUIET = frozenset({"DecisionTaskScheduled", "DecisionTaskStarted", "ActivityTas
 _CLOSING = frozenset(
     {"ActivityTaskCompleted", "ActivityTaskFailed", "ActivityTaskTimedOut", "ActivityTaskCanceled"}
 )
+# The events that close a child workflow execution that started.
+_CHILD_CLOSING = frozenset(
+    {
+        "ChildWorkflowExecutionCompleted",
+        "ChildWorkflowExecutionFailed",
+        "ChildWorkflowExecutionTimedOut",
+        "ChildWorkflowExecutionCanceled",
+        "ChildWorkflowExecutionTerminated",
+    }
+)
 
 
 @dataclass(frozen=True)
 class Error:
     """Why one attempt did not complete."""
 
-    kind: str  # failed | timed_out | schedule_failed | canceled
+    kind: str  # failed | timed_out | schedule_failed | canceled | terminated | start_failed
     name: str  # what retry.errors matches: exception class, time-out type or SWF cause
     reason: str
     details: str = ""
@@ -43,6 +58,10 @@ class Error:
             return f"timed out ({self.name})"
         if self.kind == "schedule_failed":
             return f"could not be scheduled ({self.name})"
+        if self.kind == "start_failed":
+            return f"could not be started ({self.name})"
+        if self.kind == "terminated":
+            return "terminated"
         return "canceled"
 
 
@@ -67,11 +86,35 @@ class Instance:
     closed_event: int = 0
 
 
+@dataclass(slots=True)
+class Child:
+    """One shard of a sharded activity: its child workflow execution's story so far."""
+
+    activity: str
+    shard: int
+    workflow_id: str = ""
+    # StartChildWorkflowExecution decisions that SWF recorded (initiated or failed to start).
+    attempts: int = 0
+    open: bool = False  # initiated, not closed yet
+    started: bool = False
+    completed: bool = False
+    # The child's result as SWF holds it; the decider decodes it into `value` when it reads it.
+    result_text: str | None = None
+    value: Any = None
+    error: Error | None = None
+    # The wait before starting again after a start that failed (as Instance's retry timer).
+    timer: str = ""
+    timer_attempt: int = 0
+    closed_event: int = 0
+
+
 @dataclass
 class Execution:
     started: bool = False
     input: str | None = None
     instances: dict[str, Instance] = field(default_factory=dict)
+    # (activity, shard) -> that shard's child execution.
+    children: dict[tuple[str, int], Child] = field(default_factory=dict)
     open_timers: set[str] = field(default_factory=set)
     cancel_requested: bool = False
     last_event_id: int = 0
@@ -84,6 +127,12 @@ class Execution:
         found = self.instances.get(instance_id)
         if found is None:
             found = self.instances[instance_id] = Instance(instance_id)
+        return found
+
+    def child(self, activity: str, shard: int) -> Child:
+        found = self.children.get((activity, shard))
+        if found is None:
+            found = self.children[(activity, shard)] = Child(activity, shard)
         return found
 
 
@@ -115,6 +164,8 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
     # ActivityTaskScheduled event id -> the instance and the attempt it scheduled.
     by_scheduled: dict[int, tuple[Instance, int]] = {}
     timer_controls: dict[str, dict[str, Any]] = {}
+    # StartChildWorkflowExecutionInitiated event id -> the child and the start it recorded.
+    by_initiated: dict[int, tuple[Child, int]] = {}
     # The DecisionTaskStarted that the last completed decision task answered: that
     # decision saw everything up to it, and nothing after it.
     answered: int | None = None
@@ -174,6 +225,60 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
                 )
                 continue
             by_scheduled[int(event.get("eventId", position + 1))] = (instance, instance.attempts)
+        elif kind in _CHILD_CLOSING or kind == "ChildWorkflowExecutionStarted":
+            initiated = _event_id(attributes.get("initiatedEventId"))
+            linked = by_initiated.get(initiated)
+            if linked is None:
+                execution.problem = execution.problem or _orphan_child(event, kind, initiated, position)
+                continue
+            child, attempt = linked
+            if not child.open or attempt != child.attempts:
+                continue  # a repeated event: the first one stands
+            if kind == "ChildWorkflowExecutionStarted":
+                child.started = True
+                continue
+            child.open = False
+            child.closed_event = int(event.get("eventId", position + 1))
+            child.error = _child_error(kind, attributes)
+            if child.error is None:
+                child.completed = True
+                child.result_text = attributes.get("result")
+        elif kind == "StartChildWorkflowExecutionInitiated":
+            shard = _shard_control(attributes.get("control"))
+            if shard is None:
+                # Not the decider's own: which shard it runs is unknown, so it might be started twice.
+                execution.problem = execution.problem or (
+                    f"event {_event_id(event.get('eventId', position + 1))} ({kind}) has no shard control"
+                )
+                continue
+            child = execution.child(*shard)
+            if not child.open:
+                child.attempts += 1
+                child.open = True
+                child.started = False
+                child.error = None
+            child.workflow_id = str(attributes.get("workflowId", ""))
+            by_initiated[int(event.get("eventId", position + 1))] = (child, child.attempts)
+        elif kind == "StartChildWorkflowExecutionFailed":
+            shard = _shard_control(attributes.get("control"))
+            linked = by_initiated.get(_event_id(attributes.get("initiatedEventId")))
+            if shard is not None:
+                child = execution.child(*shard)
+            elif linked is not None:
+                child = linked[0]
+            else:
+                execution.problem = execution.problem or (
+                    f"event {_event_id(event.get('eventId', position + 1))} ({kind}) names no shard"
+                )
+                continue
+            if child.completed or child.started:
+                continue  # it runs or ran: a stray failure of another start says nothing of it
+            if not child.open:
+                child.attempts += 1  # refused before it was initiated: still one start
+            child.open = child.started = False
+            cause = str(attributes.get("cause", "UNKNOWN"))
+            child.error = Error("start_failed", cause, f"could not be started: {cause}")
+            child.closed_event = int(event.get("eventId", position + 1))
         elif kind == "WorkflowExecutionStarted":
             execution.started = True
             execution.input = attributes.get("input")
@@ -204,16 +309,22 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
             if control.get("kind") == "retry":
                 instance = execution.instance(control["activity_id"])
                 instance.timer, instance.timer_attempt = "open", int(control["attempt"])
+            elif control.get("kind") == "restart":
+                child = execution.child(control["activity"], control["shard"])
+                child.timer, child.timer_attempt = "open", int(control["attempt"])
         elif kind in ("TimerFired", "TimerCanceled", "StartTimerFailed"):
             timer_id = str(attributes.get("timerId", ""))
             execution.open_timers.discard(timer_id)
             control = timer_controls.get(timer_id, {})
             if kind == "StartTimerFailed":
                 # The wait could not be set up; retry without it rather than stall.
-                control = _retry_control_from_id(timer_id) or control
+                control = _retry_control_from_id(timer_id) or _restart_control_from_id(timer_id) or control
             if control.get("kind") == "retry" and kind != "TimerCanceled":
                 instance = execution.instance(control["activity_id"])
                 instance.timer, instance.timer_attempt = "fired", int(control["attempt"])
+            elif control.get("kind") == "restart" and kind != "TimerCanceled":
+                child = execution.child(control["activity"], control["shard"])
+                child.timer, child.timer_attempt = "fired", int(control["attempt"])
     execution.has_news = answered is None
     for event in reversed(events):
         if execution.has_news or int(event.get("eventId", 0)) <= (answered or 0):
@@ -240,6 +351,42 @@ def _orphan(event: dict[str, Any], kind: str, scheduled: int, position: int) -> 
         f"event {_event_id(event.get('eventId', position + 1))} ({kind}) is for scheduled event "
         f"{scheduled}, which is not in the history"
     )
+
+
+def _orphan_child(event: dict[str, Any], kind: str, initiated: int, position: int) -> str:
+    return (
+        f"event {_event_id(event.get('eventId', position + 1))} ({kind}) is for initiated event "
+        f"{initiated}, which is not in the history"
+    )
+
+
+def _child_error(kind: str, attributes: dict[str, Any]) -> Error | None:
+    """Why a child execution closed without completing; None when it completed."""
+    details = str(attributes.get("details", "") or "")
+    if kind == "ChildWorkflowExecutionFailed":
+        reason = str(attributes.get("reason", "") or "")
+        return Error("failed", "ChildWorkflowFailed", reason or "failed", details)
+    if kind == "ChildWorkflowExecutionTimedOut":
+        timeout = str(attributes.get("timeoutType", "UNKNOWN"))
+        return Error("timed_out", timeout, f"timed out ({timeout})")
+    if kind == "ChildWorkflowExecutionCanceled":
+        return Error("canceled", "CANCELED", "canceled", details)
+    if kind == "ChildWorkflowExecutionTerminated":
+        return Error("terminated", "TERMINATED", "terminated")
+    return None
+
+
+def shard_control(activity: str, shard: int) -> str:
+    """The `control` of a shard's StartChildWorkflowExecution: what maps its events back to it."""
+    return json.dumps({"activity": activity, "shard": shard}, separators=(",", ":"))
+
+
+def _shard_control(raw: Any) -> tuple[str, int] | None:
+    data = _control(raw)
+    activity, shard = data.get("activity"), data.get("shard")
+    if isinstance(activity, str) and type(shard) is int and shard >= 0:
+        return activity, shard
+    return None
 
 
 def _out_of_turn(
@@ -277,6 +424,12 @@ def _control(raw: Any) -> dict[str, Any]:
         isinstance(data.get("activity_id"), str) and type(data.get("attempt")) is int
     ):
         return {}
+    if data.get("kind") == "restart" and not (
+        isinstance(data.get("activity"), str)
+        and type(data.get("shard")) is int
+        and type(data.get("attempt")) is int
+    ):
+        return {}
     return data
 
 
@@ -292,3 +445,18 @@ def _retry_control_from_id(timer_id: str) -> dict[str, Any] | None:
     if not (attempt.isascii() and attempt.isdigit()) or not activity_id:
         return None
     return {"kind": "retry", "attempt": int(attempt), "activity_id": activity_id}
+
+
+# A shard's restart timer (after a start that failed): `restart-ATTEMPT-SHARD-ACTIVITY`.
+RESTART_TIMER_PREFIX = "restart-"
+
+
+def _restart_control_from_id(timer_id: str) -> dict[str, Any] | None:
+    if not timer_id.startswith(RESTART_TIMER_PREFIX):
+        return None
+    attempt, _, rest = timer_id[len(RESTART_TIMER_PREFIX) :].partition("-")
+    shard, _, activity = rest.partition("-")
+    numbers = attempt + shard
+    if not (numbers.isascii() and numbers.isdigit() and attempt and shard) or not activity:
+        return None
+    return {"kind": "restart", "activity": activity, "shard": int(shard), "attempt": int(attempt)}

@@ -11,6 +11,10 @@ apart in the history and the console. An activity name is a Python identifier, s
 
 from __future__ import annotations
 
+import hashlib
+
+from .limits import MAX_ID
+
 REVERT_SUFFIX = ".revert"
 # Between an instance's id and the attempt number: SWF allows it in an activity id (no `:`,
 # `/`, `|`, control characters or `arn`), and an activity name cannot hold it.
@@ -39,6 +43,25 @@ def revert_type_name(name: str) -> str:
 def revert_id(activity: str, index: int | None) -> str:
     """The id of the revert of an instance, as an instance of its own (its attempts follow it)."""
     return instance_id(activity, index) + REVERT_SUFFIX
+
+
+def shard_workflow_id(parent: str, activity: str, shard: int) -> str:
+    """The workflow id of shard `shard` of `activity`: `PARENT.ACTIVITY.SHARD`, within SWF's 256.
+
+    A parent id too long for that keeps its start and a hash of the whole, so two parents whose
+    ids share a long start still give their shards different ids. Nothing is added that SWF
+    refuses in an id: `.`, `~`, digits, hex and the activity name (an identifier).
+    """
+    suffix = f".{activity}.{shard}"
+    if len(parent) + len(suffix) <= MAX_ID:
+        return parent + suffix
+    digest = hashlib.sha256(parent.encode()).hexdigest()[:12]
+    keep = MAX_ID - len(suffix) - len(digest) - 1
+    if keep < 1:
+        # An activity name near SWF's own limit: hash it too (the shard number stays readable).
+        named = hashlib.sha256(f"{parent}.{activity}".encode()).hexdigest()[:24]
+        return f"{parent[:MAX_ID - 64]}~{named}.{shard}"
+    return f"{parent[:keep]}~{digest}{suffix}"
 
 
 def attempt_id(instance: str, attempt: int) -> str:

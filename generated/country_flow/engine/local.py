@@ -6,6 +6,14 @@ decisions to it, runs handlers in a thread pool and keeps a simulated clock,
 so timers and retry backoff take no real time. Faults (failures, each kind of
 time-out, failed scheduling) can be injected per attempt for tests.
 
+A sharded activity's shards are child workflow executions, as on SWF: when the
+parent decides StartChildWorkflowExecution, the runner starts an execution of
+the shard plan on the same clock, decided by the same `decide`, and records the
+child's events in the parent's history as SWF does (initiated, started, and
+completed, failed, timed out or terminated). A child's history is dropped once
+the parent has its result. Faults and progress name an instance of a shard by
+its place in the whole activity (`activity_2-4312`), as if it were not sharded.
+
 Values go through the same offloading as on SWF (payloads.py): with the spec's
 `payloads`, every value over the threshold is kept in a store (in memory unless
 one is given, such as a `FolderStore`) and the history holds its reference;
@@ -15,8 +23,10 @@ without, a value over SWF's limit fails as it would there.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import datetime
 import heapq
+import itertools
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -26,7 +36,7 @@ from typing import Any
 from .decider import decide
 from .handlers import handler_key
 from .ids import REVERT_SUFFIX, split_attempt_id
-from .limits import MAX_PAYLOAD
+from .limits import MAX_OPEN_CHILDREN, MAX_PAYLOAD
 from .payloads import MemoryStore, Payloads, Store, for_plan, too_large
 from .plan import FlowPlan
 from .task import Outcome, TaskContext, run_task
@@ -50,6 +60,13 @@ _WAKES_DECIDER = frozenset(
         "TimerFired",
         "StartTimerFailed",
         "WorkflowExecutionCancelRequested",
+        "StartChildWorkflowExecutionFailed",
+        "ChildWorkflowExecutionStarted",
+        "ChildWorkflowExecutionCompleted",
+        "ChildWorkflowExecutionFailed",
+        "ChildWorkflowExecutionTimedOut",
+        "ChildWorkflowExecutionCanceled",
+        "ChildWorkflowExecutionTerminated",
     }
 )
 
@@ -77,6 +94,7 @@ class LocalRunner:
         fault: Fault | None = None,
         on_progress: Callable[[int, int], None] | None = None,
         workflow_id: str = "local",
+        # Per execution: a shard's decision tasks count apart from its parent's.
         max_decisions: int = 100_000,
         store: Store | None = None,
     ) -> None:
@@ -105,7 +123,7 @@ class LocalRunner:
         if not self.payloads.active and len(text) > MAX_PAYLOAD:
             raise ValueError(too_large("the workflow input", len(text)))
         text = self.payloads.offload(text, self.workflow_id, "input")
-        return _Execution(self, text, cancel_after).run()
+        return _Simulation(self).run(text, cancel_after)
 
 
 def _purpose(attributes: dict[str, Any]) -> str:
@@ -129,22 +147,118 @@ def _handler_keys(plan: FlowPlan) -> list[str]:
     return keys
 
 
-class _Execution:
-    def __init__(self, runner: LocalRunner, input_text: str, cancel_after: int | None) -> None:
+# A running activity task: its execution, its ActivityTaskScheduled and ActivityTaskStarted.
+_Task = tuple["_Execution", int, int]
+
+
+class _Simulation:
+    """Every execution of one run (the workflow and its shards) on one clock and one thread pool."""
+
+    def __init__(self, runner: LocalRunner) -> None:
         self.runner = runner
-        self.plan = runner.plan
-        self.input_text = input_text
-        self.cancel_after = cancel_after
-        self.events: list[dict[str, Any]] = []
+        self.plans = runner.plan.workflow_plans()
         self.now = 0.0
-        self.timers: list[tuple[float, int, str]] = []
+        self.sequence = itertools.count()
+        # (fire at, sequence, execution, timer id)
+        self.timers: list[tuple[float, int, _Execution, str]] = []
+        self.running: dict[concurrent.futures.Future[Outcome], tuple[int, _Task]] = {}
+        # Open executions, oldest first; their workflow ids.
+        self.open: list[_Execution] = []
+        self.workflow_ids: set[str] = set()
+        self.done: set[str] = set()
+        self.seen: set[str] = set()
+
+    def debug(self, message: str, *args: Any) -> None:
+        """A DEBUG line stamped with the simulated clock (seconds since the run started)."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("[t=%ss] " + message, f"{self.now:g}", *args)
+
+    def run(self, input_text: str, cancel_after: int | None) -> Result:
+        root = _Execution(self, self.runner.plan, self.runner.workflow_id, cancel_after=cancel_after)
+        root.start(input_text)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(self.runner.workers, 1)) as pool:
+            try:
+                return self._loop(root, pool)
+            finally:
+                for future in self.running:
+                    future.cancel()
+
+    def _loop(self, root: _Execution, pool: concurrent.futures.ThreadPoolExecutor) -> Result:
+        while True:
+            for execution in [e for e in self.open if self.now > e.deadline]:
+                execution.close("TIMED_OUT", reason="execution_timeout reached")
+            if root.result is not None:
+                return root.result
+            # Tasks that already finished are reported before deciding, so one decision task
+            # answers all of them, as SWF's would when its workers are fast.
+            self._collect([f for f in self.running if f.done()])
+            pending = [e for e in self.open if e.decision_pending]
+            if pending:
+                for execution in pending:
+                    if execution.result is None:
+                        execution.decide(pool)
+                continue
+            if self.running:
+                finished, _ = concurrent.futures.wait(
+                    list(self.running), return_when=concurrent.futures.FIRST_COMPLETED
+                )
+                self._collect(list(finished))
+                continue
+            if self.timers:
+                fire_at, _, execution, timer_id = heapq.heappop(self.timers)
+                if timer_id not in execution.timer_started or execution.result is not None:
+                    continue  # canceled, or its execution closed
+                self.now = max(self.now, fire_at)
+                started = execution.timer_started.pop(timer_id)
+                execution.add("TimerFired", timerId=timer_id, startedEventId=started)
+                execution.debug("timer %s fired", timer_id)
+                continue
+            raise StuckError("nothing is running or waiting, and the decider did not close the workflow")
+
+    def _collect(self, finished: list[concurrent.futures.Future[Outcome]]) -> None:
+        # Report in scheduling order, so equal runs give equal histories.
+        for future in sorted(finished, key=lambda f: self.running[f][0]):
+            _, (execution, scheduled, started) = self.running.pop(future)
+            if execution.result is None:
+                execution.close_task(scheduled, started, future.result())
+
+    def progress(self) -> None:
+        if self.runner.on_progress:
+            self.runner.on_progress(len(self.done), len(self.seen))
+
+
+class _Execution:
+    def __init__(
+        self,
+        simulation: _Simulation,
+        plan: FlowPlan,
+        workflow_id: str,
+        cancel_after: int | None = None,
+        parent: tuple[_Execution, int] | None = None,
+    ) -> None:
+        self.simulation = simulation
+        self.runner = simulation.runner
+        self.plan = plan
+        self.workflow_id = workflow_id
+        self.cancel_after = cancel_after
+        # A shard's parent execution and its StartChildWorkflowExecutionInitiated event; where
+        # the shard's first instance is in the whole activity.
+        self.parent = parent
+        self.offset = 0
+        self.events: list[dict[str, Any]] = []
         self.timer_started: dict[str, int] = {}
-        self.running: dict[concurrent.futures.Future[Outcome], tuple[int, int]] = {}
         self.decision_pending = False
         self.decisions_made = 0
         self.attempt_of: dict[int, int] = {}  # ActivityTaskScheduled event id -> attempt
-        self.done: set[str] = set()
-        self.seen: set[str] = set()
+        self.deadline = simulation.now + plan.execution_timeout
+        self.result: Result | None = None
+        # Open children: initiated event id -> the child; and the started event of each.
+        self.children: dict[int, _Execution] = {}
+        self.child_started: dict[int, int] = {}
+
+    @property
+    def now(self) -> float:
+        return self.simulation.now
 
     def add(self, kind: str, **attributes: Any) -> int:
         event_id = len(self.events) + 1
@@ -161,47 +275,26 @@ class _Execution:
         return event_id
 
     def debug(self, message: str, *args: Any) -> None:
-        """A DEBUG line stamped with the simulated clock (seconds since the run started)."""
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("[t=%ss] " + message, f"{self.now:g}", *args)
+        if self.parent is not None and log.isEnabledFor(logging.DEBUG):
+            message = f"{self.workflow_id}: {message}"
+        self.simulation.debug(message, *args)
 
-    def run(self) -> Result:
+    def start(self, input_text: str, **parent: Any) -> None:
+        self.simulation.open.append(self)
+        self.simulation.workflow_ids.add(self.workflow_id)
         self.add(
             "WorkflowExecutionStarted",
-            input=self.input_text,
+            input=input_text,
             workflowType={"name": self.plan.workflow, "version": self.plan.version},
             taskList={"name": self.plan.task_list},
+            childPolicy=self.plan.child_policy,
+            executionStartToCloseTimeout=str(self.plan.execution_timeout),
+            **parent,
         )
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(self.runner.workers, 1)) as pool:
-            while True:
-                if self.now > self.plan.execution_timeout:
-                    self.add("WorkflowExecutionTimedOut", timeoutType="START_TO_CLOSE")
-                    return self._result("TIMED_OUT", reason="execution_timeout reached")
-                if self.decision_pending:
-                    closed = self._decide(pool)
-                    if closed is not None:
-                        return closed
-                    continue
-                if self.running:
-                    finished, _ = concurrent.futures.wait(
-                        list(self.running), return_when=concurrent.futures.FIRST_COMPLETED
-                    )
-                    # Report in scheduling order, so equal runs give equal histories.
-                    for future in sorted(finished, key=lambda f: self.running[f][0]):
-                        scheduled, started = self.running.pop(future)
-                        self._close_task(scheduled, started, future.result())
-                    continue
-                if self.timers:
-                    fire_at, _, timer_id = heapq.heappop(self.timers)
-                    if timer_id not in self.timer_started:
-                        continue  # canceled
-                    self.now = max(self.now, fire_at)
-                    self.add("TimerFired", timerId=timer_id, startedEventId=self.timer_started.pop(timer_id))
-                    self.debug("timer %s fired", timer_id)
-                    continue
-                raise StuckError("nothing is running or waiting, and the decider did not close the workflow")
 
-    def _decide(self, pool: concurrent.futures.ThreadPoolExecutor) -> Result | None:
+    # -- decision tasks ----------------------------------------------------------------------------
+
+    def decide(self, pool: concurrent.futures.ThreadPoolExecutor) -> None:
         if self.cancel_after is not None and self.decisions_made >= self.cancel_after:
             self.cancel_after = None
             self.add("WorkflowExecutionCancelRequested")
@@ -210,20 +303,20 @@ class _Execution:
         started = self.add("DecisionTaskStarted", scheduledEventId=scheduled)
         payloads = self.runner.payloads
         events = payloads.resolve_events(self.events) if payloads.active else self.events
-        decisions = payloads.offload_decisions(decide(self.plan, events), self.runner.workflow_id, RUN_ID)
+        decided = decide(self.plan, events, self.workflow_id)
+        decisions = payloads.offload_decisions(decided, self.workflow_id, RUN_ID)
         self.decisions_made += 1
         if self.decisions_made > self.runner.max_decisions:
             raise StuckError(f"more than {self.runner.max_decisions} decision tasks")
         completed = self.add("DecisionTaskCompleted", scheduledEventId=scheduled, startedEventId=started)
         for decision in decisions:
-            closed = self._apply(decision, completed, pool)
-            if closed is not None:
-                return closed
-        return None
+            self._apply(decision, completed, pool)
+            if self.result is not None:
+                return
 
     def _apply(
         self, decision: dict[str, Any], completed: int, pool: concurrent.futures.ThreadPoolExecutor
-    ) -> Result | None:
+    ) -> None:
         kind = decision["decisionType"]
         attributes = decision[kind[0].lower() + kind[1:] + "DecisionAttributes"]
         if kind == "ScheduleActivityTask":
@@ -239,7 +332,7 @@ class _Execution:
             )
             self.timer_started[timer_id] = event_id
             fire_at = self.now + int(attributes["startToFireTimeout"])
-            heapq.heappush(self.timers, (fire_at, event_id, timer_id))
+            heapq.heappush(self.simulation.timers, (fire_at, next(self.simulation.sequence), self, timer_id))
             self.debug("timer %s started, fires at t=%ss%s", timer_id, f"{fire_at:g}", _purpose(attributes))
         elif kind == "CancelTimer":
             timer_id = attributes["timerId"]
@@ -249,24 +342,134 @@ class _Execution:
                 self.debug("timer %s canceled", timer_id)
         elif kind == "RequestCancelActivityTask":
             self.add("ActivityTaskCancelRequested", activityId=attributes["activityId"])
+        elif kind == "StartChildWorkflowExecution":
+            self._start_child(attributes, completed)
         elif kind == "CompleteWorkflowExecution":
             self.add("WorkflowExecutionCompleted", result=attributes.get("result"))
             text = attributes.get("result")
-            text = self.runner.payloads.resolve(text, "the workflow result") if text else None
-            result = json.loads(text) if text else None
-            return self._result("COMPLETED", result=result)
+            # The history keeps the reference (a parent's ChildWorkflowExecutionCompleted too).
+            shown = self.runner.payloads.resolve(text, "the workflow result") if text else None
+            result = json.loads(shown) if shown else None
+            self.close("COMPLETED", result=result)
         elif kind == "FailWorkflowExecution":
             self.add(
                 "WorkflowExecutionFailed", reason=attributes.get("reason"), details=attributes.get("details")
             )
             details = json.loads(attributes["details"]) if attributes.get("details") else None
-            return self._result("FAILED", reason=attributes.get("reason", ""), details=details)
+            self.close("FAILED", reason=attributes.get("reason", ""), details=details)
         elif kind == "CancelWorkflowExecution":
             self.add("WorkflowExecutionCanceled", details=attributes.get("details"))
-            return self._result("CANCELED", reason=attributes.get("details", ""))
+            self.close("CANCELED", reason=attributes.get("details", ""))
         else:
             raise ValueError(f"the local runner does not support the decision {kind}")
-        return None
+
+    # -- closing -----------------------------------------------------------------------------------
+
+    def close(self, status: str, **fields: Any) -> None:
+        """The execution closed: its children follow the child policy, its parent hears of it."""
+        if status == "TIMED_OUT":
+            self.add("WorkflowExecutionTimedOut", timeoutType="START_TO_CLOSE")
+        elif status == "TERMINATED":
+            self.add("WorkflowExecutionTerminated", cause="CHILD_POLICY_APPLIED")
+        self.debug("workflow %s", status)
+        self.result = Result(status=status, history=self.events, seconds=self.now, **fields)
+        self.simulation.open.remove(self)
+        self.simulation.workflow_ids.discard(self.workflow_id)
+        for child in list(self.children.values()):
+            # TERMINATE ends the children with the parent. The run ends with the workflow, so a
+            # child told to cancel (REQUEST_CANCEL) or left running (ABANDON) goes no further
+            # here either; on SWF it would.
+            child.close("TERMINATED")
+        if self.parent is not None:
+            self.parent[0].child_closed(self)
+
+    def child_closed(self, child: _Execution) -> None:
+        assert child.parent is not None and child.result is not None
+        initiated = child.parent[1]
+        if self.children.pop(initiated, None) is None or self.result is not None:
+            return  # closed by this execution's own close: nothing to record
+        ids: dict[str, Any] = {
+            "workflowExecution": {"workflowId": child.workflow_id, "runId": RUN_ID},
+            "workflowType": {"name": child.plan.workflow, "version": child.plan.version},
+            "initiatedEventId": initiated,
+            "startedEventId": self.child_started.pop(initiated),
+        }
+        result = child.result
+        if result.status == "COMPLETED":
+            completed = child.events[-1]["workflowExecutionCompletedEventAttributes"]
+            self.add("ChildWorkflowExecutionCompleted", result=completed.get("result"), **ids)
+        elif result.status == "FAILED":
+            failed = child.events[-1]["workflowExecutionFailedEventAttributes"]
+            self.add(
+                "ChildWorkflowExecutionFailed",
+                reason=failed.get("reason"),
+                details=failed.get("details"),
+                **ids,
+            )
+        elif result.status == "TIMED_OUT":
+            self.add("ChildWorkflowExecutionTimedOut", timeoutType="START_TO_CLOSE", **ids)
+        elif result.status == "CANCELED":
+            self.add("ChildWorkflowExecutionCanceled", details=result.reason, **ids)
+        else:
+            self.add("ChildWorkflowExecutionTerminated", **ids)
+        # What the parent needs is in its own history now; the child's is let go.
+        child.events = []
+        child.result = dataclasses.replace(result, history=[])
+
+    # -- child executions --------------------------------------------------------------------------
+
+    def _start_child(self, attributes: dict[str, Any], completed: int) -> None:
+        workflow_id = attributes["workflowId"]
+        workflow_type = attributes["workflowType"]
+        initiated = self.add(
+            "StartChildWorkflowExecutionInitiated", decisionTaskCompletedEventId=completed, **attributes
+        )
+        plan = self.simulation.plans.get(workflow_type["name"])
+        cause = None
+        if plan is None or plan.version != workflow_type["version"]:
+            cause = "WORKFLOW_TYPE_DOES_NOT_EXIST"
+        elif workflow_id in self.simulation.workflow_ids:
+            cause = "WORKFLOW_ALREADY_RUNNING"
+        elif len(self.children) >= MAX_OPEN_CHILDREN:
+            cause = "OPEN_CHILDREN_LIMIT_EXCEEDED"
+        if cause is not None or plan is None:
+            self.add(
+                "StartChildWorkflowExecutionFailed",
+                workflowType=workflow_type,
+                workflowId=workflow_id,
+                cause=cause,
+                initiatedEventId=initiated,
+                decisionTaskCompletedEventId=completed,
+                control=attributes.get("control"),
+            )
+            self.debug("child %s could not start: %s", workflow_id, cause)
+            return
+        child = _Execution(self.simulation, plan, workflow_id, parent=(self, initiated))
+        child.offset = _offset(self.plan, attributes.get("control"))
+        self.children[initiated] = child
+        child.start(
+            attributes.get("input") or "",
+            parentWorkflowExecution={"workflowId": self.workflow_id, "runId": RUN_ID},
+            parentInitiatedEventId=initiated,
+        )
+        self.child_started[initiated] = self.add(
+            "ChildWorkflowExecutionStarted",
+            workflowExecution={"workflowId": workflow_id, "runId": RUN_ID},
+            workflowType=workflow_type,
+            initiatedEventId=initiated,
+        )
+        self.debug("child %s started", workflow_id)
+
+    def whole_id(self, instance: str) -> str:
+        """An instance's id as in the whole activity: a shard's `a-3` is `a-(offset + 3)`."""
+        if self.parent is None:
+            return instance
+        name, _, index = instance.rpartition("-")
+        if not (name and index.isascii() and index.isdigit()):
+            return instance
+        return f"{name}-{self.offset + int(index)}"
+
+    # -- activity tasks ----------------------------------------------------------------------------
 
     def _schedule(
         self, attributes: dict[str, Any], completed: int, pool: concurrent.futures.ThreadPoolExecutor
@@ -275,7 +478,8 @@ class _Execution:
         type_name = attributes["activityType"]["name"]
         # Each attempt has its own id (ids.py): `a-1#2` is attempt 2 of the instance `a-1`.
         instance, attempt = split_attempt_id(activity_id)
-        fault = self.runner.fault(instance, attempt) if self.runner.fault else None
+        whole = self.whole_id(instance)
+        fault = self.runner.fault(whole, attempt) if self.runner.fault else None
         self.debug(
             "%s %s (attempt %d)", "retry: scheduled" if attempt > 1 else "scheduled", activity_id, attempt
         )
@@ -291,7 +495,7 @@ class _Execution:
         scheduled = self.add("ActivityTaskScheduled", decisionTaskCompletedEventId=completed, **attributes)
         self.attempt_of[scheduled] = attempt
         if not instance.endswith(REVERT_SUFFIX):
-            self.seen.add(instance)
+            self.simulation.seen.add(whole)
         if fault in ("SCHEDULE_TO_START", "SCHEDULE_TO_CLOSE"):
             self.add("ActivityTaskTimedOut", timeoutType=fault, scheduledEventId=scheduled)
             self.debug("%s (attempt %d) timed out: %s", activity_id, attempt, fault)
@@ -305,14 +509,14 @@ class _Execution:
             return
         if fault == "fail":
             outcome = Outcome(reason="InjectedFault: a test injected this failure", details="")
-            self._close_task(scheduled, started, outcome)
+            self.close_task(scheduled, started, outcome)
             return
         known = self.plan.by_type(type_name)
         assert known is not None, type_name  # the decider schedules only the plan's types
         activity, revert = known
         context = TaskContext(
             domain=self.plan.domain,
-            workflow_id=self.runner.workflow_id,
+            workflow_id=self.workflow_id,
             run_id=RUN_ID,
             activity_id=activity_id,
             attempt=attempt,
@@ -320,9 +524,9 @@ class _Execution:
         handler = self.runner.handlers[handler_key(activity, revert)]  # all present: checked in LocalRunner()
         payloads = self.runner.payloads
         future = pool.submit(run_task, activity, handler, attributes.get("input"), context, revert, payloads)
-        self.running[future] = (scheduled, started)
+        self.simulation.running[future] = (next(self.simulation.sequence), (self, scheduled, started))
 
-    def _close_task(self, scheduled: int, started: int, outcome: Outcome) -> None:
+    def close_task(self, scheduled: int, started: int, outcome: Outcome) -> None:
         activity_id = self.events[scheduled - 1]["activityTaskScheduledEventAttributes"]["activityId"]
         attempt = self.attempt_of.get(scheduled, 1)
         if outcome.failed:
@@ -342,12 +546,15 @@ class _Execution:
             self.debug("%s (attempt %d) completed", activity_id, attempt)
             instance, _ = split_attempt_id(activity_id)
             if not instance.endswith(REVERT_SUFFIX):
-                self.done.add(instance)
-        if self.runner.on_progress:
-            self.runner.on_progress(len(self.done), len(self.seen))
+                self.simulation.done.add(self.whole_id(instance))
+        self.simulation.progress()
 
-    def _result(self, status: str, **fields: Any) -> Result:
-        self.debug("workflow %s", status)
-        for future in self.running:
-            future.cancel()
-        return Result(status=status, history=self.events, seconds=self.now, **fields)
+
+def _offset(plan: FlowPlan, control: Any) -> int:
+    """Where a shard's first instance is in its whole activity, from the shard's control."""
+    try:
+        data = json.loads(control or "{}")
+        activity = plan.activity(data["activity"])
+        return int(data["shard"]) * int(activity.shard_size or 0)
+    except (ValueError, KeyError, TypeError):
+        return 0

@@ -369,6 +369,9 @@ def _with_known(pages: _Pages, known: list[Event]) -> list[Event] | None:
 class DeciderLoop:
     """Polls the workflow's task list, reads each task's history, decides, and responds.
 
+    The workflow's shards (child workflow types, `FlowPlan.shards`) share its task list: each
+    task is decided by the plan its `workflowType` names.
+
     A task whose `decide` raises is logged and left uncompleted: SWF times it
     out after the decision timeout and schedules another, so nothing is lost.
 
@@ -391,6 +394,8 @@ class DeciderLoop:
         payloads: Payloads | None = None,
     ) -> None:
         self.plan = plan
+        self.plans = plan.workflow_plans()
+        # One store and cache for the workflow and its shards (keys name each execution's id).
         self.payloads = payloads if payloads is not None else for_plan(plan)
         self.client = client
         self.identity = identity or default_identity("decider")
@@ -408,7 +413,8 @@ class DeciderLoop:
             return False
         where = f"{self.domain}/{task.workflow_id}/{task.run_id}"
         extra = {"domain": self.domain, "workflow_id": task.workflow_id, "run_id": task.run_id}
-        if (task.workflow_name, task.workflow_version) != (self.plan.workflow, self.plan.version):
+        plan = self.plans.get(task.workflow_name)
+        if plan is None or task.workflow_version != plan.version:
             log.error(
                 "%s: a task for workflow type %s %s reached the decider of %s %s; left to time out",
                 where,
@@ -431,7 +437,7 @@ class DeciderLoop:
             decisions = [fail_decision(reason, {"error": reason})]
         try:
             if decisions is None:
-                decisions = decide(self.plan, events)
+                decisions = decide(plan, events, task.workflow_id)
             decisions = self.payloads.offload_decisions(decisions, task.workflow_id, task.run_id)
         except PayloadError as error:
             log.error("%s: %s; the task is left to time out and be retried", where, error, extra=extra)

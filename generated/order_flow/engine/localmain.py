@@ -138,10 +138,12 @@ def check_input(plan: FlowPlan, workflow_input: Mapping[str, Any]) -> str:
 
 
 def without_retries(plan: FlowPlan) -> FlowPlan:
+    """The plan with retry: 0 everywhere, in its shard plans too (where a sharded activity retries)."""
     activities = tuple(
         dataclasses.replace(a, retry=dataclasses.replace(a.retry, max_retries=0)) for a in plan.activities
     )
-    return dataclasses.replace(plan, activities=activities)
+    shards = tuple(without_retries(shard) for shard in plan.shards)
+    return dataclasses.replace(plan, activities=activities, shards=shards)
 
 
 def run_local(

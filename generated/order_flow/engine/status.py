@@ -291,17 +291,21 @@ def _retry_control(raw: Any) -> tuple[str, int] | None:
     return instance, attempt
 
 
-def _planned(plan: p.FlowPlan, execution: Execution) -> dict[str, list[decider.Planned]]:
-    """Each activity's instances as the decider expands them; an activity it cannot expand yet is absent."""
+def _planned(
+    plan: p.FlowPlan, execution: Execution, workflow_id: str
+) -> tuple[dict[str, list[decider.Planned]], dict[str, int]]:
+    """Each activity's instances as the decider expands them, and the instance count of each
+    activity that runs in child shards; an activity it cannot expand yet is in neither."""
     try:
         workflow_input = decider._read_input(plan, execution.input)
     except Exception:
-        return {}  # an input the decider refuses (or a payload reference): no expansion
-    run = decider._Run(plan=plan, execution=execution, input=workflow_input)
+        return {}, {}  # an input the decider refuses (or a payload reference): no expansion
+    run = decider._Run(plan=plan, execution=execution, input=workflow_input, workflow_id=workflow_id)
     # What was expanded before a failure stands.
     with contextlib.suppress(Exception):
         decider._advance(run)
-    return {name: planned for name, planned in run.instances.items() if planned is not None}
+    planned = {name: items for name, items in run.instances.items() if items is not None}
+    return planned, {name: shards.total for name, shards in run.shards.items()}
 
 
 def _closing(events: list[dict[str, Any]]) -> tuple[str, float | None, str | None]:
@@ -345,7 +349,7 @@ def summarize(
 ) -> ExecutionStatus:
     """The status of the execution whose whole history is `events` (not its children's: see `merge_child`)."""
     execution = read_history(events)
-    planned = _planned(plan, execution)
+    planned, sharded = _planned(plan, execution, workflow_id)
     status, closed, failure = _closing(events)
     attempts, waits = timeline_facts(plan, events)
     started = next((timestamp(e) for e in events if e.get("eventType") == "WorkflowExecutionStarted"), None)
@@ -358,12 +362,16 @@ def summarize(
     for activity in plan.activities:
         found = ActivityStatus(activity.name)
         items = planned.get(activity.name)
-        if items is None:
+        if activity.name in sharded:
+            # Its instances run in child shards (`merge_child` counts them): waiting until then.
+            found.instances = found.waiting = sharded[activity.name]
+            shown: list[tuple[str, dict[str, Any]]] = []
+        elif items is None:
             ids = [i for i in execution.instances if _activity_of(plan, i) == activity.name]
             ids = [i for i in ids if not i.endswith(REVERT_SUFFIX)]
             if not ids and not activity.generators:
                 ids = [activity.name]
-            shown: list[tuple[str, dict[str, Any]]] = [(i, {}) for i in ids]
+            shown = [(i, {}) for i in ids]
         else:
             shown = [(item.id, item.values) for item in items]
         for instance_id, values in shown:
