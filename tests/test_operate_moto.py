@@ -16,6 +16,7 @@ import pathlib
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
+from xml.etree import ElementTree
 
 import moto.swf.models.history_event as moto_history
 import moto_swf_children
@@ -381,3 +382,25 @@ def test_starter_wait_shows_instances_done_on_a_terminal(
     assert (
         done == sorted(done) and done[-1] >= 8 and all(line.endswith("/9 instances done") for line in shown)
     )
+
+
+def test_status_draws_the_timeline_of_an_execution(
+    env: Env, capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    run_id = start(env)
+    drive(env, run_id, workers(env, close_order=close_order_breaks))
+    picture = tmp_path / "order.svg"
+    code, _, err = run(
+        order_flow.status.main, ["--workflow-id", "order-1", "--timeline", str(picture)], capsys
+    )
+    assert (code, err) == (0, "")
+    root = ElementTree.fromstring(picture.read_text())
+    assert root.tag.endswith("svg")
+    text = " ".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
+    # Every activity that ran has its row, reverts included, by name.
+    for activity in ("reserve_inventory", "charge_payment", "close_order"):
+        assert activity in text
+    # A folder that does not exist is a usage error, before SWF is asked anything.
+    with pytest.raises(SystemExit) as exited:
+        order_flow.status.main(["--workflow-id", "order-1", "--timeline", str(tmp_path / "no" / "x.svg")])
+    assert exited.value.code == 2 and "no such folder" in capsys.readouterr().err

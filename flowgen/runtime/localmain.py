@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -24,7 +23,7 @@ from .limits import MAX_PAYLOAD
 from .local import LocalRunner
 from .payloads import FolderStore, too_large
 from .plan import FlowPlan
-from .timeline import svg
+from .timeline import svg, write_svg
 from .values import MAX_DEPTH, dumps, nesting_problem, problem
 
 # 0 completed; 1 refused (input, handler module) or did not complete; 2 a usage error.
@@ -213,7 +212,7 @@ def run_local(
         progress.finish()
     if timeline:
         try:
-            _write_atomically(timeline, svg(plan, read_history(outcome.history)))
+            write_svg(timeline, svg(plan, read_history(outcome.history)))
         except OSError as error:
             print(f"{prog}: error: cannot write {timeline}: {error.strerror}", file=sys.stderr)
             return EXIT_FAILED
@@ -222,20 +221,6 @@ def run_local(
         return EXIT_OK
     print(f"{outcome.status}: {outcome.reason}", file=sys.stderr)
     return EXIT_FAILED
-
-
-def _write_atomically(path: str, text: str) -> None:
-    """Write the whole file or nothing: a temporary file beside it, renamed over it."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".timeline-", suffix=".svg")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def _stand_ins(plan: FlowPlan, given: Sequence[tuple[str, str]]) -> dict[str, str]:

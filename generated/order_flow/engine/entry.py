@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import signal
 import sys
 import threading
@@ -22,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import logs, operate
 from .handlers import HandlerError, check_imports
+from .history import read_history
 from .limits import MAX_REASON
 from .localmain import (
     EXIT_FAILED,
@@ -35,7 +37,7 @@ from .localmain import (
     read_input,
     run_local,
 )
-from .operate import NotFound, execution_status, latest_run, list_executions
+from .operate import NotFound, execution_status, latest_run, list_executions, read_events
 from .payloads import PayloadError, Payloads, Store, for_plan
 from .plan import FlowPlan
 from .polling import DeciderLoop
@@ -43,6 +45,7 @@ from .register import register
 from .status import text as status_text
 from .swf import client as swf_client
 from .swf import stop_on_signals
+from .timeline import svg, write_svg
 from .worker import Worker
 
 if TYPE_CHECKING:
@@ -356,9 +359,16 @@ def status_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     parser.add_argument(
         "--watch", action="store_true", help="refresh until the execution closes; exit 0 if it completed"
     )
+    parser.add_argument(
+        "--timeline",
+        metavar="FILE.svg",
+        help="also draw the execution's attempts on a time axis in this SVG file",
+    )
     args = parser.parse_args(argv)
-    if args.list and (args.run_id or args.watch):
-        parser.error("--run-id and --watch go with --workflow-id, not --list")
+    if args.list and (args.run_id or args.watch or args.timeline):
+        parser.error("--run-id, --watch and --timeline go with --workflow-id, not --list")
+    if args.timeline and not os.path.isdir(os.path.dirname(os.path.abspath(args.timeline))):
+        parser.error(f"--timeline {args.timeline}: no such folder")
     if args.closed_since is not None and not args.list:
         parser.error("--closed-since goes with --list")
     _logging(args)
@@ -377,8 +387,15 @@ def status_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
                 sys.stdout.flush()
             time.sleep(WAIT_INTERVAL)
             found = execution_status(plan, client, domain, args.workflow_id, run_id)
+        if args.timeline:
+            # The parent's history: a sharded activity's shards are bars of their own.
+            events = read_events(client, domain, args.workflow_id, run_id)
+            write_svg(args.timeline, svg(plan, read_history(events)))
     except (NotFound, ClientError, BotoCoreError) as error:
         return _operator_error(prog, error)
+    except OSError as error:
+        print(f"{prog}: error: cannot write {args.timeline}: {error.strerror}", file=sys.stderr)
+        return EXIT_FAILED
     if args.json:
         print(json.dumps(found.to_data(), indent=2, ensure_ascii=False))
     else:

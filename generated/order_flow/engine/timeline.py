@@ -10,8 +10,11 @@ is outlined. docs/generated-package.md shows one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
+import os
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -445,3 +448,17 @@ def _n(value: float) -> str:
     """A coordinate: two decimals at most, no trailing zeros, the same text on every machine."""
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
+
+
+def write_svg(path: str, text: str) -> None:
+    """Write the whole file or nothing: a temporary file beside it, renamed over it."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".timeline-", suffix=".svg")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
