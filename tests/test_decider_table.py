@@ -1010,6 +1010,58 @@ def cancel_request_does_not_cancel_a_task_twice(h: History, plan: FlowPlan) -> N
     h.cancel_requested()
 
 
+# The saga with `on_cancel: none`: a cancel closes the execution at once, reverting nothing.
+SAGA_NO_REVERT_ON_CANCEL = SAGA.replace(
+    "  execution_timeout: 365d\n", "  execution_timeout: 365d\n  on_cancel: none\n"
+)
+
+
+def _saga_half_done(h: History, plan: FlowPlan) -> None:
+    """a and b-0 completed, b-1 still runs: a half-done saga."""
+    h.step(plan)
+    h.completed("a", {"x": 40})
+    h.step(plan)
+    h.completed("b-0", {"y": 1})
+
+
+@case(SAGA, ["cancel-activity b-1"], input={"n": 4})
+def cancel_with_reverts_cancels_open_tasks_and_waits_for_them(h: History, plan: FlowPlan) -> None:
+    _saga_half_done(h, plan)
+    h.cancel_requested()
+
+
+@case(SAGA, lambda d, h: _canceled_after_reverts(d), input={"n": 4})
+def cancel_reverts_what_completed_newest_first_then_closes_as_canceled(h: History, plan: FlowPlan) -> None:
+    _saga_half_done(h, plan)
+    h.cancel_requested()
+    assert summaries(h.step(plan)) == ["cancel-activity b-1"]
+    h.canceled("b-1")  # canceled, not completed: nothing of it to revert
+    assert summaries(h.step(plan)) == ["schedule b-0.revert"]
+    h.completed("b-0.revert")
+    assert summaries(h.step(plan)) == ["schedule a.revert"]
+    h.completed("a.revert")
+
+
+def _canceled_after_reverts(decisions: Decisions) -> None:
+    assert summaries(decisions) == ["cancel-workflow"]
+    details = json.loads(only(decisions, "CancelWorkflowExecution")["details"])
+    assert details == {"reverts": {"b-0.revert": "reverted", "a.revert": "reverted"}}
+
+
+@case(SAGA, ["schedule b-1.revert", "schedule b-0.revert"], input={"n": 4})
+def cancel_reverts_a_task_that_completed_after_the_request(h: History, plan: FlowPlan) -> None:
+    _saga_half_done(h, plan)
+    h.cancel_requested()
+    h.step(plan)
+    h.completed("b-1", {"y": 2})  # too late to cancel: it completed, so it is reverted too
+
+
+@case(SAGA_NO_REVERT_ON_CANCEL, ["cancel-activity b-1", "cancel-workflow"], input={"n": 4})
+def cancel_with_on_cancel_none_closes_at_once(h: History, plan: FlowPlan) -> None:
+    _saga_half_done(h, plan)
+    h.cancel_requested()
+
+
 # bad input
 
 for _name, _input, _reason in [
@@ -1717,6 +1769,17 @@ def _revert_shard_fails_at_the_end(decisions: Decisions, h: History) -> None:
     reason, details = failure(decisions)
     assert reason.startswith("1 of 2 reverts failed; the first: fan-0 (item=")
     assert details["failed"] == ["fan-0"]
+
+
+@case(shards_spec(f'\n  shard_size: 2\n  revert: "{H}:undo"'), ["start-child wf-1.fan.revert.1"])
+def a_cancel_with_on_cancel_revert_waits_for_open_shards_then_reverts_them(
+    h: History, plan: FlowPlan
+) -> None:
+    h.step(plan)
+    h.cancel_requested()
+    assert h.step(plan) == []  # both shards still run: what they complete needs reverting
+    h.child_completed("fan", 0, FAN_RESULTS[0])
+    h.child_completed("fan", 1, FAN_RESULTS[1])
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

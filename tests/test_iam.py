@@ -77,6 +77,15 @@ ROLE_ACTIONS = {
         "swf:DescribeWorkflowExecution",
         "swf:GetWorkflowExecutionHistory",
     },
+    "operator": {
+        # status --list, and a workflow id's latest run
+        "swf:ListOpenWorkflowExecutions",
+        "swf:ListClosedWorkflowExecutions",
+        # status, and its child shards
+        "swf:GetWorkflowExecutionHistory",
+        "swf:RequestCancelWorkflowExecution",
+        "swf:TerminateWorkflowExecution",
+    },
     "registrar": {
         "swf:DescribeDomain",
         "swf:RegisterDomain",
@@ -95,6 +104,7 @@ SHARD_ACTIONS: dict[str, set[str]] = {
     "worker": set(),
     "starter": set(),
     "registrar": set(),
+    "operator": set(),
 }
 # The runtime modules whose SWF calls each role makes.
 ROLE_MODULES = {
@@ -102,6 +112,7 @@ ROLE_MODULES = {
     "worker": ("worker.py",),
     "starter": ("entry.py",),
     "registrar": ("register.py",),
+    "operator": ("operate.py", "status.py"),
 }
 
 WIDE = """
@@ -206,7 +217,7 @@ def _bare_wildcards(text: str) -> bool:
 
 
 def test_there_are_committed_policies() -> None:
-    assert len(COMMITTED) == 4 * len(SPECS)
+    assert len(COMMITTED) == len(iam.POLICIES) * len(SPECS)
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
@@ -367,6 +378,14 @@ def assert_scoped(role: str, policy: dict[str, Any], plan: FlowPlan) -> None:
         }
         (watch,) = [s for s in statements if "swf:DescribeWorkflowExecution" in s["Action"]]
         assert watch["Action"] == ["swf:DescribeWorkflowExecution", "swf:GetWorkflowExecutionHistory"]
+    elif role == "operator":
+        (listing,) = [s for s in statements if "swf:ListOpenWorkflowExecutions" in s["Action"]]
+        assert listing["Action"] == ["swf:ListClosedWorkflowExecutions", "swf:ListOpenWorkflowExecutions"]
+        # Exactly this workflow type: a list by execution or by tag has no typeFilter and is denied.
+        assert _conditions(listing) == {
+            "swf:typeFilter.name": [plan.workflow],
+            "swf:typeFilter.version": [plan.version],
+        }
     else:
         (register,) = _by_action(statements, "swf:RegisterWorkflowType")
         # The workflow type and its shards' types, which share its version and task list.
@@ -398,6 +417,8 @@ def assert_scoped(role: str, policy: dict[str, Any], plan: FlowPlan) -> None:
         "swf:DescribeWorkflowType",
         "swf:RegisterActivityType",
         "swf:DescribeActivityType",
+        "swf:ListOpenWorkflowExecutions",
+        "swf:ListClosedWorkflowExecutions",
     }
     for statement in statements:
         if "Condition" in statement:
@@ -450,8 +471,9 @@ def test_payloads_are_granted_on_exactly_their_prefix(plans: dict[str, FlowPlan]
     no_prefix = dataclasses.replace(wide, payloads=dataclasses.replace(wide.payloads, prefix=""))
     assert iam.payloads_arn(no_prefix) == "arn:aws-us-gov:s3:::team-bucket.1/*"
     assert iam.payloads_arn(plans["etl"]) == "arn:aws:s3:::acme-analytics-flows/regional_etl/*"
+    assert iam.payloads_arn(plans["country_flow"]) == "arn:aws:s3:::country-flow-payloads/flowgen/*"
     for name, plan in plans.items():
-        if name not in ("wide", "etl"):
+        if name not in ("wide", "etl", "country_flow"):
             assert plan.payloads is None and iam.payloads_arn(plan) is None
             for policy in iam.POLICIES.values():
                 assert not any(a.startswith("s3:") for s in policy(plan)["Statement"] for a in s["Action"])

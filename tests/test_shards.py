@@ -170,7 +170,6 @@ def test_a_sharded_activity_costs_nine_events_a_shard_in_the_parent() -> None:
     assert few.events == 2_000 * 9  # shards cost more than one shard's instances in the parent
 
 
-
 def test_a_sharded_activity_with_a_revert_counts_a_revert_shard_per_shard_in_the_parent() -> None:
     few = Cost("c", 20_000, attempts=1, timers=0, reverts=True).sharded(10)
     # 2,000 shards and up to 2,000 revert shards, 9 events each; each one a scheduling decision.
@@ -178,6 +177,7 @@ def test_a_sharded_activity_with_a_revert_counts_a_revert_shard_per_shard_in_the
     # A revert shard runs one revert per instance, so its history is within its shard's, which
     # counts every instance twice (the shard reverts its own instances when one fails).
     assert shard_events(few, 10) == 5 + 10 * 6 * 2 + 5
+
 
 SPEC = """
 flowgen: 1

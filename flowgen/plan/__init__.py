@@ -85,6 +85,7 @@ def build_plan(checked: Checked) -> p.FlowPlan:
         execution_timeout=workflow.execution_timeout,
         decision_timeout=_seconds(workflow.decision_timeout),
         child_policy=workflow.child_policy,
+        on_cancel=workflow.on_cancel,
         tags=tuple(workflow.tags),
         input=tuple((key, t) for key, t in workflow.input.items()),
         result=tuple((key, _source(value)) for key, value in workflow.result.items()),

@@ -1,4 +1,4 @@
-"""Least-privilege IAM policies for the four roles around one workflow.
+"""Least-privilege IAM policies for the five roles around one workflow.
 
 Each policy is scoped to the domain's ARN (in the spec's `aws_partition`) and,
 through SWF's IAM condition keys, to the spec's task lists, activity types and
@@ -24,6 +24,13 @@ read and write objects under exactly s3://BUCKET/PREFIX/ (s3:GetObject and
 s3:PutObject on `arn:PARTITION:s3:::BUCKET/PREFIX/*`): they store and read the
 values too large for SWF. Nothing lists, deletes or reaches another prefix; a
 lifecycle rule on the bucket removes old values (docs/running-on-swf.md).
+
+The operator (`status`, `cancel`, `terminate`) may list executions of exactly the workflow
+type (swf:typeFilter.name and swf:typeFilter.version, which ListOpenWorkflowExecutions and
+ListClosedWorkflowExecutions support), and read, cancel and terminate executions in the domain:
+SWF's API reference says of GetWorkflowExecutionHistory, RequestCancelWorkflowExecution and
+TerminateWorkflowExecution that an IAM policy cannot constrain their parameters, so the domain
+is their narrowest scope.
 
 SWF names may hold `*`, `?` and `$`, which IAM reads as wildcards and policy
 variables; every name goes through `literal`, so a domain called `team*` is
@@ -280,4 +287,39 @@ def registrar(plan: FlowPlan) -> Policy:
     return {"Version": VERSION, "Statement": statements}
 
 
-POLICIES = {"decider": decider, "worker": worker, "starter": starter, "registrar": registrar}
+def operator(plan: FlowPlan) -> Policy:
+    arn = domain_arn(plan)
+    return {
+        "Version": VERSION,
+        "Statement": [
+            # `status --list`, and finding a workflow id's latest run, always filter by this type.
+            _statement(
+                "ListThisWorkflowType",
+                ["swf:ListClosedWorkflowExecutions", "swf:ListOpenWorkflowExecutions"],
+                arn,
+                {
+                    "StringEquals": {
+                        "swf:typeFilter.name": plan.workflow,
+                        "swf:typeFilter.version": plan.version,
+                    }
+                },
+            ),
+            # `status` reads the history (and its child shards'); IAM has no condition keys here.
+            _statement("ReadHistories", ["swf:GetWorkflowExecutionHistory"], arn),
+            # Nor for these two: any execution of the domain, by workflow id.
+            _statement(
+                "CancelAndTerminate",
+                ["swf:RequestCancelWorkflowExecution", "swf:TerminateWorkflowExecution"],
+                arn,
+            ),
+        ],
+    }
+
+
+POLICIES = {
+    "decider": decider,
+    "worker": worker,
+    "starter": starter,
+    "registrar": registrar,
+    "operator": operator,
+}

@@ -435,6 +435,13 @@ class Workflow(_Model):
     child_policy: Literal["TERMINATE", "REQUEST_CANCEL", "ABANDON"] = Field(
         "TERMINATE", description="What happens to child executions when this one closes."
     )
+    on_cancel: Literal["revert", "none"] = Field(
+        "revert",
+        description=(
+            "When cancellation is requested: revert (the default) cancels open tasks, runs the reverts "
+            "of what completed, newest first, then closes as CANCELED; none closes as CANCELED at once."
+        ),
+    )
     input: dict[FieldName, TypeText] = Field(
         default_factory=dict,
         description="Workflow input field -> type; checked before anything is scheduled.",

@@ -231,8 +231,14 @@ PLAN: Final[FlowPlan] = FlowPlan.from_data(
                     }
                 ],
                 "aws_partition": "aws",
+                "payloads": {
+                    "bucket": "country-flow-payloads",
+                    "prefix": "flowgen",
+                    "threshold": 32000,
+                },
             }
         ],
+        "payloads": {"bucket": "country-flow-payloads", "prefix": "flowgen", "threshold": 32000},
     }
 )
 

@@ -18,6 +18,7 @@ open, and reads their results back in shard order (docs/engine.md, "Shards").
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import itertools
@@ -891,6 +892,19 @@ def _fail_after_reverts(run: _Run, failure: FlowFailure) -> list[Decision]:
         return []  # wait for what runs to finish: it may need reverting too
     if any(c.open for (owner, _), c in run.execution.children.items() if not owner.endswith(REVERT_SUFFIX)):
         return []  # and for the shards still open: their instances that complete need reverting too
+    reverts = _revert(run)
+    if reverts is None:
+        return run.decisions
+    details = dict(failure.details)
+    if reverts:
+        details["reverts"] = reverts
+    return [_fail(failure.reason, details)]
+
+
+def _revert(run: _Run) -> dict[str, str] | None:
+    """Schedule the next reverts, downstream first: None while some are still to finish (the
+    steps are in run.decisions), else how each revert ended, by its id."""
+    run.decisions = []
     # Only reverts are open now; what _advance meant to start is not started.
     run.open_total = sum(1 for i in run.execution.instances.values() if i.open)
     run.open_timers = len(run.execution.open_timers)
@@ -933,12 +947,7 @@ def _fail_after_reverts(run: _Run, failure: FlowFailure) -> list[Decision]:
                 if _revert_step(run, activity, item, state, revert):
                     open_here += 1
                     run.open_total += 1
-    if pending:
-        return run.decisions
-    details = dict(failure.details)
-    if reverts:
-        details["reverts"] = reverts
-    return [_fail(failure.reason, details)]
+    return None if pending else reverts
 
 
 def _downstream(dependents: dict[str, set[str]], name: str) -> set[str]:
@@ -1082,9 +1091,29 @@ def _check_reverts(run: _Run, activity: p.ActivityPlan) -> None:
 
 
 def _cancel(run: _Run) -> list[Decision]:
+    """Cancel open tasks and retry timers; with `on_cancel: revert`, revert what completed (as
+    after a failure, downstream first), then close as CANCELED.
+
+    Only a task whose activity has a revert is waited for (its result may need undoing); the
+    others are asked to cancel and left behind, as with `on_cancel: none`.
+    """
+    execution = run.execution
+    reverting = run.plan.on_cancel == "revert" and any(a.revert is not None for a in run.plan.activities)
     decisions: list[Decision] = []
-    for key, state in sorted(run.execution.instances.items()):
-        if state.open and not state.cancel_requested:
+    # A revert's retry timer belongs to the reverting that the cancel itself started.
+    keep = {
+        retry_timer_id(key, state.timer_attempt)
+        for key, state in execution.instances.items()
+        if reverting and key.endswith(REVERT_SUFFIX) and state.timer == "open"
+    }
+    # And so does the wait before a revert shard starts again.
+    keep |= {
+        timer_id
+        for timer_id in execution.open_timers
+        if reverting and timer_id.startswith(RESTART_TIMER_PREFIX) and timer_id.endswith(REVERT_SUFFIX)
+    }
+    for key, state in sorted(execution.instances.items()):
+        if state.open and not state.cancel_requested and not (reverting and key.endswith(REVERT_SUFFIX)):
             decisions.append(
                 {
                     "decisionType": "RequestCancelActivityTask",
@@ -1093,14 +1122,34 @@ def _cancel(run: _Run) -> list[Decision]:
                     },
                 }
             )
-    for timer_id in sorted(run.execution.open_timers):
+    for timer_id in sorted(execution.open_timers - keep):
         decisions.append(
             {"decisionType": "CancelTimer", "cancelTimerDecisionAttributes": {"timerId": timer_id}}
         )
+    details: dict[str, Any] = {}
+    if reverting:
+        activities = {a.name: a for a in run.plan.activities}
+        for key, state in execution.instances.items():
+            activity = activities.get(key.split("-", 1)[0])
+            revertible = activity is not None and activity.revert is not None
+            if state.open and revertible and not key.endswith(REVERT_SUFFIX):
+                return decisions  # it may complete, and then need reverting too
+        for (owner, _), child in execution.children.items():
+            sharded = activities.get(owner)
+            if child.open and sharded is not None and sharded.revert is not None:
+                return decisions  # a shard still open: what it completes needs reverting too
+        with contextlib.suppress(FlowFailure):
+            _advance(run)  # finds every instance that completed; what it would start is dropped
+        reverts = _revert(run)
+        if reverts is None:
+            return decisions + run.decisions
+        if reverts:
+            details["reverts"] = reverts
+    text = dumps(details) if details else "canceled on request"
     decisions.append(
         {
             "decisionType": "CancelWorkflowExecution",
-            "cancelWorkflowExecutionDecisionAttributes": {"details": "canceled on request"},
+            "cancelWorkflowExecutionDecisionAttributes": {"details": clip(text, MAX_DETAILS)},
         }
     )
     return decisions

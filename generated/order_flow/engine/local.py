@@ -113,8 +113,16 @@ class LocalRunner:
                 "(--handler ACTIVITY=package.module:function)"
             )
 
-    def run(self, workflow_input: Mapping[str, Any] | None = None, cancel_after: int | None = None) -> Result:
-        """Run to the end. `cancel_after` requests cancellation after that many decisions.
+    def run(
+        self,
+        workflow_input: Mapping[str, Any] | None = None,
+        cancel_after: int | None = None,
+        cancel_at: float | None = None,
+    ) -> Result:
+        """Run to the end. `cancel_after` requests cancellation after that many decisions;
+        `cancel_at`, once the simulated clock reaches that many seconds (before the next decision
+        task, or when the clock would pass it waiting for a timer): the run may well end first,
+        since handlers take no simulated time.
 
         The input is typed as the generated `WorkflowInput`: dates may be `datetime.date`.
         An input over SWF's limit in a flow without `payloads` is refused (ValueError), as SWF would.
@@ -123,7 +131,7 @@ class LocalRunner:
         if not self.payloads.active and len(text) > MAX_PAYLOAD:
             raise ValueError(too_large("the workflow input", len(text)))
         text = self.payloads.offload(text, self.workflow_id, "input")
-        return _Simulation(self).run(text, cancel_after)
+        return _Simulation(self).run(text, cancel_after, cancel_at)
 
 
 def _purpose(attributes: dict[str, Any]) -> str:
@@ -167,14 +175,17 @@ class _Simulation:
         self.workflow_ids: set[str] = set()
         self.done: set[str] = set()
         self.seen: set[str] = set()
+        # When the workflow is asked to cancel, on the simulated clock (--cancel-after).
+        self.cancel_at: float | None = None
 
     def debug(self, message: str, *args: Any) -> None:
         """A DEBUG line stamped with the simulated clock (seconds since the run started)."""
         if log.isEnabledFor(logging.DEBUG):
             log.debug("[t=%ss] " + message, f"{self.now:g}", *args)
 
-    def run(self, input_text: str, cancel_after: int | None) -> Result:
+    def run(self, input_text: str, cancel_after: int | None, cancel_at: float | None = None) -> Result:
         root = _Execution(self, self.runner.plan, self.runner.workflow_id, cancel_after=cancel_after)
+        self.cancel_at = cancel_at
         root.start(input_text)
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(self.runner.workers, 1)) as pool:
             try:
@@ -189,6 +200,10 @@ class _Simulation:
                 execution.close("TIMED_OUT", reason="execution_timeout reached")
             if root.result is not None:
                 return root.result
+            if self.cancel_at is not None and self.now >= self.cancel_at:
+                self.cancel_at = None
+                root.add("WorkflowExecutionCancelRequested")
+                root.debug("cancellation requested")
             # Tasks that already finished are reported before deciding, so one decision task
             # answers all of them, as SWF's would when its workers are fast.
             self._collect([f for f in self.running if f.done()])
@@ -203,6 +218,9 @@ class _Simulation:
                     list(self.running), return_when=concurrent.futures.FIRST_COMPLETED
                 )
                 self._collect(list(finished))
+                continue
+            if self.cancel_at is not None and (not self.timers or self.timers[0][0] > self.cancel_at):
+                self.now = max(self.now, self.cancel_at)  # nothing happens before the request
                 continue
             if self.timers:
                 fire_at, _, execution, timer_id = heapq.heappop(self.timers)

@@ -12,15 +12,19 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .handlers import HandlerError, check_imports, import_handler
+from .history import read_history
 from .limits import MAX_PAYLOAD
 from .local import LocalRunner
 from .payloads import FolderStore, too_large
 from .plan import FlowPlan
+from .timeline import svg, write_svg
 from .values import MAX_DEPTH, dumps, nesting_problem, problem
 
 # 0 completed; 1 refused (input, handler module) or did not complete; 2 a usage error.
@@ -79,7 +83,30 @@ def local_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="with the spec's payloads key: keep values too large for SWF in this folder, not in memory",
     )
+    parser.add_argument(
+        "--timeline",
+        metavar="FILE.svg",
+        help="when the run ends, draw its timeline (attempts on the simulated clock) in this SVG file",
+    )
+    parser.add_argument(
+        "--cancel-after",
+        type=duration_option,
+        metavar="DURATION",
+        help="request cancellation once the simulated clock reaches DURATION (90, 90s, 5m, 2h, 1d)",
+    )
     log_level_option(parser)
+
+
+_DURATION = re.compile(r"([0-9]{1,9})([smhd]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_option(text: str) -> int:
+    """`--cancel-after`'s seconds: `90`, `90s`, `5m`, `2h` or `1d`, as in a spec."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 90, 90s, 5m, 2h or 1d, not {text!r}")
+    return int(match.group(1)) * _UNITS[match.group(2)]
 
 
 def read_input(args: argparse.Namespace) -> dict[str, Any]:
@@ -161,6 +188,9 @@ def run_local(
         plan = without_retries(plan)
     try:
         stand_ins = _stand_ins(plan, args.handler)
+        timeline = getattr(args, "timeline", None)
+        if timeline and not os.path.isdir(os.path.dirname(os.path.abspath(timeline))):
+            raise UsageError(f"--timeline {timeline}: no such folder")
         workflow_input = read_input(args)
         check_input(plan, workflow_input)
     except InputError as error:
@@ -178,9 +208,15 @@ def run_local(
             return _error(prog, error, EXIT_FAILED)
         store = FolderStore(args.payloads_dir) if args.payloads_dir else None
         runner = LocalRunner(plan, handlers, workers=max(args.workers, 1), on_progress=progress, store=store)
-        outcome = runner.run(workflow_input)
+        outcome = runner.run(workflow_input, cancel_at=getattr(args, "cancel_after", None))
     if progress:
         progress.finish()
+    if timeline:
+        try:
+            write_svg(timeline, svg(plan, read_history(outcome.history)))
+        except OSError as error:
+            print(f"{prog}: error: cannot write {timeline}: {error.strerror}", file=sys.stderr)
+            return EXIT_FAILED
     if outcome.status == "COMPLETED":
         print(json.dumps(outcome.result, indent=2, ensure_ascii=False))
         return EXIT_OK

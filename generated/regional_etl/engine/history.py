@@ -27,6 +27,21 @@ from .ids import attempt_id, split_attempt_id
 
 # Events that never call for a decision by themselves.
 _QUIET = frozenset({"DecisionTaskScheduled", "DecisionTaskStarted", "ActivityTaskStarted"})
+# The events that close an execution, and the status each leaves it in.
+_CLOSED = {
+    "WorkflowExecutionCompleted": "COMPLETED",
+    "WorkflowExecutionFailed": "FAILED",
+    "WorkflowExecutionCanceled": "CANCELED",
+    "WorkflowExecutionTerminated": "TERMINATED",
+    "WorkflowExecutionTimedOut": "TIMED_OUT",
+    "WorkflowExecutionContinuedAsNew": "CONTINUED_AS_NEW",
+}
+_OUTCOMES = {
+    "ActivityTaskCompleted": "completed",
+    "ActivityTaskFailed": "failed",
+    "ActivityTaskTimedOut": "timed_out",
+    "ActivityTaskCanceled": "canceled",
+}
 # The events that close an attempt of an activity task.
 _CLOSING = frozenset(
     {"ActivityTaskCompleted", "ActivityTaskFailed", "ActivityTaskTimedOut", "ActivityTaskCanceled"}
@@ -67,6 +82,23 @@ class Error:
 
 
 @dataclass(slots=True)
+class Attempt:
+    """When one attempt was scheduled, started and closed, and how it ended (for status and timelines).
+
+    Times are the events' `eventTimestamp` as the history holds them (a datetime from boto3);
+    None where the event has none, or has not happened yet. The event ids order them anyway.
+    """
+
+    number: int
+    scheduled_at: Any
+    scheduled_event: int
+    started_at: Any = None
+    closed_at: Any = None
+    closed_event: int = 0
+    outcome: str = "open"  # open | completed | failed | timed_out | canceled | schedule_failed
+
+
+@dataclass(slots=True)
 class Instance:
     """One instance's story so far, over its attempts (one per instance, every decision task: slots)."""
 
@@ -85,6 +117,8 @@ class Instance:
     cancel_requested: bool = False
     # Event id of the failure that exhausted it, for a stable "first failure".
     closed_event: int = 0
+    # Every attempt so far, oldest first: what `status` and `timeline` show.
+    history: list[Attempt] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -107,6 +141,18 @@ class Child:
     timer: str = ""
     timer_attempt: int = 0
     closed_event: int = 0
+    # Every start so far, oldest first, as an Instance's attempts: what `timeline` shows.
+    history: list[Attempt] = field(default_factory=list)
+
+
+# How a child execution's closing event ends its bar in a timeline.
+_CHILD_OUTCOMES = {
+    "ChildWorkflowExecutionCompleted": "completed",
+    "ChildWorkflowExecutionFailed": "failed",
+    "ChildWorkflowExecutionTimedOut": "timed_out",
+    "ChildWorkflowExecutionCanceled": "canceled",
+    "ChildWorkflowExecutionTerminated": "canceled",
+}
 
 
 @dataclass
@@ -123,6 +169,12 @@ class Execution:
     has_news: bool = True
     # Why the history cannot be trusted (the first contradiction found), or None.
     problem: str | None = None
+    # For status and timelines: when it started and closed (eventTimestamp, as held), the
+    # time of its last event, and how it closed (SWF's status: OPEN until a closing event).
+    started_at: Any = None
+    closed_at: Any = None
+    last_at: Any = None
+    status: str = "OPEN"
 
     def instance(self, instance_id: str) -> Instance:
         found = self.instances.get(instance_id)
@@ -162,6 +214,7 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
         # Pages come oldest first (or newest first): the largest id is at one end.
         first, last = int(events[0].get("eventId", 1)), int(events[-1].get("eventId", len(events)))
         execution.last_event_id = max(first, last)
+        execution.last_at = (events[-1] if last >= first else events[0]).get("eventTimestamp")
     # ActivityTaskScheduled event id -> the instance and the attempt it scheduled.
     by_scheduled: dict[int, tuple[Instance, int]] = {}
     timer_controls: dict[str, dict[str, Any]] = {}
@@ -175,8 +228,11 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
         if kind in _QUIET:
             if kind == "ActivityTaskStarted" and execution.problem is None:
                 scheduled = _event_id(_attributes(event).get("scheduledEventId"))
-                if scheduled not in by_scheduled:
+                known = by_scheduled.get(scheduled)
+                if known is None:
                     execution.problem = _orphan(event, kind, scheduled, position)
+                elif known[0].history and known[0].history[-1].number == known[1]:
+                    known[0].history[-1].started_at = event.get("eventTimestamp")
             continue
         if kind == "DecisionTaskCompleted":
             started = event.get("decisionTaskCompletedEventAttributes", {}).get("startedEventId")
@@ -195,6 +251,10 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
                 continue  # a second close of an attempt already closed: the first one stands
             instance.open = False
             instance.closed_event = int(event.get("eventId", position + 1))
+            if instance.history:
+                record = instance.history[-1]
+                record.closed_at, record.closed_event = event.get("eventTimestamp"), instance.closed_event
+                record.outcome = _OUTCOMES[kind]
             if kind == "ActivityTaskCompleted":
                 instance.completed = True
                 instance.result_text = attributes.get("result")
@@ -220,6 +280,13 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
                 instance.open = True
                 instance.error = None
                 instance.input = attributes.get("input")
+                instance.history.append(
+                    Attempt(
+                        instance.attempts,
+                        event.get("eventTimestamp"),
+                        int(event.get("eventId", position + 1)),
+                    )
+                )
             else:
                 execution.problem = execution.problem or _out_of_turn(
                     event, kind, activity_id, instance, position
@@ -237,9 +304,15 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
                 continue  # a repeated event: the first one stands
             if kind == "ChildWorkflowExecutionStarted":
                 child.started = True
+                if child.history:
+                    child.history[-1].started_at = event.get("eventTimestamp")
                 continue
             child.open = False
             child.closed_event = int(event.get("eventId", position + 1))
+            if child.history:
+                record = child.history[-1]
+                record.closed_at, record.closed_event = event.get("eventTimestamp"), child.closed_event
+                record.outcome = _CHILD_OUTCOMES[kind]
             child.error = _child_error(kind, attributes)
             if child.error is None:
                 child.completed = True
@@ -258,6 +331,8 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
                 child.open = True
                 child.started = False
                 child.error = None
+                event_id = int(event.get("eventId", position + 1))
+                child.history.append(Attempt(child.attempts, event.get("eventTimestamp"), event_id))
             child.workflow_id = str(attributes.get("workflowId", ""))
             by_initiated[int(event.get("eventId", position + 1))] = (child, child.attempts)
         elif kind == "StartChildWorkflowExecutionFailed":
@@ -280,9 +355,18 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
             cause = str(attributes.get("cause", "UNKNOWN"))
             child.error = Error("start_failed", cause, f"could not be started: {cause}")
             child.closed_event = int(event.get("eventId", position + 1))
+            at = event.get("eventTimestamp")
+            if not (child.history and child.history[-1].number == child.attempts):
+                child.history.append(Attempt(child.attempts, at, child.closed_event))
+            record = child.history[-1]
+            record.closed_at, record.closed_event, record.outcome = at, child.closed_event, "schedule_failed"
         elif kind == "WorkflowExecutionStarted":
             execution.started = True
             execution.input = attributes.get("input")
+            execution.started_at = event.get("eventTimestamp")
+        elif kind in _CLOSED:
+            execution.status = _CLOSED[kind]
+            execution.closed_at = event.get("eventTimestamp")
         elif kind == "WorkflowExecutionCancelRequested":
             execution.cancel_requested = True
         elif kind == "ScheduleActivityTaskFailed":
@@ -299,6 +383,10 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
             cause = str(attributes.get("cause", "UNKNOWN"))
             instance.error = Error("schedule_failed", cause, f"could not be scheduled: {cause}")
             instance.closed_event = int(event.get("eventId", position + 1))
+            at = event.get("eventTimestamp")
+            record = Attempt(instance.attempts, at, instance.closed_event, None, at, instance.closed_event)
+            record.outcome = "schedule_failed"
+            instance.history.append(record)
         elif kind == "ActivityTaskCancelRequested":
             key, _ = split_attempt_id(str(attributes.get("activityId", "")))
             execution.instance(key).cancel_requested = True

@@ -359,6 +359,8 @@ class FlowPlan:
     shards: tuple[FlowPlan, ...] = ()
     # Values too large for SWF go to S3; None: they fail, saying so.
     payloads: PayloadsPlan | None = None
+    # On a cancel request: "revert" what completed, then close as CANCELED; or "none": close at once.
+    on_cancel: str = "revert"
     _by_name: dict[str, ActivityPlan] = field(default_factory=dict, init=False, repr=False, compare=False)
     _by_type: dict[str, tuple[ActivityPlan, bool]] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -423,6 +425,9 @@ class FlowPlan:
         # Left out when there is none, so that a package without payloads reads as before.
         if self.payloads is not None:
             data["payloads"] = self.payloads.to_data()
+        # Left out when the default, so that existing packages' plans stay the same bytes.
+        if self.on_cancel != "revert":
+            data["on_cancel"] = self.on_cancel
         return data
 
     @staticmethod
@@ -445,4 +450,5 @@ class FlowPlan:
             aws_partition=data["aws_partition"],
             shards=tuple(FlowPlan.from_data(s) for s in data.get("shards", ())),
             payloads=PayloadsPlan.from_data(data["payloads"]) if data.get("payloads") else None,
+            on_cancel=data.get("on_cancel", "revert"),
         )

@@ -1,0 +1,511 @@
+"""What an execution is doing, from its history: the facts behind `python -m PACKAGE.status`.
+
+`summarize(plan, events)` is a pure function of a history (boto3's shape, oldest event first):
+it folds the events with the decider's own reader (`history.read_history`), expands each
+activity's generators as the decider does, and counts each activity's instances by state. It
+also lists every attempt with its times and outcome, and every retry wait, which is what a
+timeline needs (`timeline.py` draws them). The SWF side (reading the history page by page,
+following child workflow shards, finding the latest run) is in `operate.py`.
+
+Each instance is in exactly one state, so `instances == completed + failed + open + waiting +
+retrying`:
+
+- `completed`: its last attempt completed;
+- `open`: an attempt is scheduled or running;
+- `failed`: its last attempt failed and it will not be tried again (retries used up, an error
+  its retry policy does not cover, or the execution closed);
+- `retrying`: its last attempt failed and another will follow (after a retry wait, if any);
+- `waiting`: not scheduled yet (its requirements are not settled, or max_concurrency holds it).
+
+`reverted` counts the instances whose revert completed, `attempts` the attempts of every
+instance (not of reverts). An activity whose generators cannot be expanded yet (its
+requirements have not completed) has only the instances the history already names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import decider
+from . import plan as p
+from .history import Execution, Instance, read_history
+from .ids import REVERT_SUFFIX, split_attempt_id
+
+# SWF's close statuses, by the event that closes an execution.
+CLOSE_STATUS = {
+    "WorkflowExecutionCompleted": "COMPLETED",
+    "WorkflowExecutionFailed": "FAILED",
+    "WorkflowExecutionCanceled": "CANCELED",
+    "WorkflowExecutionTerminated": "TERMINATED",
+    "WorkflowExecutionTimedOut": "TIMED_OUT",
+    "WorkflowExecutionContinuedAsNew": "CONTINUED_AS_NEW",
+}
+COUNTS = ("instances", "completed", "failed", "open", "waiting", "retrying", "reverted", "attempts")
+_OUTCOMES = {
+    "ActivityTaskCompleted": "completed",
+    "ActivityTaskFailed": "failed",
+    "ActivityTaskTimedOut": "timed_out",
+    "ActivityTaskCanceled": "canceled",
+}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of an instance (or of its revert), as the history tells it; times in epoch seconds."""
+
+    activity: str
+    instance: str
+    number: int
+    revert: bool
+    scheduled: float | None
+    started: float | None = None
+    closed: float | None = None
+    # open | completed | failed | timed_out | canceled | schedule_failed
+    outcome: str = "open"
+    error: str = ""
+
+    @property
+    def handler_seconds(self) -> float | None:
+        """From the worker taking the task to its close: the handler's time (None while open)."""
+        if self.started is None or self.closed is None:
+            return None
+        return max(self.closed - self.started, 0.0)
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A retry wait: the timer after attempt `attempt` of `instance` failed."""
+
+    instance: str
+    attempt: int
+    started: float | None
+    ended: float | None  # None while it runs
+    outcome: str  # open | fired | canceled | failed
+
+
+@dataclass(frozen=True)
+class FailedInstance:
+    instance: str
+    values: dict[str, Any]
+    attempts: int
+    error: str
+
+
+@dataclass
+class ActivityStatus:
+    name: str
+    instances: int = 0
+    completed: int = 0
+    failed: int = 0
+    open: int = 0
+    waiting: int = 0
+    retrying: int = 0
+    reverted: int = 0
+    attempts: int = 0
+    # Handler time over the attempts that ran to a close: the slowest one and the sum.
+    slowest: float = 0.0
+    total: float = 0.0
+    failures: list[FailedInstance] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {key: int(getattr(self, key)) for key in COUNTS}
+
+    def add(self, other: ActivityStatus, prefix: str = "") -> None:
+        """Fold in another execution's counts of the same activity (a child workflow shard)."""
+        for key in COUNTS:
+            setattr(self, key, getattr(self, key) + getattr(other, key))
+        self.slowest = max(self.slowest, other.slowest)
+        self.total += other.total
+        self.failures.extend(
+            FailedInstance(prefix + f.instance, f.values, f.attempts, f.error) for f in other.failures
+        )
+
+
+@dataclass(frozen=True)
+class Child:
+    """A child workflow execution the history started: (workflow id, run id) and its type's name."""
+
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+
+
+@dataclass
+class ExecutionStatus:
+    workflow_id: str
+    run_id: str
+    status: str  # OPEN or one of CLOSE_STATUS's values
+    started: float | None
+    closed: float | None
+    failure: str | None
+    activities: dict[str, ActivityStatus]
+    attempts: list[Attempt]
+    waits: list[Wait]
+    children: list[Child]
+    # Why the history cannot be trusted, as the decider would say; None when it can.
+    problem: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None:
+            return None
+        end = self.closed if self.closed is not None else None
+        return None if end is None else max(end - self.started, 0.0)
+
+    def progress(self) -> tuple[int, int]:
+        """(instances done, instances in all): done is completed or failed for good."""
+        done = sum(a.completed + a.failed for a in self.activities.values())
+        return done, sum(a.instances for a in self.activities.values())
+
+    def to_data(self) -> dict[str, Any]:
+        """The `--json` object; times as ISO 8601 (UTC), durations in seconds."""
+        return {
+            "workflow_id": self.workflow_id,
+            "run_id": self.run_id,
+            "status": self.status,
+            "started": _iso(self.started),
+            "closed": _iso(self.closed),
+            "duration": _seconds(self.duration),
+            "failure": self.failure,
+            "activities": {
+                name: {
+                    **a.counts(),
+                    "slowest_seconds": _seconds(a.slowest),
+                    "total_seconds": _seconds(a.total),
+                    "failures": [
+                        {"instance": f.instance, "values": f.values, "attempts": f.attempts, "error": f.error}
+                        for f in a.failures
+                    ],
+                }
+                for name, a in self.activities.items()
+            },
+            "problem": self.problem,
+        }
+
+
+def _iso(when: float | None) -> str | None:
+    if when is None:
+        return None
+    return datetime.datetime.fromtimestamp(when, datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def timestamp(event: dict[str, Any]) -> float | None:
+    """An event's time in epoch seconds (boto3 gives a datetime; a test may give a number)."""
+    raw = event.get("eventTimestamp")
+    if isinstance(raw, datetime.datetime):
+        return raw.timestamp()
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return float(raw)
+    return None
+
+
+def _attributes(event: dict[str, Any]) -> dict[str, Any]:
+    kind = str(event.get("eventType", ""))
+    found = event.get(kind[:1].lower() + kind[1:] + "EventAttributes", {})
+    return found if isinstance(found, dict) else {}
+
+
+def _activity_of(plan: p.FlowPlan, instance: str) -> str:
+    """The activity an instance id belongs to: `name`, `name-7`, with `.revert` for its revert."""
+    base = instance.removesuffix(REVERT_SUFFIX)
+    name, dash, index = base.rpartition("-")
+    if dash and index.isdigit():
+        return name
+    return base
+
+
+def timeline_facts(plan: p.FlowPlan, events: list[dict[str, Any]]) -> tuple[list[Attempt], list[Wait]]:
+    """Every attempt (scheduled, started, closed, outcome) and every retry wait, oldest first."""
+    attempts: dict[int, dict[str, Any]] = {}
+    order: list[int] = []
+    waits: dict[str, dict[str, Any]] = {}
+    for position, event in enumerate(events):
+        kind = event.get("eventType")
+        attributes = _attributes(event)
+        when = timestamp(event)
+        event_id = event.get("eventId", position + 1)
+        if kind in ("ActivityTaskScheduled", "ScheduleActivityTaskFailed"):
+            instance, number = split_attempt_id(str(attributes.get("activityId", "")))
+            record = {
+                "activity": _activity_of(plan, instance),
+                "instance": instance,
+                "number": number,
+                "revert": instance.endswith(REVERT_SUFFIX),
+                "scheduled": when,
+            }
+            if kind == "ScheduleActivityTaskFailed":
+                record.update(closed=when, outcome="schedule_failed", error=str(attributes.get("cause", "")))
+            key = event_id if isinstance(event_id, int) else -position - 1
+            attempts[key] = record
+            order.append(key)
+        elif kind == "ActivityTaskStarted":
+            found = attempts.get(attributes.get("scheduledEventId", -1))
+            if found is not None:
+                found["started"] = when
+        elif kind in _OUTCOMES:
+            found = attempts.get(attributes.get("scheduledEventId", -1))
+            if found is not None and "outcome" not in found:
+                found.update(closed=when, outcome=_OUTCOMES[kind])
+                if kind == "ActivityTaskFailed":
+                    found["error"] = str(attributes.get("reason", ""))
+                elif kind == "ActivityTaskTimedOut":
+                    found["error"] = f"timed out ({attributes.get('timeoutType', 'UNKNOWN')})"
+        elif kind == "TimerStarted":
+            control = _retry_control(attributes.get("control"))
+            if control is not None:
+                waits[str(attributes.get("timerId", ""))] = {
+                    "instance": control[0],
+                    "attempt": control[1],
+                    "started": when,
+                    "ended": None,
+                    "outcome": "open",
+                }
+        elif kind in ("TimerFired", "TimerCanceled"):
+            wait = waits.get(str(attributes.get("timerId", "")))
+            if wait is not None and wait["outcome"] == "open":
+                wait.update(ended=when, outcome="fired" if kind == "TimerFired" else "canceled")
+    return [Attempt(**attempts[key]) for key in order], [Wait(**wait) for wait in waits.values()]
+
+
+def _retry_control(raw: Any) -> tuple[str, int] | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or data.get("kind") != "retry":
+        return None
+    instance, attempt = data.get("activity_id"), data.get("attempt")
+    if not isinstance(instance, str) or type(attempt) is not int:
+        return None
+    return instance, attempt
+
+
+def _planned(
+    plan: p.FlowPlan, execution: Execution, workflow_id: str
+) -> tuple[dict[str, list[decider.Planned]], dict[str, int]]:
+    """Each activity's instances as the decider expands them, and the instance count of each
+    activity that runs in child shards; an activity it cannot expand yet is in neither."""
+    try:
+        workflow_input = decider._read_input(plan, execution.input)
+    except Exception:
+        return {}, {}  # an input the decider refuses (or a payload reference): no expansion
+    run = decider._Run(plan=plan, execution=execution, input=workflow_input, workflow_id=workflow_id)
+    # What was expanded before a failure stands.
+    with contextlib.suppress(Exception):
+        decider._advance(run)
+    planned = {name: items for name, items in run.instances.items() if items is not None}
+    return planned, {name: shards.total for name, shards in run.shards.items()}
+
+
+def _closing(events: list[dict[str, Any]]) -> tuple[str, float | None, str | None]:
+    for event in reversed(events):
+        status = CLOSE_STATUS.get(str(event.get("eventType", "")))
+        if status is None:
+            continue
+        attributes = _attributes(event)
+        failure: str | None = None
+        if status in ("FAILED", "TERMINATED"):
+            failure = str(attributes.get("reason") or attributes.get("cause") or "") or None
+        elif status == "TIMED_OUT":
+            failure = f"timed out ({attributes.get('timeoutType', 'START_TO_CLOSE')})"
+        elif status == "CANCELED":
+            failure = str(attributes.get("details") or "") or None
+        return status, timestamp(event), failure
+    return "OPEN", None, None
+
+
+def _children(events: list[dict[str, Any]]) -> list[Child]:
+    found: list[Child] = []
+    for event in events:
+        if event.get("eventType") != "ChildWorkflowExecutionStarted":
+            continue
+        attributes = _attributes(event)
+        execution = attributes.get("workflowExecution") or {}
+        workflow_type = attributes.get("workflowType") or {}
+        if isinstance(execution, dict) and isinstance(workflow_type, dict):
+            found.append(
+                Child(
+                    str(execution.get("workflowId", "")),
+                    str(execution.get("runId", "")),
+                    str(workflow_type.get("name", "")),
+                )
+            )
+    return found
+
+
+def summarize(
+    plan: p.FlowPlan, events: list[dict[str, Any]], workflow_id: str = "", run_id: str = ""
+) -> ExecutionStatus:
+    """The status of the execution whose whole history is `events` (not its children's: see `merge_child`)."""
+    execution = read_history(events)
+    planned, sharded = _planned(plan, execution, workflow_id)
+    status, closed, failure = _closing(events)
+    attempts, waits = timeline_facts(plan, events)
+    started = next((timestamp(e) for e in events if e.get("eventType") == "WorkflowExecutionStarted"), None)
+    handler_times: dict[str, list[float]] = {}
+    for attempt in attempts:
+        seconds = attempt.handler_seconds
+        if seconds is not None and not attempt.revert:
+            handler_times.setdefault(attempt.activity, []).append(seconds)
+    activities: dict[str, ActivityStatus] = {}
+    for activity in plan.activities:
+        found = ActivityStatus(activity.name)
+        items = planned.get(activity.name)
+        if activity.name in sharded:
+            # Its instances run in child shards (`merge_child` counts them): waiting until then.
+            found.instances = found.waiting = sharded[activity.name]
+            shown: list[tuple[str, dict[str, Any]]] = []
+        elif items is None:
+            ids = [i for i in execution.instances if _activity_of(plan, i) == activity.name]
+            ids = [i for i in ids if not i.endswith(REVERT_SUFFIX)]
+            if not ids and not activity.generators:
+                ids = [activity.name]
+            shown = [(i, {}) for i in ids]
+        else:
+            shown = [(item.id, item.values) for item in items]
+        for instance_id, values in shown:
+            state = execution.instances.get(instance_id) or Instance(instance_id)
+            _count(found, activity, state, status == "OPEN", values)
+            revert = execution.instances.get(instance_id + REVERT_SUFFIX)
+            if revert is not None and revert.completed:
+                found.reverted += 1
+        times = handler_times.get(activity.name, [])
+        found.slowest, found.total = max(times, default=0.0), sum(times)
+        activities[activity.name] = found
+    return ExecutionStatus(
+        workflow_id=workflow_id,
+        run_id=run_id,
+        status=status,
+        started=started,
+        closed=closed,
+        failure=failure,
+        activities=activities,
+        attempts=attempts,
+        waits=waits,
+        children=_children(events),
+        problem=execution.problem,
+    )
+
+
+def _count(
+    found: ActivityStatus, activity: p.ActivityPlan, state: Instance, running: bool, values: dict[str, Any]
+) -> None:
+    found.instances += 1
+    found.attempts += state.attempts
+    if state.completed:
+        found.completed += 1
+    elif state.open:
+        found.open += 1
+    elif not state.attempts:
+        found.waiting += 1
+    elif running and not decider._exhausted(activity, state):
+        found.retrying += 1
+    else:
+        found.failed += 1
+        error = state.error.describe() if state.error is not None else "failed"
+        found.failures.append(FailedInstance(state.instance_id, values, state.attempts, error))
+
+
+def merge_child(parent: ExecutionStatus, plan: p.FlowPlan, child: Child, status: ExecutionStatus) -> None:
+    """Count a child shard's instances under the parent's sharded activity (named by the shard plan).
+
+    The parent counted the sharded activity's instances as waiting until they ran somewhere;
+    each instance a shard holds is taken from those waiting and counted as the shard says.
+    """
+    shard = next((s for s in plan.shards if s.workflow == child.workflow_type), None)
+    if shard is None:
+        return
+    name = shard.activities[0].name
+    target = parent.activities.get(name)
+    source = status.activities.get(name)
+    if target is None or source is None:
+        return
+    moved = min(target.waiting, source.instances)
+    target.waiting -= moved
+    target.instances -= moved
+    target.add(source, prefix=f"{child.workflow_id}/")
+    parent.attempts.extend(status.attempts)
+    parent.waits.extend(status.waits)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{rest:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _when(when: float | None) -> str:
+    if when is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(when, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+_COLUMNS = ("instances", "completed", "failed", "open", "waiting", "retrying", "reverted", "attempts")
+
+
+def text(status: ExecutionStatus, now: float | None = None) -> str:
+    """The status as `python -m PACKAGE.status` prints it: a header, one line per activity, failures.
+
+    `now` gives an open execution's running time so far.
+    """
+    duration = status.duration
+    if duration is None and status.started is not None and now is not None:
+        duration = max(now - status.started, 0.0)
+    lines = [
+        f"execution  {status.workflow_id}  (run {status.run_id})",
+        f"status     {status.status}",
+        f"started    {_when(status.started)}",
+        f"duration   {_duration(duration)}" + ("  (running)" if status.status == "OPEN" else ""),
+    ]
+    if status.failure:
+        lines.append(f"failure    {_one_line(status.failure)}")
+    if status.problem:
+        lines.append(f"problem    {_one_line(status.problem)}")
+    header = ["activity", *_COLUMNS, "slowest", "total"]
+    rows = [
+        [
+            a.name,
+            *(str(getattr(a, c)) for c in _COLUMNS),
+            _duration(a.slowest if a.attempts else None),
+            _duration(a.total if a.attempts else None),
+        ]
+        for a in status.activities.values()
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        cells = [row[0].ljust(widths[0])] + [
+            cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)
+        ]
+        return "  ".join(cells).rstrip()
+
+    lines += ["", line(header), *map(line, rows)]
+    failures = [f for a in status.activities.values() for f in a.failures]
+    if failures:
+        lines += ["", "failed instances"]
+        for failure in failures:
+            values = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in failure.values.items())
+            tries = f"{failure.attempts} attempt{'s' if failure.attempts != 1 else ''}"
+            shown = f"{failure.instance} ({values})" if values else failure.instance
+            lines.append(f"  {shown}: {tries}, last error: {_one_line(failure.error)}")
+    return "\n".join(lines) + "\n"
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())

@@ -1,0 +1,406 @@
+"""`python -m PACKAGE.status`, `.cancel` and `.terminate` against executions on moto, in process.
+
+Each execution runs through the generated packages as in test_e2e_moto.py (the decider and
+workers polled in turn, timers on a virtual clock), then the commands' `main`s are called as a
+shell would, and their output is compared whole
+(`FLOWGEN_UPDATE_GOLDEN=1` rewrites the golden table). moto's event times come from a counter (one
+second an event), so the text table is the same on every run: tests/status/ holds it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import pathlib
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+from xml.etree import ElementTree
+
+import moto.swf.models.history_event as moto_history
+import moto_swf_children
+import pytest
+from moto import mock_aws
+from moto_swf import AWS_ENV, GENERATED, REGION, ManualClock, execution_info, no_empty_poll_sleep
+
+if str(GENERATED) not in sys.path:
+    sys.path.append(str(GENERATED))
+
+import order_flow.cancel
+import order_flow.flow
+import order_flow.status
+import order_flow.terminate
+from order_flow.engine.polling import DeciderLoop
+from order_flow.engine.register import register
+from order_flow.engine.swf import client as swf_client
+
+from examples import order_flow as shop
+
+GOLDEN = pathlib.Path(__file__).parent / "status"
+PLAN = order_flow.flow.PLAN
+ORDER = {
+    "order_id": "ord-1001",
+    "customer_id": "cus-alice",
+    "items": {"BOOK-001": 2, "PEN-004": 3},
+    "shipping_address": "1 Rue de la Paix, Paris",
+    "coupon": "WELCOME10",
+    "placed_at": "2024-05-01T10:00:00+00:00",
+}
+# 2024-05-01 10:00:00 UTC, then one second per event.
+EPOCH = 1_714_557_600
+
+
+class Env:
+    def __init__(self, client: Any, clock: ManualClock) -> None:
+        self.client = client
+        self.clock = clock
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    for name, value in AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    no_empty_poll_sleep(monkeypatch)
+    clock = ManualClock.install(monkeypatch)
+    ticks = itertools.count(EPOCH)
+    monkeypatch.setattr(moto_history, "unix_time", lambda: float(next(ticks)))
+    shop.reset()
+    with moto_swf_children.extended(), mock_aws():
+        client = swf_client(region=REGION)
+        register(PLAN, client)
+        yield Env(client, clock)
+    shop.reset()
+
+
+def workers(env: Env, **replace: Callable[..., Any]) -> list[Any]:
+    from order_flow.worker import Worker, spec_handlers
+
+    handlers: Any = {**spec_handlers(), **replace}
+    return [Worker(handlers, env.client, identity="worker")]
+
+
+def start(env: Env, workflow_id: str = "order-1") -> str:
+    response = env.client.start_workflow_execution(
+        domain=PLAN.domain,
+        workflowId=workflow_id,
+        workflowType={"name": PLAN.workflow, "version": PLAN.version},
+        taskList={"name": PLAN.task_list},
+        input=json.dumps(ORDER),
+        executionStartToCloseTimeout=str(PLAN.execution_timeout),
+        taskStartToCloseTimeout=str(PLAN.decision_timeout),
+        childPolicy=PLAN.child_policy,
+    )
+    return str(response["runId"])
+
+
+def drive(env: Env, run_id: str, polls: list[Any], rounds: int = 500, workflow_id: str = "order-1") -> None:
+    """Poll the decider and workers until the execution closes, or `rounds` rounds pass."""
+    decider = DeciderLoop(PLAN, env.client, identity="decider")
+    for _ in range(rounds):
+        if execution_info(env.client, PLAN.domain, workflow_id, run_id)["executionStatus"] == "CLOSED":
+            return
+        busy = decider.poll_once()
+        for worker in polls:
+            for task_list in worker.task_lists:
+                busy = worker.poll_once(task_list) or busy
+        if not busy and not env.clock.fire_next():
+            return
+
+
+def run(
+    main: Callable[[list[str]], int], argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    code = main(["--region", REGION, *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def status_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    code, out, err = run(order_flow.status.main, ["--workflow-id", "order-1", "--json", *argv], capsys)
+    assert (code, err) == (0, "")
+    data: dict[str, Any] = json.loads(out)
+    return data
+
+
+def counts(**found: int) -> dict[str, int]:
+    keys = ("instances", "completed", "failed", "open", "waiting", "retrying", "reverted", "attempts")
+    return {key: found.get(key, 0) for key in keys}
+
+
+def activities(data: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Each activity's counts, without the handler times (which are the counter's)."""
+    return {name: {k: v for k, v in a.items() if k in counts()} for name, a in data["activities"].items()}
+
+
+DONE = counts(instances=1, completed=1, attempts=1)
+NOT_YET = counts(instances=1, waiting=1)
+
+
+def test_status_of_a_completed_execution(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = start(env)
+    drive(env, run_id, workers(env))
+    data = status_json(capsys)
+    assert activities(data) == {a.name: DONE for a in PLAN.activities}
+    assert {k: v for k, v in data.items() if k != "activities"} == {
+        "workflow_id": "order-1",
+        "run_id": run_id,
+        "status": "COMPLETED",
+        "started": "2024-05-01T10:00:00Z",
+        "closed": data["closed"],
+        "duration": data["duration"],
+        "failure": None,
+        "problem": None,
+    }
+    assert data["duration"] > 0 and data["closed"] > data["started"]
+    assert all(a["failures"] == [] for a in data["activities"].values())
+    # The run id given explicitly reads the same execution.
+    assert status_json(capsys, "--run-id", run_id) == data
+
+
+def close_order_breaks(**kwargs: Any) -> None:
+    raise RuntimeError(f"ledger unavailable for {kwargs['order_id']}")
+
+
+def failed_run(env: Env) -> str:
+    run_id = start(env)
+    drive(env, run_id, workers(env, close_order=close_order_breaks))
+    return run_id
+
+
+def test_status_of_an_execution_that_failed_after_reverts(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = failed_run(env)
+    data = status_json(capsys)
+    reason = "close_order failed after 3 attempts: RuntimeError: ledger unavailable for ord-1001"
+    assert (data["run_id"], data["status"], data["failure"]) == (run_id, "FAILED", reason)
+    assert activities(data) == {
+        "validate_order": DONE,
+        "price_order": DONE,
+        "reserve_inventory": counts(instances=1, completed=1, attempts=1, reverted=1),
+        "charge_payment": counts(instances=1, completed=1, attempts=1, reverted=1),
+        "pick_and_pack": DONE,
+        "create_shipment": counts(instances=1, completed=1, attempts=1, reverted=1),
+        "send_confirmation_email": DONE,
+        "award_loyalty_points": DONE,
+        "close_order": counts(instances=1, failed=1, attempts=3),
+    }
+    assert data["activities"]["close_order"]["failures"] == [
+        {
+            "instance": "close_order",
+            "values": {},
+            "attempts": 3,
+            "error": "RuntimeError: ledger unavailable for ord-1001",
+        }
+    ]
+
+
+def test_the_status_table_is_the_golden_one(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    failed_run(env)
+    code, out, err = run(order_flow.status.main, ["--workflow-id", "order-1"], capsys)
+    assert (code, err) == (0, "")
+    run_id = out.splitlines()[0].split("(run ")[1].rstrip(")")
+    golden = GOLDEN / "order_flow_failed.txt"
+    if os.environ.get("FLOWGEN_UPDATE_GOLDEN"):
+        golden.write_text(out.replace(run_id, "RUN"))
+    assert out.replace(run_id, "RUN") == golden.read_text()
+
+
+def test_terminate_then_status(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = start(env)
+    drive(env, run_id, workers(env), rounds=2)  # the worker takes one task a round
+    code, out, err = run(
+        order_flow.terminate.main, ["--workflow-id", "order-1", "--reason", "wrong customer"], capsys
+    )
+    assert (code, out, err) == (0, "terminated: order-1\n", "")
+    data = status_json(capsys)
+    assert (data["status"], data["failure"]) == ("TERMINATED", "wrong customer")
+    assert activities(data) == {
+        "validate_order": DONE,
+        "price_order": counts(instances=1, completed=1, attempts=1),
+        "reserve_inventory": counts(instances=1, open=1, attempts=1),
+        "charge_payment": NOT_YET,
+        "pick_and_pack": NOT_YET,
+        "create_shipment": NOT_YET,
+        "send_confirmation_email": NOT_YET,
+        "award_loyalty_points": NOT_YET,
+        "close_order": NOT_YET,
+    }
+
+
+def test_cancel_then_status(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = start(env)
+    drive(env, run_id, workers(env), rounds=1)  # validate_order scheduled and done
+    code, out, err = run(order_flow.cancel.main, ["--workflow-id", "order-1"], capsys)
+    assert (code, err) == (0, "")
+    assert out == "cancellation requested: order-1; the decider closes it as CANCELED\n"
+    drive(env, run_id, [])  # the decider alone: it answers the request
+    data = status_json(capsys)
+    assert (data["status"], data["failure"]) == ("CANCELED", "canceled on request")
+    assert activities(data)["validate_order"] == DONE
+    assert activities(data)["close_order"] == NOT_YET
+
+
+def test_an_open_execution_counts_open_and_waiting_instances(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    start(env)
+    data = status_json(capsys)
+    assert (data["status"], data["closed"], data["duration"]) == ("OPEN", None, None)
+    # No decision task answered yet: nothing scheduled, every activity waiting.
+    assert activities(data) == {a.name: NOT_YET for a in PLAN.activities}
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--workflow-id", "nobody"], "no execution with workflow id 'nobody' in domain 'shop'"),
+        (["--workflow-id", "order-1", "--domain", "elsewhere"], "elsewhere"),
+    ],
+)
+def test_unknown_execution_or_domain_is_one_line(
+    env: Env, capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    start(env)
+    for main in (order_flow.status.main,):
+        code, out, err = run(main, argv, capsys)
+        assert (code, out) == (1, "")
+        assert err.startswith("python -m order_flow.status: error: ") and says in err
+        assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cancel_and_terminate_of_an_unknown_execution_are_one_line(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for main, extra in ((order_flow.cancel.main, []), (order_flow.terminate.main, ["--reason", "x"])):
+        code, out, err = run(main, ["--workflow-id", "nobody", *extra], capsys)
+        assert (code, out) == (1, "")
+        assert err.count("\n") == 1 and ": error: " in err and "Traceback" not in err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    for main, argv in (
+        (order_flow.status.main, []),
+        (order_flow.status.main, ["--workflow-id", "x", "--closed-since", "5m"]),
+        (order_flow.status.main, ["--list", "--closed-since", "soon"]),
+        (order_flow.terminate.main, ["--workflow-id", "x"]),
+        (order_flow.cancel.main, []),
+    ):
+        with pytest.raises(SystemExit) as exit:
+            main(argv)
+        assert exit.value.code == 2
+        assert "Traceback" not in capsys.readouterr().err
+
+
+def test_no_credentials_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for main, extra in (
+        (order_flow.status.main, []),
+        (order_flow.status.main, ["--json"]),
+        (order_flow.cancel.main, []),
+        (order_flow.terminate.main, ["--reason", "x"]),
+    ):
+        code, out, err = run(main, ["--workflow-id", "order-1", *extra], capsys)
+        assert (code, out) == (1, "")
+        assert err.count("\n") == 1 and ": error: " in err and "Traceback" not in err
+
+
+def test_list_shows_open_executions_and_closed_ones_when_asked(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    done = start(env, "order-done")
+    drive(env, done, workers(env), workflow_id="order-done")
+    running = start(env, "order-running")
+    code, out, err = run(order_flow.status.main, ["--list", "--json"], capsys)
+    assert (code, err) == (0, "")
+    assert [(e["workflow_id"], e["run_id"], e["status"]) for e in json.loads(out)] == [
+        ("order-running", running, "OPEN")
+    ]
+    code, out, err = run(order_flow.status.main, ["--list", "--closed-since", "1d"], capsys)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines] == ["OPEN", "COMPLETED"]
+    assert lines[0].endswith(f"order-running  {running}") and lines[1].endswith(f"order-done  {done}")
+
+
+def test_watch_waits_for_the_close_and_exits_by_its_outcome(
+    env: Env, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from order_flow.engine import entry
+
+    start(env)
+    decider = DeciderLoop(PLAN, env.client, identity="decider")
+    polls = workers(env, close_order=close_order_breaks)
+    looks = []
+
+    def one_round(seconds: float) -> None:
+        # Instead of sleeping between looks, move the execution on.
+        looks.append(seconds)
+        busy = decider.poll_once()
+        for worker in polls:
+            busy = any([worker.poll_once(t) for t in worker.task_lists]) or busy
+        if not busy:
+            env.clock.fire_next()
+
+    monkeypatch.setattr(entry.time, "sleep", one_round)
+    code, out, err = run(order_flow.status.main, ["--workflow-id", "order-1", "--watch", "--json"], capsys)
+    assert (code, err) == (1, "")
+    assert json.loads(out)["status"] == "FAILED" and len(looks) > 5
+
+
+def test_starter_wait_shows_instances_done_on_a_terminal(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import threading
+
+    from order_flow.engine import entry
+
+    run_id = start(env)
+    decider = DeciderLoop(PLAN, env.client, identity="decider")
+    polls = workers(env)
+
+    class Rounds(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            busy = decider.poll_once()
+            for worker in polls:
+                busy = any([worker.poll_once(t) for t in worker.task_lists]) or busy
+            return False
+
+    show = entry._progress_line(PLAN, env.client, PLAN.domain, "order-1", run_id)
+    status, _ = entry.wait_for_close(env.client, PLAN.domain, "order-1", run_id, 0, Rounds(), show)
+    assert status == "COMPLETED"
+    shown = capsys.readouterr().err.split("\r")[1:]
+    assert shown[0] == "0/9 instances done"
+    done = [int(line.split("/")[0]) for line in shown]
+    assert (
+        done == sorted(done) and done[-1] >= 8 and all(line.endswith("/9 instances done") for line in shown)
+    )
+
+
+def test_status_draws_the_timeline_of_an_execution(
+    env: Env, capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    run_id = start(env)
+    drive(env, run_id, workers(env, close_order=close_order_breaks))
+    picture = tmp_path / "order.svg"
+    code, _, err = run(
+        order_flow.status.main, ["--workflow-id", "order-1", "--timeline", str(picture)], capsys
+    )
+    assert (code, err) == (0, "")
+    root = ElementTree.fromstring(picture.read_text())
+    assert root.tag.endswith("svg")
+    text = " ".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
+    # Every activity that ran has its row, reverts included, by name.
+    for activity in ("reserve_inventory", "charge_payment", "close_order"):
+        assert activity in text
+    # A folder that does not exist is a usage error, before SWF is asked anything.
+    with pytest.raises(SystemExit) as exited:
+        order_flow.status.main(["--workflow-id", "order-1", "--timeline", str(tmp_path / "no" / "x.svg")])
+    assert exited.value.code == 2 and "no such folder" in capsys.readouterr().err

@@ -1,0 +1,137 @@
+"""The status facts of hand-built histories: child workflow shards followed, times, JSON log lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+from histories import History
+from moto_swf import GENERATED
+
+if str(GENERATED) not in sys.path:
+    sys.path.append(str(GENERATED))
+
+import regional_etl.flow
+
+from flowgen.runtime.logs import JsonFormatter
+from flowgen.runtime.operate import execution_status
+from flowgen.runtime.plan import FlowPlan
+from flowgen.runtime.status import summarize
+
+ETL: FlowPlan = FlowPlan.from_data(regional_etl.flow.PLAN.to_data())
+ETL_INPUT = {
+    "dataset": "billing",
+    "start": "2024-03-01",
+    "end": "2024-03-02",
+    "spark_conf": {},
+    "requested_at": "2024-03-03T06:30:00+00:00",
+}
+
+
+class Histories:
+    """get_workflow_execution_history over stored histories, two events a page."""
+
+    def __init__(self, histories: dict[str, list[dict[str, Any]]]) -> None:
+        self.histories = histories
+        self.pages = 0
+
+    def get_workflow_execution_history(self, **request: Any) -> dict[str, Any]:
+        events = self.histories[request["execution"]["workflowId"]]
+        start = int(request.get("nextPageToken", 0))
+        self.pages += 1
+        page: dict[str, Any] = {"events": events[start : start + 2]}
+        if start + 2 < len(events):
+            page["nextPageToken"] = str(start + 2)
+        return page
+
+
+def child(items: list[dict[str, str]], outcomes: list[str]) -> History:
+    h = History({"items": items})
+    for index, outcome in enumerate(outcomes):
+        h.schedule(f"extract-{index}", "regional_etl.extract")
+        if outcome == "completed":
+            h.completed(f"extract-{index}", {"path": "s3://x", "rows": 1})
+        elif outcome == "open":
+            h.start(f"extract-{index}")
+    return h
+
+
+def test_child_workflow_shards_are_counted_under_their_activity() -> None:
+    parent = History(ETL_INPUT)
+    parent.schedule("list_regions", "regional_etl.list_regions")
+    parent.completed("list_regions", {"regions": ["eu", "us"]})
+    shard = ETL.shard_plan("extract").workflow
+    for workflow_id in ("etl-1-extract-0", "etl-1-extract-1"):
+        parent.add(
+            "ChildWorkflowExecutionStarted",
+            workflowExecution={"workflowId": workflow_id, "runId": "r-" + workflow_id},
+            workflowType={"name": shard, "version": ETL.version},
+            initiatedEventId=1,
+        )
+    items = [{"dataset": "billing", "day": "2024-03-01", "region": r} for r in ("eu", "us")]
+    client = Histories(
+        {
+            "etl-1": parent.events,
+            "etl-1-extract-0": child(items, ["completed", "completed"]).events,
+            "etl-1-extract-1": child(items, ["completed", "open"]).events,
+        }
+    )
+    found = execution_status(ETL, client, "d", "etl-1", "r-1")  # type: ignore[arg-type]
+    assert found.status == "OPEN"
+    assert found.activities["extract"].counts() == {
+        "instances": 4,
+        "completed": 3,
+        "failed": 0,
+        "open": 1,
+        "waiting": 0,
+        "retrying": 0,
+        "reverted": 0,
+        "attempts": 4,
+    }
+    # Every history was read page by page, two events at a time.
+    assert client.pages == sum((len(h) + 1) // 2 for h in client.histories.values())
+    # The children's attempts are among the facts a timeline draws.
+    assert sum(1 for a in found.attempts if a.activity == "extract") == 4
+
+
+def test_attempts_and_retry_waits_carry_their_times_and_outcomes() -> None:
+    h = History({})
+    h.schedule("a")
+    h.failed("a", "ValueError: no")
+    h.timer_started("retry-1-a", 5, json.dumps({"kind": "retry", "activity_id": "a", "attempt": 1}))
+    h.fired("retry-1-a")
+    h.schedule("a#2")
+    h.completed("a#2", {})
+    plan = ETL
+    status = summarize(plan, h.events)
+    first, second = status.attempts
+    assert (first.instance, first.number, first.outcome, first.error) == ("a", 1, "failed", "ValueError: no")
+    assert (second.number, second.outcome, second.handler_seconds) == (2, "completed", 1.0)
+    assert first.scheduled is not None and first.started == first.scheduled + 1
+    (wait,) = status.waits
+    assert (wait.instance, wait.attempt, wait.outcome) == ("a", 1, "fired")
+    assert wait.started is not None and wait.ended == wait.started + 1
+
+
+def test_json_log_lines_carry_the_execution_activity_instance_and_attempt() -> None:
+    record = logging.LogRecord("w", logging.WARNING, "f.py", 1, "failed after %s s", (2,), None)
+    record.__dict__.update(
+        domain="shop", workflow_id="o-1", run_id="r", activity_id="close_order-3#2", activity_type="t"
+    )
+    line = JsonFormatter().format(record)
+    data = json.loads(line)
+    assert "\n" not in line
+    assert {k: v for k, v in data.items() if k != "time"} == {
+        "level": "WARNING",
+        "logger": "w",
+        "message": "failed after 2 s",
+        "domain": "shop",
+        "workflow_id": "o-1",
+        "run_id": "r",
+        "activity_id": "close_order-3#2",
+        "activity_type": "t",
+        "instance": "close_order-3",
+        "attempt": 2,
+    }
