@@ -419,3 +419,53 @@ def wait_closed(
         if now > deadline:
             raise AssertionError(f"the execution did not close in {timeout:.0f} s ({seen} events)")
         time.sleep(0.25)
+
+
+# -- a moto server in this process, and the mains run against it ------------------------------
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server (SWF, S3, ...) on a free loopback port, in this process; yields its URL.
+
+    In this process, so that moto extensions installed here (tests/moto_swf_children.py) apply to it.
+    """
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    werkzeug = logging.getLogger("werkzeug")
+    level = werkzeug.level
+    werkzeug.setLevel(logging.WARNING)  # else a line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        werkzeug.setLevel(level)
+
+
+def run_main(
+    env: dict[str, str], module: str, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m module args` to its end (flowgen, register, starter), from the repository."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def build_package(spec: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
+    """`flowgen build` of `spec` into out/WORKFLOW (named as the spec file); returns `out`."""
+    built = run_main(
+        process_env(ROOT), "flowgen", "build", "-q", "--out", str(out / spec.stem), str(spec), timeout=120
+    )
+    assert built.returncode == 0, built.stderr
+    return out

@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import datetime
 import json
-import logging
 import pathlib
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 from moto_swf import (
     AWS_ENV,
     GENERATED,
@@ -35,13 +32,16 @@ from moto_swf import (
     ROOT,
     Processes,
     attributes,
+    build_package,
     country_report,
     event_during_a_decision_task,
     execution_info,
     failing_attempts,
     history,
+    moto_server,
     of_type,
     process_env,
+    run_main,
     scheduled_while_open,
     timers_for_open_activities,
     wait_closed,
@@ -58,16 +58,8 @@ E2E = ROOT / "tests" / "e2e"
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    patch = pytest.MonkeyPatch()
-    patch.setattr(logging.getLogger("werkzeug"), "level", logging.WARNING)  # a line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        patch.undo()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture
@@ -77,19 +69,7 @@ def swf(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     return swf_client(region=REGION, endpoint_url=endpoint)
 
 
-def run(
-    env: dict[str, str], module: str, *args: str, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run one main to its end (register, starter)."""
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+run = run_main
 
 
 def held_decision_task(events: list[dict[str, Any]]) -> bool:
@@ -212,26 +192,7 @@ def test_country_flow_with_a_decider_and_two_workers_as_processes(
 @pytest.fixture(scope="module")
 def slow_flow(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """tests/e2e/slow_flow.yaml built into a temporary folder; returns the folder that holds it."""
-    out = tmp_path_factory.mktemp("packages")
-    built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flowgen",
-            "build",
-            "-q",
-            "--out",
-            str(out / "slow_flow"),
-            str(E2E / "slow_flow.yaml"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr
-    return out
+    return build_package(E2E / "slow_flow.yaml", tmp_path_factory.mktemp("packages"))
 
 
 def test_a_worker_killed_mid_task_is_retried_on_the_other_after_its_heartbeat_times_out(
@@ -305,18 +266,7 @@ def test_a_worker_killed_mid_task_is_retried_on_the_other_after_its_heartbeat_ti
 @pytest.fixture(scope="module")
 def big_flow(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """tests/e2e/big_flow.yaml built into a temporary folder; returns the folder that holds it."""
-    out = tmp_path_factory.mktemp("packages")
-    built = run(
-        {**process_env(ROOT)},
-        "flowgen",
-        "build",
-        "-q",
-        "--out",
-        str(out / "big_flow"),
-        str(E2E / "big_flow.yaml"),
-    )
-    assert built.returncode == 0, built.stderr
-    return out
+    return build_package(E2E / "big_flow.yaml", tmp_path_factory.mktemp("packages"))
 
 
 def test_a_fan_in_over_32768_characters_goes_through_s3(

@@ -16,24 +16,24 @@ through botocore's AWS_ENDPOINT_URL.
 from __future__ import annotations
 
 import json
-import logging
 import pathlib
-import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 from moto_swf import (
     AWS_ENV,
     REGION,
     ROOT,
     Processes,
+    build_package,
     execution_info,
     history,
+    moto_server,
     of_type,
     process_env,
+    run_main,
     wait_closed,
 )
 from moto_swf_children import extended
@@ -47,53 +47,16 @@ NUMBERS = list(range(1, 14))
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    patch = pytest.MonkeyPatch()
-    patch.setattr(logging.getLogger("werkzeug"), "level", logging.WARNING)
-    with extended():
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        try:
-            host, port = server.get_host_and_port()
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
-            patch.undo()
+    with extended(), moto_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def shard_flow(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    out = tmp_path_factory.mktemp("packages")
-    built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flowgen",
-            "build",
-            "-q",
-            "--out",
-            str(out / "shard_flow"),
-            str(E2E / "shard_flow.yaml"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr
-    return out
+    return build_package(E2E / "shard_flow.yaml", tmp_path_factory.mktemp("packages"))
 
 
-def run(env: dict[str, str], module: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+run = run_main
 
 
 def test_a_sharded_flow_with_failures_and_retries_as_processes(

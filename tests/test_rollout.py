@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import logging
 import pathlib
 import signal
 import subprocess
@@ -30,7 +29,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 from moto_swf import (
     AWS_ENV,
     GENERATED,
@@ -39,6 +37,7 @@ from moto_swf import (
     Processes,
     execution_info,
     history,
+    moto_server,
     of_type,
     process_env,
     wait_closed,
@@ -57,16 +56,8 @@ RUNS = 3  # executions of each version
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    patch = pytest.MonkeyPatch()
-    patch.setattr(logging.getLogger("werkzeug"), "level", logging.WARNING)  # a line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        patch.undo()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture
