@@ -52,7 +52,7 @@ def child(items: list[dict[str, str]], outcomes: list[str]) -> History:
     for index, outcome in enumerate(outcomes):
         h.schedule(f"extract-{index}", "regional_etl.extract")
         if outcome == "completed":
-            h.completed(f"extract-{index}", {"path": "s3://x", "rows": 1})
+            h.completed(f"extract-{index}", {"path": "s3://x", "rows": 1, "checksum": "c"})
         elif outcome == "open":
             h.start(f"extract-{index}")
     return h

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,6 +150,10 @@ class ExecutionStatus:
     children: list[Child]
     # Why the history cannot be trusted, as the decider would say; None when it can.
     problem: str | None = None
+    # What `merge_child` needs to name a shard's instances as the parent does: each child
+    # workflow id's (activity, shard), and each sharded activity's instances.
+    shard_of: dict[str, tuple[str, int]] = field(default_factory=dict)
+    sharded: dict[str, decider._Shards] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:
@@ -293,19 +298,20 @@ def _retry_control(raw: Any) -> tuple[str, int] | None:
 
 def _planned(
     plan: p.FlowPlan, execution: Execution, workflow_id: str
-) -> tuple[dict[str, list[decider.Planned]], dict[str, int]]:
-    """Each activity's instances as the decider expands them, and the instance count of each
+) -> tuple[dict[str, list[decider.Planned]], dict[str, decider._Shards]]:
+    """Each activity's instances as the decider expands them, and the instances of each
     activity that runs in child shards; an activity it cannot expand yet is in neither."""
     try:
         workflow_input = decider._read_input(plan, execution.input)
     except Exception:
         return {}, {}  # an input the decider refuses (or a payload reference): no expansion
+    decider._check_results(plan, execution)  # completed results decoded, as the decider reads them
     run = decider._Run(plan=plan, execution=execution, input=workflow_input, workflow_id=workflow_id)
     # What was expanded before a failure stands.
     with contextlib.suppress(Exception):
         decider._advance(run)
     planned = {name: items for name, items in run.instances.items() if items is not None}
-    return planned, {name: shards.total for name, shards in run.shards.items()}
+    return planned, dict(run.shards)
 
 
 def _closing(events: list[dict[str, Any]]) -> tuple[str, float | None, str | None]:
@@ -364,7 +370,7 @@ def summarize(
         items = planned.get(activity.name)
         if activity.name in sharded:
             # Its instances run in child shards (`merge_child` counts them): waiting until then.
-            found.instances = found.waiting = sharded[activity.name]
+            found.instances = found.waiting = sharded[activity.name].total
             shown: list[tuple[str, dict[str, Any]]] = []
         elif items is None:
             ids = [i for i in execution.instances if _activity_of(plan, i) == activity.name]
@@ -395,6 +401,8 @@ def summarize(
         waits=waits,
         children=_children(events),
         problem=execution.problem,
+        shard_of={c.workflow_id: key for key, c in execution.children.items() if c.workflow_id},
+        sharded=sharded,
     )
 
 
@@ -421,7 +429,9 @@ def merge_child(parent: ExecutionStatus, plan: p.FlowPlan, child: Child, status:
     """Count a child shard's instances under the parent's sharded activity (named by the shard plan).
 
     The parent counted the sharded activity's instances as waiting until they ran somewhere;
-    each instance a shard holds is taken from those waiting and counted as the shard says.
+    each instance a shard holds is taken from those waiting and counted as the shard says. A
+    failed instance is named as the parent would run it unsharded (`square-6`, its generator
+    values), not by its place in the shard.
     """
     shard = next((s for s in plan.shards if s.workflow == child.workflow_type), None)
     if shard is None:
@@ -435,8 +445,27 @@ def merge_child(parent: ExecutionStatus, plan: p.FlowPlan, child: Child, status:
     target.waiting -= moved
     target.instances -= moved
     target.add(source, prefix=f"{child.workflow_id}/")
+    where = parent.shard_of.get(child.workflow_id)
+    instances = parent.sharded.get(name)
+    if where is not None and where[0] == name and instances is not None:
+        first = where[1] * (instances.activity.shard_size or 1)
+        own = target.failures[len(target.failures) - len(source.failures) :]
+        for position, failure in enumerate(own, len(target.failures) - len(own)):
+            local = failure.instance.removeprefix(f"{child.workflow_id}/")
+            _, dash, index = local.rpartition("-")
+            if dash and index.isdigit():
+                item = _sharded_instance(instances, first + int(index))
+                target.failures[position] = FailedInstance(
+                    item.id, item.values, failure.attempts, failure.error
+                )
     parent.attempts.extend(status.attempts)
     parent.waits.extend(status.waits)
+
+
+def _sharded_instance(instances: decider._Shards, index: int) -> decider.Planned:
+    """Instance `index` of a sharded activity, as the parent would expand it unsharded."""
+    combination = next(itertools.islice(itertools.product(*instances.axes), index, None))
+    return decider.Planned(instances.activity, index, f"{instances.activity.name}-{index}", combination)
 
 
 def _duration(seconds: float | None) -> str:
