@@ -3,7 +3,7 @@
 
 `summarize(plan, events)` is a pure function of a history (boto3's shape, oldest event first):
 it folds the events with the decider's own reader (`history.read_history`), expands each
-activity's generators as the decider does, and counts each activity's instances by state. It
+activity's generators as the decider does (`decider.instances_of`), and counts each activity's instances by state. It
 also lists every attempt with its times and outcome, and every retry wait, which is what a
 timeline needs (`timeline.py` draws them). The SWF side (reading the history page by page,
 following child workflow shards, finding the latest run) is in `operate.py`.
@@ -25,16 +25,14 @@ requirements have not completed) has only the instances the history already name
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import decider
 from . import plan as p
-from .history import Execution, Instance, read_history
+from .history import Instance, read_history
 from .ids import REVERT_SUFFIX, split_attempt_id
 
 # SWF's close statuses, by the event that closes an execution.
@@ -153,7 +151,7 @@ class ExecutionStatus:
     # What `merge_child` needs to name a shard's instances as the parent does: each child
     # workflow id's (activity, shard), and each sharded activity's instances.
     shard_of: dict[str, tuple[str, int]] = field(default_factory=dict)
-    sharded: dict[str, decider._Shards] = field(default_factory=dict)
+    sharded: dict[str, decider.Shards] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:
@@ -296,24 +294,6 @@ def _retry_control(raw: Any) -> tuple[str, int] | None:
     return instance, attempt
 
 
-def _planned(
-    plan: p.FlowPlan, execution: Execution, workflow_id: str
-) -> tuple[dict[str, list[decider.Planned]], dict[str, decider._Shards]]:
-    """Each activity's instances as the decider expands them, and the instances of each
-    activity that runs in child shards; an activity it cannot expand yet is in neither."""
-    try:
-        workflow_input = decider._read_input(plan, execution.input)
-    except Exception:
-        return {}, {}  # an input the decider refuses (or a payload reference): no expansion
-    decider._check_results(plan, execution)  # completed results decoded, as the decider reads them
-    run = decider._Run(plan=plan, execution=execution, input=workflow_input, workflow_id=workflow_id)
-    # What was expanded before a failure stands.
-    with contextlib.suppress(Exception):
-        decider._advance(run)
-    planned = {name: items for name, items in run.instances.items() if items is not None}
-    return planned, dict(run.shards)
-
-
 def _closing(events: list[dict[str, Any]]) -> tuple[str, float | None, str | None]:
     for event in reversed(events):
         status = CLOSE_STATUS.get(str(event.get("eventType", "")))
@@ -355,7 +335,8 @@ def summarize(
 ) -> ExecutionStatus:
     """The status of the execution whose whole history is `events` (not its children's: see `merge_child`)."""
     execution = read_history(events)
-    planned, sharded = _planned(plan, execution, workflow_id)
+    expanded = decider.instances_of(plan, execution, workflow_id)
+    planned, sharded = expanded.planned, expanded.sharded
     status, closed, failure = _closing(events)
     attempts, waits = timeline_facts(plan, events)
     started = next((timestamp(e) for e in events if e.get("eventType") == "WorkflowExecutionStarted"), None)
@@ -417,7 +398,7 @@ def _count(
         found.open += 1
     elif not state.attempts:
         found.waiting += 1
-    elif running and not decider._exhausted(activity, state):
+    elif running and not decider.exhausted(activity, state):
         found.retrying += 1
     else:
         found.failed += 1
@@ -454,18 +435,12 @@ def merge_child(parent: ExecutionStatus, plan: p.FlowPlan, child: Child, status:
             local = failure.instance.removeprefix(f"{child.workflow_id}/")
             _, dash, index = local.rpartition("-")
             if dash and index.isdigit():
-                item = _sharded_instance(instances, first + int(index))
+                item = instances.instance(first + int(index))
                 target.failures[position] = FailedInstance(
                     item.id, item.values, failure.attempts, failure.error
                 )
     parent.attempts.extend(status.attempts)
     parent.waits.extend(status.waits)
-
-
-def _sharded_instance(instances: decider._Shards, index: int) -> decider.Planned:
-    """Instance `index` of a sharded activity, as the parent would expand it unsharded."""
-    combination = next(itertools.islice(itertools.product(*instances.axes), index, None))
-    return decider.Planned(instances.activity, index, f"{instances.activity.name}-{index}", combination)
 
 
 def _duration(seconds: float | None) -> str:
