@@ -318,3 +318,88 @@ def test_a_fan_in_over_32768_characters_goes_through_s3(
     assert len(keys) == 3
     assert len([k for k in keys if k.startswith("runs/big_flow/big-1/input/")]) == 1
     assert len([k for k in keys if k.startswith(f"runs/big_flow/big-1/{ids['runId']}/")]) == 2
+
+
+# -- --log-format json ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def log_flow(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """tests/e2e/log_flow.yaml built into a temporary folder; returns the folder that holds it."""
+    out = tmp_path_factory.mktemp("packages")
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flowgen",
+            "build",
+            "-q",
+            "--out",
+            str(out / "log_flow"),
+            str(E2E / "log_flow.yaml"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    return out
+
+
+def test_decider_and_worker_log_one_json_object_a_line_with_their_ids(
+    endpoint: str, swf: Any, log_flow: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    domain = "e2e-logs"
+    aws = ["--endpoint-url", endpoint, "--region", REGION, "--domain", domain]
+    env = process_env(log_flow, ROOT, E2E)
+    processes = Processes(tmp_path / "logs", env)
+    json_logs = ["--log-format", "json"]
+    try:
+        registered = run(env, "log_flow.register", *aws)
+        assert registered.returncode == 0, registered.stdout + registered.stderr
+        processes.module("decider", "log_flow.decider", *aws, *json_logs, "--identity", "decider")
+        processes.module("worker", "log_flow.worker", *aws, *json_logs, "--identity", "worker")
+        started = run(env, "log_flow.starter", *aws, "--input", json.dumps({"numbers": [3, 4]}))
+        assert started.returncode == 0, started.stderr
+        ids = json.loads(started.stdout)
+        wait_closed(swf, domain, ids["workflowId"], ids["runId"], timeout=60)
+    except BaseException:
+        print(processes.tails())
+        raise
+    finally:
+        processes.close()
+    assert execution_info(swf, domain, ids["workflowId"], ids["runId"])["closeStatus"] == "COMPLETED"
+    execution = {"domain": domain, "workflow_id": ids["workflowId"], "run_id": ids["runId"]}
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for name in ("decider", "worker"):
+        text = processes.log(name)
+        assert text.endswith("\n")
+        lines[name] = [json.loads(line) for line in text.splitlines()]  # every line one JSON object
+        for data in lines[name]:
+            assert isinstance(data, dict) and {"time", "level", "logger", "message"} <= set(data), data
+            assert "Traceback" not in json.dumps(data)
+    # The decider's line about the execution carries its ids.
+    (closed,) = [d for d in lines["decider"] if "closed with" in d["message"]]
+    assert {k: closed[k] for k in execution} == execution
+    # Every line of the worker about a task carries the execution, activity, instance and attempt.
+    tasks = [d for d in lines["worker"] if "activity_id" in d]
+    # A task's message starts with where it ran (domain/workflow id/run id/activity id: ...).
+    said = [d["message"].split(": ", 1)[1].split()[0] for d in tasks]
+    assert sorted((d["instance"], d["attempt"], word) for d, word in zip(tasks, said, strict=True)) == [
+        ("square-0", 1, "completed"),
+        ("square-0", 1, "started"),
+        ("square-1", 1, "failed"),
+        ("square-1", 1, "started"),
+        ("square-1", 2, "completed"),
+        ("square-1", 2, "started"),
+    ]
+    for data in tasks:
+        assert {k: data[k] for k in execution} == execution
+        assert data["activity_type"] == "log_flow.square"
+        assert data["activity_id"] == data["instance"] + (
+            "" if data["attempt"] == 1 else f"#{data['attempt']}"
+        )
+    # Lines that are about no task (the worker starting and stopping) carry no task ids.
+    assert all("instance" not in d for d in lines["worker"] if d not in tasks)

@@ -323,6 +323,16 @@ def assert_scoped(role: str, policy: dict[str, Any], plan: FlowPlan) -> None:
             "Action": ["s3:GetObject", "s3:PutObject"],
             "Resource": f"arn:{plan.aws_partition}:s3:::{plan.payloads.bucket}/{folder}*",
         }
+    elif plan.payloads is not None and role == "operator":
+        # `status` reads the values kept in S3, and never writes one.
+        (read,) = s3
+        folder = f"{plan.payloads.prefix}/" if plan.payloads.prefix else ""
+        assert read == {
+            "Sid": "ReadPayloads",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": f"arn:{plan.aws_partition}:s3:::{plan.payloads.bucket}/{folder}*",
+        }
     else:
         assert s3 == []
     arn = f"arn:{plan.aws_partition}:swf:*:*:/domain/{iam.literal(plan.domain)}"
@@ -462,12 +472,13 @@ def test_the_partition_is_the_specs(plans: dict[str, FlowPlan]) -> None:
 
 def test_payloads_are_granted_on_exactly_their_prefix(plans: dict[str, FlowPlan]) -> None:
     """s3:GetObject and s3:PutObject under s3://BUCKET/PREFIX/ only, in the spec's partition; to the
-    decider, worker and starter; and nothing on S3 without payloads."""
+    decider, worker and starter, s3:GetObject alone to the operator; nothing on S3 without payloads."""
     wide = plans["wide"]
     assert iam.payloads_arn(wide) == "arn:aws-us-gov:s3:::team-bucket.1/flows/wide/*"
     for role, policy in iam.POLICIES.items():
         granted = {a for s in policy(wide)["Statement"] for a in s["Action"] if a.startswith("s3:")}
-        assert granted == ({"s3:GetObject", "s3:PutObject"} if role in PAYLOAD_ROLES else set())
+        expected = {"s3:GetObject", "s3:PutObject"} if role in PAYLOAD_ROLES else set()
+        assert granted == (expected if role != "operator" else {"s3:GetObject"})
     no_prefix = dataclasses.replace(wide, payloads=dataclasses.replace(wide.payloads, prefix=""))
     assert iam.payloads_arn(no_prefix) == "arn:aws-us-gov:s3:::team-bucket.1/*"
     assert iam.payloads_arn(plans["etl"]) == "arn:aws:s3:::acme-analytics-flows/regional_etl/*"

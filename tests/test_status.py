@@ -52,7 +52,7 @@ def child(items: list[dict[str, str]], outcomes: list[str]) -> History:
     for index, outcome in enumerate(outcomes):
         h.schedule(f"extract-{index}", "regional_etl.extract")
         if outcome == "completed":
-            h.completed(f"extract-{index}", {"path": "s3://x", "rows": 1})
+            h.completed(f"extract-{index}", {"path": "s3://x", "rows": 1, "checksum": "c"})
         elif outcome == "open":
             h.start(f"extract-{index}")
     return h
@@ -135,3 +135,41 @@ def test_json_log_lines_carry_the_execution_activity_instance_and_attempt() -> N
         "instance": "close_order-3",
         "attempt": 2,
     }
+
+
+def test_status_reads_the_decider_through_its_public_functions_only() -> None:
+    """status.py expands instances with `decider.instances_of`, so a change to the decider's
+    internals (any `_name`) cannot break it unseen."""
+    import ast
+    import inspect
+
+    from flowgen.runtime import status
+
+    tree = ast.parse(inspect.getsource(status))
+    used = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "decider"
+    }
+    assert used and not {name for name in used if name.startswith("_")}
+
+
+def test_instances_of_expands_as_the_decider_does() -> None:
+    from flowgen.runtime.decider import instances_of
+    from flowgen.runtime.history import read_history
+
+    parent = History(ETL_INPUT)
+    parent.schedule("list_regions", "regional_etl.list_regions")
+    regions = [f"r{n:02d}" for n in range(26)]
+    parent.completed("list_regions", {"regions": regions})
+    found = instances_of(ETL, read_history(parent.events), "etl-1")
+    # Two days by 26 regions, over extract's shard_size of 50: counted, built one at a time.
+    assert set(found.sharded) == {"extract"} and "extract" not in found.planned
+    assert [i.id for i in found.planned["list_regions"]] == ["list_regions"]
+    shards = found.sharded["extract"]
+    assert (shards.total, shards.count, shards.bounds(1)) == (52, 2, (50, 52))
+    last = shards.instance(51)
+    assert (last.id, last.values) == ("extract-51", {"day": "2024-03-02", "region": "r25"})
+    # An input the decider refuses: nothing expanded, and no exception.
+    broken = History({"dataset": 1})
+    assert instances_of(ETL, read_history(broken.events)) == type(found)({}, {})

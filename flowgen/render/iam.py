@@ -23,7 +23,8 @@ With the spec's `payloads`, the decider, the worker and the starter may also
 read and write objects under exactly s3://BUCKET/PREFIX/ (s3:GetObject and
 s3:PutObject on `arn:PARTITION:s3:::BUCKET/PREFIX/*`): they store and read the
 values too large for SWF. Nothing lists, deletes or reaches another prefix; a
-lifecycle rule on the bucket removes old values (docs/running-on-swf.md).
+lifecycle rule on the bucket removes old values (docs/running-on-swf.md). The operator may
+only read them (s3:GetObject): `status` resolves them as the decider does.
 
 The operator (`status`, `cancel`, `terminate`) may list executions of exactly the workflow
 type (swf:typeFilter.name and swf:typeFilter.version, which ListOpenWorkflowExecutions and
@@ -289,7 +290,7 @@ def registrar(plan: FlowPlan) -> Policy:
 
 def operator(plan: FlowPlan) -> Policy:
     arn = domain_arn(plan)
-    return {
+    policy: Policy = {
         "Version": VERSION,
         "Statement": [
             # `status --list`, and finding a workflow id's latest run, always filter by this type.
@@ -314,6 +315,12 @@ def operator(plan: FlowPlan) -> Policy:
             ),
         ],
     }
+    payloads = payloads_arn(plan)
+    if payloads is not None:
+        # `status` reads the values kept in S3 (the input, results, shards' inputs) to expand
+        # generators and show a failed instance's values; it never writes one.
+        policy["Statement"].append(_statement("ReadPayloads", ["s3:GetObject"], payloads))
+    return policy
 
 
 POLICIES = {

@@ -2,7 +2,7 @@
 
 `summarize(plan, events)` is a pure function of a history (boto3's shape, oldest event first):
 it folds the events with the decider's own reader (`history.read_history`), expands each
-activity's generators as the decider does, and counts each activity's instances by state. It
+activity's generators as the decider does (`decider.instances_of`), and counts each activity's instances by state. It
 also lists every attempt with its times and outcome, and every retry wait, which is what a
 timeline needs (`timeline.py` draws them). The SWF side (reading the history page by page,
 following child workflow shards, finding the latest run) is in `operate.py`.
@@ -24,7 +24,6 @@ requirements have not completed) has only the instances the history already name
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from typing import Any
 
 from . import decider
 from . import plan as p
-from .history import Execution, Instance, read_history
+from .history import Instance, read_history
 from .ids import REVERT_SUFFIX, split_attempt_id
 
 # SWF's close statuses, by the event that closes an execution.
@@ -148,6 +147,10 @@ class ExecutionStatus:
     children: list[Child]
     # Why the history cannot be trusted, as the decider would say; None when it can.
     problem: str | None = None
+    # What `merge_child` needs to name a shard's instances as the parent does: each child
+    # workflow id's (activity, shard), and each sharded activity's instances.
+    shard_of: dict[str, tuple[str, int]] = field(default_factory=dict)
+    sharded: dict[str, decider.Shards] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:
@@ -290,23 +293,6 @@ def _retry_control(raw: Any) -> tuple[str, int] | None:
     return instance, attempt
 
 
-def _planned(
-    plan: p.FlowPlan, execution: Execution, workflow_id: str
-) -> tuple[dict[str, list[decider.Planned]], dict[str, int]]:
-    """Each activity's instances as the decider expands them, and the instance count of each
-    activity that runs in child shards; an activity it cannot expand yet is in neither."""
-    try:
-        workflow_input = decider._read_input(plan, execution.input)
-    except Exception:
-        return {}, {}  # an input the decider refuses (or a payload reference): no expansion
-    run = decider._Run(plan=plan, execution=execution, input=workflow_input, workflow_id=workflow_id)
-    # What was expanded before a failure stands.
-    with contextlib.suppress(Exception):
-        decider._advance(run)
-    planned = {name: items for name, items in run.instances.items() if items is not None}
-    return planned, {name: shards.total for name, shards in run.shards.items()}
-
-
 def _closing(events: list[dict[str, Any]]) -> tuple[str, float | None, str | None]:
     for event in reversed(events):
         status = CLOSE_STATUS.get(str(event.get("eventType", "")))
@@ -348,7 +334,8 @@ def summarize(
 ) -> ExecutionStatus:
     """The status of the execution whose whole history is `events` (not its children's: see `merge_child`)."""
     execution = read_history(events)
-    planned, sharded = _planned(plan, execution, workflow_id)
+    expanded = decider.instances_of(plan, execution, workflow_id)
+    planned, sharded = expanded.planned, expanded.sharded
     status, closed, failure = _closing(events)
     attempts, waits = timeline_facts(plan, events)
     started = next((timestamp(e) for e in events if e.get("eventType") == "WorkflowExecutionStarted"), None)
@@ -363,7 +350,7 @@ def summarize(
         items = planned.get(activity.name)
         if activity.name in sharded:
             # Its instances run in child shards (`merge_child` counts them): waiting until then.
-            found.instances = found.waiting = sharded[activity.name]
+            found.instances = found.waiting = sharded[activity.name].total
             shown: list[tuple[str, dict[str, Any]]] = []
         elif items is None:
             ids = [i for i in execution.instances if _activity_of(plan, i) == activity.name]
@@ -394,6 +381,8 @@ def summarize(
         waits=waits,
         children=_children(events),
         problem=execution.problem,
+        shard_of={c.workflow_id: key for key, c in execution.children.items() if c.workflow_id},
+        sharded=sharded,
     )
 
 
@@ -408,7 +397,7 @@ def _count(
         found.open += 1
     elif not state.attempts:
         found.waiting += 1
-    elif running and not decider._exhausted(activity, state):
+    elif running and not decider.exhausted(activity, state):
         found.retrying += 1
     else:
         found.failed += 1
@@ -420,7 +409,9 @@ def merge_child(parent: ExecutionStatus, plan: p.FlowPlan, child: Child, status:
     """Count a child shard's instances under the parent's sharded activity (named by the shard plan).
 
     The parent counted the sharded activity's instances as waiting until they ran somewhere;
-    each instance a shard holds is taken from those waiting and counted as the shard says.
+    each instance a shard holds is taken from those waiting and counted as the shard says. A
+    failed instance is named as the parent would run it unsharded (`square-6`, its generator
+    values), not by its place in the shard.
     """
     shard = next((s for s in plan.shards if s.workflow == child.workflow_type), None)
     if shard is None:
@@ -434,6 +425,19 @@ def merge_child(parent: ExecutionStatus, plan: p.FlowPlan, child: Child, status:
     target.waiting -= moved
     target.instances -= moved
     target.add(source, prefix=f"{child.workflow_id}/")
+    where = parent.shard_of.get(child.workflow_id)
+    instances = parent.sharded.get(name)
+    if where is not None and where[0] == name and instances is not None:
+        first = where[1] * (instances.activity.shard_size or 1)
+        own = target.failures[len(target.failures) - len(source.failures) :]
+        for position, failure in enumerate(own, len(target.failures) - len(own)):
+            local = failure.instance.removeprefix(f"{child.workflow_id}/")
+            _, dash, index = local.rpartition("-")
+            if dash and index.isdigit():
+                item = instances.instance(first + int(index))
+                target.failures[position] = FailedInstance(
+                    item.id, item.values, failure.attempts, failure.error
+                )
     parent.attempts.extend(status.attempts)
     parent.waits.extend(status.waits)
 

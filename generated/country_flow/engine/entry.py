@@ -225,7 +225,9 @@ def starter_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
         return EXIT_OK
     domain = args.domain or plan.domain
     # On a terminal, the instances done so far, redrawn in place on one line.
-    shown = _progress_line(plan, client, domain, workflow_id, run_id) if sys.stderr.isatty() else None
+    shown = (
+        _progress_line(plan, client, domain, workflow_id, run_id, payloads) if sys.stderr.isatty() else None
+    )
     try:
         status, closing = wait_for_close(client, domain, workflow_id, run_id, WAIT_INTERVAL, None, shown)
         if shown is not None:
@@ -246,11 +248,16 @@ def starter_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
 
 
 def _progress_line(
-    plan: FlowPlan, client: SWFClient, domain: str, workflow_id: str, run_id: str
+    plan: FlowPlan,
+    client: SWFClient,
+    domain: str,
+    workflow_id: str,
+    run_id: str,
+    payloads: Payloads | None = None,
 ) -> Callable[[], None]:
     def show() -> None:
         try:
-            done, total = execution_status(plan, client, domain, workflow_id, run_id).progress()
+            done, total = execution_status(plan, client, domain, workflow_id, run_id, payloads).progress()
         except (NotFound, ClientError, BotoCoreError):
             return  # the next look tries again; waiting for the close is what matters
         sys.stderr.write(f"\r{done}/{total} instances done")
@@ -377,8 +384,9 @@ def status_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
         client = _client(args)
         if args.list:
             return _list(plan, client, domain, args)
+        payloads = _payloads(plan, args)
         run_id = args.run_id or latest_run(client, domain, plan.workflow, plan.version, args.workflow_id)
-        found = execution_status(plan, client, domain, args.workflow_id, run_id)
+        found = execution_status(plan, client, domain, args.workflow_id, run_id, payloads)
         on_terminal = sys.stdout.isatty() and not args.json
         while args.watch and found.status == "OPEN":
             if on_terminal:
@@ -386,7 +394,7 @@ def status_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
                 sys.stdout.write("\x1b[H\x1b[2J" + status_text(found, now=time.time()))
                 sys.stdout.flush()
             time.sleep(WAIT_INTERVAL)
-            found = execution_status(plan, client, domain, args.workflow_id, run_id)
+            found = execution_status(plan, client, domain, args.workflow_id, run_id, payloads)
         if args.timeline:
             # The parent's history: a sharded activity's shards are bars of their own.
             events = read_events(client, domain, args.workflow_id, run_id)

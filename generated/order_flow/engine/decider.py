@@ -99,8 +99,12 @@ class Planned:
 
 
 @dataclass(slots=True)
-class _Shards:
-    """A sharded activity's instances as this decision task sees them: counted, never all built."""
+class Shards:
+    """A sharded activity's instances as a decision task sees them: counted, never all built.
+
+    `instance(index)` builds one, as the activity would expand unsharded (`square-6` and its
+    generator values); shard `k` holds instances `bounds(k)`.
+    """
 
     activity: p.ActivityPlan
     axes: list[Collection[Any]]
@@ -114,6 +118,10 @@ class _Shards:
     def bounds(self, shard: int) -> tuple[int, int]:
         size = self.activity.shard_size or 1
         return shard * size, min((shard + 1) * size, self.total)
+
+    def instance(self, index: int) -> Planned:
+        combination = next(itertools.islice(itertools.product(*self.axes), index, None))
+        return Planned(self.activity, index, instance_id(self.activity.name, index), combination)
 
 
 class FlowFailure(Exception):
@@ -136,7 +144,7 @@ class _Run:
     open_children: int = 0
     # The execution's own workflow id: shards' workflow ids are derived from it.
     workflow_id: str = ""
-    shards: dict[str, _Shards] = field(default_factory=dict)
+    shards: dict[str, Shards] = field(default_factory=dict)
     instances: dict[str, list[Planned] | None] = field(default_factory=dict)
     # Outputs per settled activity, computed once per decision.
     results: dict[str, list[Any]] = field(default_factory=dict)
@@ -185,6 +193,39 @@ def decide(plan: p.FlowPlan, events: list[dict[str, Any]], workflow_id: str = ""
     if ending is not None:
         return _chunk(run, _fail_after_reverts(run, ending))
     return _chunk(run, run.decisions)
+
+
+@dataclass(frozen=True)
+class Instances:
+    """Each activity's instances as `decide` expands them for one history (see `instances_of`)."""
+
+    # Activities expanded in the execution itself, each instance in generator order.
+    planned: dict[str, list[Planned]]
+    # Activities whose instances run in child workflow shards: counted, built one at a time.
+    sharded: dict[str, Shards]
+
+
+def instances_of(plan: p.FlowPlan, execution: Execution, workflow_id: str = "") -> Instances:
+    """The instances `decide` would see in this history, for whoever reads it (`status`).
+
+    Pure: it expands the generators of every activity whose requirements have settled, as
+    `decide` does, after decoding each completed result as `decide` does (a result that is not
+    what its activity declares fails its attempt, in `execution`). An activity that cannot be
+    expanded yet is in neither mapping; neither is anything when the input is one `decide`
+    refuses. A history `decide` would fail the workflow on keeps what was expanded before the
+    failure. `execution` is `history.read_history(events)`, with payload references resolved.
+    """
+    try:
+        workflow_input = _read_input(plan, execution.input)
+    except FlowFailure:
+        return Instances({}, {})
+    _check_results(plan, execution)
+    run = _Run(plan=plan, execution=execution, input=workflow_input, workflow_id=workflow_id)
+    # A reader of a history never fails on it: what was expanded before a failure stands.
+    with contextlib.suppress(Exception):
+        _advance(run)
+    planned = {name: items for name, items in run.instances.items() if items is not None}
+    return Instances(planned, dict(run.shards))
 
 
 # -- input -------------------------------------------------------------------------
@@ -409,7 +450,8 @@ def _retryable(activity: p.ActivityPlan, state: Instance) -> bool:
     return errors is None or error.name in errors
 
 
-def _exhausted(activity: p.ActivityPlan, state: Instance) -> bool:
+def exhausted(activity: p.ActivityPlan, state: Instance) -> bool:
+    """Whether an instance failed for good: its last attempt failed and no retry will follow."""
     if state.completed or state.open or state.error is None:
         return False
     return not _retryable(activity, state) or state.attempts > activity.retry.max_retries
@@ -469,7 +511,7 @@ def _settled(run: _Run, name: str) -> bool:
         state = run.state(item)
         if state.completed:
             continue
-        if item.activity.continue_on_failure and _exhausted(item.activity, state):
+        if item.activity.continue_on_failure and exhausted(item.activity, state):
             continue
         settled = False
         break
@@ -518,7 +560,7 @@ def _advance(run: _Run) -> FlowFailure | None:
         for item, state in zip(planned, states, strict=True):
             if state.completed or state.open:
                 continue
-            if state.attempts and _exhausted(activity, state):
+            if state.attempts and exhausted(activity, state):
                 is_first = first_failure is None or state.closed_event < first_failure[0]
                 if not activity.continue_on_failure and is_first:
                     first_failure = (state.closed_event, _instance_failure(item, state))
@@ -572,7 +614,7 @@ def _advance_shards(
     Once every shard has closed for good, the activity is settled; its outputs are read from
     the shards' results only when something reads them (`_results`).
     """
-    shards = run.shards[activity.name] = _Shards(activity, axes, total)
+    shards = run.shards[activity.name] = Shards(activity, axes, total)
     name = activity.name
     children = run.execution.children
     open_here = sum(1 for (owner, _), child in children.items() if owner == name and child.open)
@@ -638,7 +680,7 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _shard_items(run: _Run, shards: _Shards, shard: int) -> list[dict[str, Any]]:
+def _shard_items(run: _Run, shards: Shards, shard: int) -> list[dict[str, Any]]:
     """The input objects of a shard's instances, resolved here, in generator order."""
     activity = shards.activity
     start, stop = shards.bounds(shard)
@@ -650,7 +692,7 @@ def _shard_items(run: _Run, shards: _Shards, shard: int) -> list[dict[str, Any]]
     return items
 
 
-def _start_shard(run: _Run, shards: _Shards, shard: int) -> Decision:
+def _start_shard(run: _Run, shards: Shards, shard: int) -> Decision:
     """StartChildWorkflowExecution of one shard: its instances' inputs, resolved here, in order."""
     activity = shards.activity
     if not run.workflow_id:
@@ -685,12 +727,12 @@ def _start_child(run: _Run, plan: p.FlowPlan, key: str, shard: int, text: str) -
     }
 
 
-def _shard_label(shards: _Shards, shard: int) -> str:
+def _shard_label(shards: Shards, shard: int) -> str:
     start, stop = shards.bounds(shard)
     return f"{shards.activity.name} shard {shard} (instances {start} to {stop - 1})"
 
 
-def _shard_failure(shards: _Shards, shard: int, child: Child) -> FlowFailure:
+def _shard_failure(shards: Shards, shard: int, child: Child) -> FlowFailure:
     error = child.error or Error("failed", "Error", "failed")
     instance = _instance_in_shard(shards, shard, error) if error.kind == "failed" else None
     if instance is not None:
@@ -715,7 +757,7 @@ def _shard_failure(shards: _Shards, shard: int, child: Child) -> FlowFailure:
     return FlowFailure(reason, details)
 
 
-def _instance_in_shard(shards: _Shards, shard: int, error: Error) -> FlowFailure | None:
+def _instance_in_shard(shards: Shards, shard: int, error: Error) -> FlowFailure | None:
     """The failure of a shard whose instance ran out of retries, told as if unsharded.
 
     The shard's own reason names its instance by its place in the shard and by its item
@@ -760,7 +802,7 @@ def _instance_in_shard(shards: _Shards, shard: int, error: Error) -> FlowFailure
     return FlowFailure(clip(f"{item.label()} failed after {rest}", MAX_REASON), details)
 
 
-def _read_shards(run: _Run, shards: _Shards) -> list[Any]:
+def _read_shards(run: _Run, shards: Shards) -> list[Any]:
     """Every instance's output from the shards' results, in shard order.
 
     Read only when something reads them (an input, a generator, the workflow's result), so the
@@ -936,7 +978,7 @@ def _revert(run: _Run) -> dict[str, str] | None:
                 reverts[rid] = "reverted"
             elif revert.open:
                 pending = True
-            elif revert.attempts and _exhausted(activity, revert):
+            elif revert.attempts and exhausted(activity, revert):
                 reverts[rid] = f"revert failed: {revert.error.describe() if revert.error else 'error'}"
             else:
                 pending = True
@@ -980,12 +1022,12 @@ def _reverting(run: _Run, name: str) -> bool:
         if not run.state(item).completed:
             continue
         undo = run.execution.instances.get(revert_id(name, item.index))
-        if undo is None or undo.open or not (undo.completed or _exhausted(activity, undo)):
+        if undo is None or undo.open or not (undo.completed or exhausted(activity, undo)):
             return True
     return False
 
 
-def _revert_shards(run: _Run, shards: _Shards, reverts: dict[str, str]) -> bool:
+def _revert_shards(run: _Run, shards: Shards, reverts: dict[str, str]) -> bool:
     """Revert a sharded activity's completed shards, last shard first, one revert shard at a time
     (each reverts its shard's completed instances, last first); whether any is still to finish.
 
@@ -1025,7 +1067,7 @@ def _revert_shards(run: _Run, shards: _Shards, reverts: dict[str, str]) -> bool:
     return False
 
 
-def _revert_input(run: _Run, shards: _Shards, shard: int, child: Child) -> str | None:
+def _revert_input(run: _Run, shards: Shards, shard: int, child: Child) -> str | None:
     """The input of the revert shard of a completed shard: `{"items": [...]}`, each item a completed
     instance's `input`, `result` and `index`, last instance first; None when no instance completed.
     ValueError says why it cannot be had (a result that is not the shard's outputs, an input over

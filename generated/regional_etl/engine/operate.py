@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from .payloads import PayloadError, Payloads
 from .plan import FlowPlan
 from .status import ExecutionStatus, merge_child, summarize
 
@@ -63,10 +64,19 @@ def latest_run(client: SWFClient, domain: str, workflow_type: str, version: str,
 
 
 def execution_status(
-    plan: FlowPlan, client: SWFClient, domain: str, workflow_id: str, run_id: str
+    plan: FlowPlan,
+    client: SWFClient,
+    domain: str,
+    workflow_id: str,
+    run_id: str,
+    payloads: Payloads | None = None,
 ) -> ExecutionStatus:
-    """The execution's status, its child workflow shards' instances counted under their activities."""
-    events = read_events(client, domain, workflow_id, run_id)
+    """The execution's status, its child workflow shards' instances counted under their activities.
+
+    With `payloads`, the values kept in S3 (the input, results, every shard's input) are read as
+    the decider reads them, so generators expand and failed instances show their values.
+    """
+    events = _resolved(read_events(client, domain, workflow_id, run_id), payloads)
     if not events:
         raise NotFound(f"no history for {workflow_id!r} run {run_id!r} in domain {domain!r}")
     status = summarize(plan, events, workflow_id, run_id)
@@ -75,9 +85,19 @@ def execution_status(
         shard = shards.get(child.workflow_type)
         if shard is None:
             continue
-        child_events = read_events(client, domain, child.workflow_id, child.run_id)
+        child_events = _resolved(read_events(client, domain, child.workflow_id, child.run_id), payloads)
         merge_child(status, plan, child, summarize(shard, child_events, child.workflow_id, child.run_id))
     return status
+
+
+def _resolved(events: list[Event], payloads: Payloads | None) -> list[Event]:
+    if payloads is None:
+        return events
+    try:
+        return payloads.resolve_events(events)
+    except PayloadError:
+        # A value gone from S3 (or not readable): the history's counts stand without it.
+        return events
 
 
 _EPOCH = datetime.datetime(1970, 1, 2, tzinfo=datetime.UTC)
