@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import historyparse
 from .decider import decide, fail_decision
 from .payloads import PayloadError, Payloads, for_plan
 from .plan import FlowPlan
@@ -425,6 +426,8 @@ class DeciderLoop:
         # One store and cache for the workflow and its shards (keys name each execution's id).
         self.payloads = payloads if payloads is not None else for_plan(plan)
         self.client = client
+        # History pages parsed by engine/historyparse.py, botocore's values several times faster.
+        historyparse.install(client)
         self.identity = identity or default_identity("decider")
         self.domain = domain or plan.domain
         self.task_list = task_list or plan.task_list
