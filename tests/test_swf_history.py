@@ -218,6 +218,65 @@ def test_cache_is_bounded_and_least_recently_used_goes_first() -> None:
     assert len(cache) == 0 and cache._events == 0
 
 
+# -- no needless work per task (issue 12) --------------------------------------------------------
+
+
+class _Counted(dict[str, Any]):
+    """An event that counts how often its id is read, so a test can see the work done per task."""
+
+    reads = 0
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == "eventId":
+            _Counted.reads += 1
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "eventId":
+            _Counted.reads += 1
+        return super().__getitem__(key)
+
+
+def _counted(first: int, last: int) -> list[dict[str, Any]]:
+    return [_Counted(event) for event in _events(first, last)]
+
+
+@pytest.mark.parametrize("cache", [None, HistoryCache()])
+def test_a_full_read_in_order_reads_each_event_id_once(cache: HistoryCache | None) -> None:
+    # In order without a cache, newest first with one: either way no sort, no second pass.
+    fake = FakeSWF(page_size=100)
+    fake.events = _counted(1, 2000)
+    _Counted.reads = 0
+    task = poll_decision_task(fake, "dev", "country_flow", "me", cache)  # type: ignore[arg-type]
+    assert _Counted.reads <= 2000
+    assert task is not None and _ids(task.events) == list(range(1, 2001))
+    if cache is not None:
+        assert cache.get(("wf", "run")) == task.events
+
+
+def test_a_full_read_out_of_order_is_sorted() -> None:
+    fake = FakeSWF(page_size=7)
+    fake.events = [_event(n) for n in (3, 1, 2, 5, 4)]
+    task = poll_decision_task(fake, "dev", "country_flow", "me", HistoryCache())  # type: ignore[arg-type]
+    assert task is not None and _ids(task.events) == [1, 2, 3, 4, 5]
+
+
+def test_a_warm_task_reads_only_the_pages_it_fetches() -> None:
+    # 5,000 known events and 10 new ones, pages of 100: the work is the one page, not the history.
+    cache = HistoryCache()
+    fake = FakeSWF(page_size=100)
+    fake.events = _counted(1, 5000)
+    assert poll_decision_task(fake, "dev", "country_flow", "me", cache) is not None  # type: ignore[arg-type]
+    fake.events = fake.events + _counted(5001, 5010)
+    _Counted.reads = 0
+    task = poll_decision_task(fake, "dev", "country_flow", "me", cache)  # type: ignore[arg-type]
+    reads = _Counted.reads
+    assert task is not None and task.from_cache and task.pages == 1
+    assert reads <= 3 * 100
+    assert _ids(task.events) == list(range(1, 5011))
+    assert cache.get(("wf", "run")) == task.events
+
+
 # -- the property: cached reading is full reading -------------------------------------------------
 
 

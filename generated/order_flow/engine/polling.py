@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import historyparse
 from .decider import decide, fail_decision
 from .payloads import PayloadError, Payloads, for_plan
 from .plan import FlowPlan
@@ -230,13 +231,19 @@ class HistoryCache:
                 self._histories.move_to_end(key)
             return events
 
-    def put(self, key: Key, events: list[Event]) -> None:
-        """Remember `events` (a whole history whose event ids run 1, 2, 3...); anything else is dropped."""
+    def put(self, key: Key, events: list[Event], checked: int = 0) -> None:
+        """Remember `events` (a whole history whose event ids run 1, 2, 3...); anything else is dropped.
+
+        `checked`: how many of the first events the caller already knows to be events 1, 2, 3...
+        (the cached history a warm task extends, or a full read `in_order` found contiguous), so
+        only the rest are checked. The list is kept as it is, not copied: nothing changes a
+        history once read (`Payloads.resolve_events` copies what it resolves).
+        """
         with self._lock:
             self._drop(key)
-            if not _contiguous(events, 1) or len(events) > self.max_events:
+            if not _contiguous(events[checked:], checked + 1) or len(events) > self.max_events:
                 return
-            self._histories[key] = list(events)
+            self._histories[key] = events
             self._events += len(events)
             while len(self._histories) > self.max_executions or self._events > self.max_events:
                 self._drop(next(iter(self._histories)))
@@ -258,7 +265,12 @@ def _event_id(event: Event) -> int | None:
 
 def _contiguous(events: Sequence[Event], first: int) -> bool:
     """Whether the events' ids are first, first + 1, first + 2... in order."""
-    return all(_event_id(event) == first + n for n, event in enumerate(events))
+    return _ids(events) == list(range(first, first + len(events)))
+
+
+def _ids(events: Sequence[Event]) -> list[Any]:
+    """Each event's id as it is (one read of each, in C: this runs over whole histories)."""
+    return [event.get("eventId") for event in events]
 
 
 def poll_decision_task(
@@ -288,11 +300,14 @@ def poll_decision_task(
     known = cache.get(key) if cache is not None else None
     events = _with_known(pages, known) if known else None
     from_cache = events is not None
+    # How many leading events are known to be 1, 2, 3...: the cache checks only the others.
+    checked = len(known) if known and events is not None else 0
     if events is None:
         pages.read_all()
-        events = pages.in_order()
+        events, contiguous = pages.in_order()
+        checked = len(events) if contiguous else 0
     if cache is not None:
-        cache.put(key, events)
+        cache.put(key, events, checked)
     return DecisionTask(
         token=token,
         workflow_id=key[0],
@@ -333,11 +348,24 @@ class _Pages:
         ids = [i for i in map(_event_id, self.events) if i is not None]
         return min(ids) if ids else None
 
-    def in_order(self) -> list[Event]:
-        """Every event fetched, oldest first, whichever order SWF paged them in."""
-        if all(_event_id(event) is not None for event in self.events):
-            return sorted(self.events, key=lambda event: cast(int, _event_id(event)))
-        return list(self.events)
+    def in_order(self) -> tuple[list[Event], bool]:
+        """Every event fetched, oldest first, whichever order SWF paged them in; and whether their
+        ids are 1, 2, 3... (a whole history, as the cache wants it).
+
+        SWF pages a history oldest first, or newest first with `reverseOrder`: each event id is
+        read once to see which, and only pages out of both orders are sorted.
+        """
+        events = self.events
+        ids = _ids(events)
+        count = len(ids)
+        if ids == list(range(1, count + 1)):
+            return list(events), True
+        if ids == list(range(count, 0, -1)):
+            return events[::-1], True
+        if all(isinstance(i, int) for i in ids):
+            order = sorted(range(count), key=ids.__getitem__)
+            return [events[n] for n in order], False
+        return list(events), False
 
 
 def _with_known(pages: _Pages, known: list[Event]) -> list[Event] | None:
@@ -398,6 +426,8 @@ class DeciderLoop:
         # One store and cache for the workflow and its shards (keys name each execution's id).
         self.payloads = payloads if payloads is not None else for_plan(plan)
         self.client = client
+        # History pages parsed by engine/historyparse.py, botocore's values several times faster.
+        historyparse.install(client)
         self.identity = identity or default_identity("decider")
         self.domain = domain or plan.domain
         self.task_list = task_list or plan.task_list
