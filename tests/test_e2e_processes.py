@@ -326,26 +326,7 @@ def test_a_fan_in_over_32768_characters_goes_through_s3(
 @pytest.fixture(scope="module")
 def log_flow(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """tests/e2e/log_flow.yaml built into a temporary folder; returns the folder that holds it."""
-    out = tmp_path_factory.mktemp("packages")
-    built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flowgen",
-            "build",
-            "-q",
-            "--out",
-            str(out / "log_flow"),
-            str(E2E / "log_flow.yaml"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr
-    return out
+    return build_package(E2E / "log_flow.yaml", tmp_path_factory.mktemp("packages"))
 
 
 def test_decider_and_worker_log_one_json_object_a_line_with_their_ids(
