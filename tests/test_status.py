@@ -15,6 +15,7 @@ if str(GENERATED) not in sys.path:
 
 import regional_etl.flow
 
+from flowgen.runtime.history import read_history
 from flowgen.runtime.logs import JsonFormatter
 from flowgen.runtime.operate import execution_status
 from flowgen.runtime.plan import FlowPlan
@@ -92,27 +93,39 @@ def test_child_workflow_shards_are_counted_under_their_activity() -> None:
     }
     # Every history was read page by page, two events at a time.
     assert client.pages == sum((len(h) + 1) // 2 for h in client.histories.values())
-    # The children's attempts are among the facts a timeline draws.
-    assert sum(1 for a in found.attempts if a.activity == "extract") == 4
+    # The children's handler times are the parent's: each closed attempt took 1 s.
+    assert (found.activities["extract"].slowest, found.activities["extract"].total) == (1.0, 3.0)
 
 
-def test_attempts_and_retry_waits_carry_their_times_and_outcomes() -> None:
-    h = History({})
-    h.schedule("a")
-    h.failed("a", "ValueError: no")
-    h.timer_started("retry-1-a", 5, json.dumps({"kind": "retry", "activity_id": "a", "attempt": 1}))
-    h.fired("retry-1-a")
-    h.schedule("a#2")
-    h.completed("a#2", {})
-    plan = ETL
-    status = summarize(plan, h.events)
-    first, second = status.attempts
-    assert (first.instance, first.number, first.outcome, first.error) == ("a", 1, "failed", "ValueError: no")
-    assert (second.number, second.outcome, second.handler_seconds) == (2, "completed", 1.0)
-    assert first.scheduled is not None and first.started == first.scheduled + 1
-    (wait,) = status.waits
-    assert (wait.instance, wait.attempt, wait.outcome) == ("a", 1, "fired")
-    assert wait.started is not None and wait.ended == wait.started + 1
+def test_handler_times_are_read_from_the_attempts_history_records() -> None:
+    h = History(ETL_INPUT)
+    h.schedule("list_regions", "regional_etl.list_regions")
+    h.failed("list_regions", "ValueError: no")
+    h.timer_started(
+        "retry-1-list_regions", 5, json.dumps({"kind": "retry", "activity_id": "list_regions", "attempt": 1})
+    )
+    h.fired("retry-1-list_regions")
+    h.schedule("list_regions#2", "regional_etl.list_regions")
+    started = h.start("list_regions#2")
+    h.add("MarkerRecorded", markerName="note")
+    h.add("MarkerRecorded", markerName="note")
+    h.add(
+        "ActivityTaskCompleted",
+        result=json.dumps({"regions": []}),
+        scheduledEventId=h.scheduled["list_regions#2"],
+        startedEventId=started,
+    )
+    status = summarize(ETL, h.events)
+    # From each attempt's ActivityTaskStarted to its close: 1 s, then 3 s; the retry wait is not a handler's.
+    found = status.activities["list_regions"]
+    assert (found.attempts, found.completed, found.slowest, found.total) == (2, 1, 3.0, 4.0)
+    first, second = read_history(h.events).instances["list_regions"].history
+    assert (first.outcome, first.handler_seconds, second.outcome, second.handler_seconds) == (
+        "failed",
+        1.0,
+        "completed",
+        3.0,
+    )
 
 
 def test_json_log_lines_carry_the_execution_activity_instance_and_attempt() -> None:

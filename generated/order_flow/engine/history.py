@@ -19,7 +19,9 @@ history written by a decider that reused ids) is such a contradiction.
 
 from __future__ import annotations
 
+import datetime
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +98,30 @@ class Attempt:
     closed_at: Any = None
     closed_event: int = 0
     outcome: str = "open"  # open | completed | failed | timed_out | canceled | schedule_failed
+
+    @property
+    def handler_seconds(self) -> float | None:
+        """From the worker taking the task to its close: the handler's time (None unless both are known)."""
+        started, closed = seconds(self.started_at), seconds(self.closed_at)
+        if started is None or closed is None:
+            return None
+        return max(closed - started, 0.0)
+
+
+def seconds(raw: Any) -> float | None:
+    """An eventTimestamp as seconds since the epoch: boto3 gives datetimes; JSON, text or numbers."""
+    if isinstance(raw, datetime.datetime):
+        if raw.tzinfo is None:
+            raw = raw.replace(tzinfo=datetime.UTC)
+        return float(raw.timestamp())
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return seconds(datetime.datetime.fromisoformat(raw))
+        except ValueError:
+            return None
+    return None
 
 
 @dataclass(slots=True)

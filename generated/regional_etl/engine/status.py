@@ -3,10 +3,10 @@
 
 `summarize(plan, events)` is a pure function of a history (boto3's shape, oldest event first):
 it folds the events with the decider's own reader (`history.read_history`), expands each
-activity's generators as the decider does (`decider.instances_of`), and counts each activity's instances by state. It
-also lists every attempt with its times and outcome, and every retry wait, which is what a
-timeline needs (`timeline.py` draws them). The SWF side (reading the history page by page,
-following child workflow shards, finding the latest run) is in `operate.py`.
+activity's generators as the decider does (`decider.instances_of`), and counts each activity's
+instances by state. Handler times come from the attempts that reader records
+(`Instance.history`), the records `timeline.py` draws too. The SWF side (reading the history
+page by page, following child workflow shards, finding the latest run) is in `operate.py`.
 
 Each instance is in exactly one state, so `instances == completed + failed + open + waiting +
 retrying`:
@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import decider
 from . import plan as p
 from .history import Instance, read_history
-from .ids import REVERT_SUFFIX, split_attempt_id
+from .ids import REVERT_SUFFIX
 
 # SWF's close statuses, by the event that closes an execution.
 CLOSE_STATUS = {
@@ -45,46 +46,6 @@ CLOSE_STATUS = {
     "WorkflowExecutionContinuedAsNew": "CONTINUED_AS_NEW",
 }
 COUNTS = ("instances", "completed", "failed", "open", "waiting", "retrying", "reverted", "attempts")
-_OUTCOMES = {
-    "ActivityTaskCompleted": "completed",
-    "ActivityTaskFailed": "failed",
-    "ActivityTaskTimedOut": "timed_out",
-    "ActivityTaskCanceled": "canceled",
-}
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One attempt of an instance (or of its revert), as the history tells it; times in epoch seconds."""
-
-    activity: str
-    instance: str
-    number: int
-    revert: bool
-    scheduled: float | None
-    started: float | None = None
-    closed: float | None = None
-    # open | completed | failed | timed_out | canceled | schedule_failed
-    outcome: str = "open"
-    error: str = ""
-
-    @property
-    def handler_seconds(self) -> float | None:
-        """From the worker taking the task to its close: the handler's time (None while open)."""
-        if self.started is None or self.closed is None:
-            return None
-        return max(self.closed - self.started, 0.0)
-
-
-@dataclass(frozen=True)
-class Wait:
-    """A retry wait: the timer after attempt `attempt` of `instance` failed."""
-
-    instance: str
-    attempt: int
-    started: float | None
-    ended: float | None  # None while it runs
-    outcome: str  # open | fired | canceled | failed
 
 
 @dataclass(frozen=True)
@@ -143,8 +104,6 @@ class ExecutionStatus:
     closed: float | None
     failure: str | None
     activities: dict[str, ActivityStatus]
-    attempts: list[Attempt]
-    waits: list[Wait]
     children: list[Child]
     # Why the history cannot be trusted, as the decider would say; None when it can.
     problem: str | None = None
@@ -226,74 +185,6 @@ def _activity_of(plan: p.FlowPlan, instance: str) -> str:
     return base
 
 
-def timeline_facts(plan: p.FlowPlan, events: list[dict[str, Any]]) -> tuple[list[Attempt], list[Wait]]:
-    """Every attempt (scheduled, started, closed, outcome) and every retry wait, oldest first."""
-    attempts: dict[int, dict[str, Any]] = {}
-    order: list[int] = []
-    waits: dict[str, dict[str, Any]] = {}
-    for position, event in enumerate(events):
-        kind = event.get("eventType")
-        attributes = _attributes(event)
-        when = timestamp(event)
-        event_id = event.get("eventId", position + 1)
-        if kind in ("ActivityTaskScheduled", "ScheduleActivityTaskFailed"):
-            instance, number = split_attempt_id(str(attributes.get("activityId", "")))
-            record = {
-                "activity": _activity_of(plan, instance),
-                "instance": instance,
-                "number": number,
-                "revert": instance.endswith(REVERT_SUFFIX),
-                "scheduled": when,
-            }
-            if kind == "ScheduleActivityTaskFailed":
-                record.update(closed=when, outcome="schedule_failed", error=str(attributes.get("cause", "")))
-            key = event_id if isinstance(event_id, int) else -position - 1
-            attempts[key] = record
-            order.append(key)
-        elif kind == "ActivityTaskStarted":
-            found = attempts.get(attributes.get("scheduledEventId", -1))
-            if found is not None:
-                found["started"] = when
-        elif kind in _OUTCOMES:
-            found = attempts.get(attributes.get("scheduledEventId", -1))
-            if found is not None and "outcome" not in found:
-                found.update(closed=when, outcome=_OUTCOMES[kind])
-                if kind == "ActivityTaskFailed":
-                    found["error"] = str(attributes.get("reason", ""))
-                elif kind == "ActivityTaskTimedOut":
-                    found["error"] = f"timed out ({attributes.get('timeoutType', 'UNKNOWN')})"
-        elif kind == "TimerStarted":
-            control = _retry_control(attributes.get("control"))
-            if control is not None:
-                waits[str(attributes.get("timerId", ""))] = {
-                    "instance": control[0],
-                    "attempt": control[1],
-                    "started": when,
-                    "ended": None,
-                    "outcome": "open",
-                }
-        elif kind in ("TimerFired", "TimerCanceled"):
-            wait = waits.get(str(attributes.get("timerId", "")))
-            if wait is not None and wait["outcome"] == "open":
-                wait.update(ended=when, outcome="fired" if kind == "TimerFired" else "canceled")
-    return [Attempt(**attempts[key]) for key in order], [Wait(**wait) for wait in waits.values()]
-
-
-def _retry_control(raw: Any) -> tuple[str, int] | None:
-    if not isinstance(raw, str):
-        return None
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(data, dict) or data.get("kind") != "retry":
-        return None
-    instance, attempt = data.get("activity_id"), data.get("attempt")
-    if not isinstance(instance, str) or type(attempt) is not int:
-        return None
-    return instance, attempt
-
-
 def _closing(events: list[dict[str, Any]]) -> tuple[str, float | None, str | None]:
     for event in reversed(events):
         status = CLOSE_STATUS.get(str(event.get("eventType", "")))
@@ -338,13 +229,8 @@ def summarize(
     expanded = decider.instances_of(plan, execution, workflow_id)
     planned, sharded = expanded.planned, expanded.sharded
     status, closed, failure = _closing(events)
-    attempts, waits = timeline_facts(plan, events)
     started = next((timestamp(e) for e in events if e.get("eventType") == "WorkflowExecutionStarted"), None)
-    handler_times: dict[str, list[float]] = {}
-    for attempt in attempts:
-        seconds = attempt.handler_seconds
-        if seconds is not None and not attempt.revert:
-            handler_times.setdefault(attempt.activity, []).append(seconds)
+    handler_times = _handler_times(plan, execution.instances.values())
     activities: dict[str, ActivityStatus] = {}
     for activity in plan.activities:
         found = ActivityStatus(activity.name)
@@ -378,13 +264,24 @@ def summarize(
         closed=closed,
         failure=failure,
         activities=activities,
-        attempts=attempts,
-        waits=waits,
         children=_children(events),
         problem=execution.problem,
         shard_of={c.workflow_id: key for key, c in execution.children.items() if c.workflow_id},
         sharded=sharded,
     )
+
+
+def _handler_times(plan: p.FlowPlan, instances: Iterable[Instance]) -> dict[str, list[float]]:
+    """Each activity's handler times: one per attempt that started and closed (not of reverts)."""
+    found: dict[str, list[float]] = {}
+    for instance in instances:
+        if instance.instance_id.endswith(REVERT_SUFFIX):
+            continue
+        for attempt in instance.history:
+            seconds = attempt.handler_seconds
+            if seconds is not None:
+                found.setdefault(_activity_of(plan, instance.instance_id), []).append(seconds)
+    return found
 
 
 def _count(
@@ -439,8 +336,6 @@ def merge_child(parent: ExecutionStatus, plan: p.FlowPlan, child: Child, status:
                 target.failures[position] = FailedInstance(
                     item.id, item.values, failure.attempts, failure.error
                 )
-    parent.attempts.extend(status.attempts)
-    parent.waits.extend(status.waits)
 
 
 def _duration(seconds: float | None) -> str:

@@ -11,16 +11,15 @@ is outlined. docs/generated-package.md shows one.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import math
 import os
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from .history import Attempt, Execution
+from .history import seconds as _seconds
 from .ids import REVERT_SUFFIX
 from .plan import FlowPlan
 
@@ -215,22 +214,6 @@ class _Clock:
             return float(attempt.closed_event)
         at = _seconds(attempt.closed_at)
         return self.end if at is None else at
-
-
-def _seconds(raw: Any) -> float | None:
-    """An eventTimestamp as seconds since the epoch: boto3 gives datetimes; JSON, text or numbers."""
-    if isinstance(raw, datetime.datetime):
-        if raw.tzinfo is None:
-            raw = raw.replace(tzinfo=datetime.UTC)
-        return float(raw.timestamp())
-    if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
-        return float(raw)
-    if isinstance(raw, str):
-        try:
-            return _seconds(datetime.datetime.fromisoformat(raw))
-        except ValueError:
-            return None
-    return None
 
 
 def _order(positions: dict[str, int], instance_id: str) -> tuple[int, int, int, str]:
