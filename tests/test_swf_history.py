@@ -305,7 +305,9 @@ def test_decisions_with_a_small_cache_equal_decisions_without() -> None:
             assert task is not None
             hits += task.from_cache
             assert _same(task.events, history[:cut])
-            assert decide(plan, task.events, task.workflow_id) == decide(plan, history[:cut], task.workflow_id)
+            assert decide(plan, task.events, task.workflow_id) == decide(
+                plan, history[:cut], task.workflow_id
+            )
     assert hits and len(cache) < len(HISTORIES)
 
 
