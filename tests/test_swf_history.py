@@ -6,6 +6,7 @@ cannot show because it does not page; a paging fake serves the property test.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import os
 from typing import Any
@@ -21,7 +22,7 @@ from swf_support import FakeSWF, country_plan
 from flowgen.runtime.decider import decide
 from flowgen.runtime.handlers import handlers_for
 from flowgen.runtime.local import LocalRunner
-from flowgen.runtime.polling import HistoryCache, poll_decision_task
+from flowgen.runtime.polling import HistoryCache, compact_events, poll_decision_task
 from flowgen.runtime.swf import READ_TIMEOUT, client
 
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -201,21 +202,113 @@ def test_cache_reads_everything_when_the_history_is_shorter_than_known(swf: Any)
     assert task.events == _events(1, 20)
 
 
-def test_cache_is_bounded_and_least_recently_used_goes_first() -> None:
-    cache = HistoryCache(max_executions=2, max_events=100)
-    cache.put(("a", "1"), _events(1, 10))
-    cache.put(("b", "1"), _events(1, 10))
-    assert cache.get(("a", "1")) is not None  # a is now the most recent
-    cache.put(("c", "1"), _events(1, 10))
-    assert ("b", "1") not in cache and ("a", "1") in cache and ("c", "1") in cache
-    cache.put(("d", "1"), _events(1, 95))  # over max_events with the others: they go
-    assert list(cache._histories) == [("d", "1")]
-    cache.put(("e", "1"), _events(1, 101))  # alone over the bound: not kept
-    assert ("e", "1") not in cache
-    cache.put(("f", "1"), _events(2, 5))  # does not start at event 1: not kept
-    assert ("f", "1") not in cache
+def _size(events: list[dict[str, Any]]) -> int:
+    """The bytes the cache counts for `events` (compacting a copy of them)."""
+    return compact_events(copy.deepcopy(events), 0, {})
+
+
+def test_cache_evicts_the_least_recently_used_past_its_byte_budget() -> None:
+    ten = _size(_events(1, 10))
+    cache = HistoryCache(max_executions=100, max_bytes=3 * ten)
+    for name in "abc":
+        cache.put((name, "1"), _events(1, 10))
+    assert cache.bytes == 3 * ten
+    assert cache.get(("a", "1")) is not None  # a is now the most recent: b is the least
+    cache.put(("d", "1"), _events(1, 10))
+    assert list(cache._histories) == [("c", "1"), ("a", "1"), ("d", "1")]
+    cache.put(("e", "1"), _events(1, 20))  # twice the bytes: the two least recent go
+    assert list(cache._histories) == [("d", "1"), ("e", "1")]
+    assert cache.bytes == ten + _size(_events(1, 20))
+    cache.put(("f", "1"), _events(1, 40))  # alone over the budget: not kept, the others stay
+    assert ("f", "1") not in cache and len(cache) == 2
+    cache.put(("g", "1"), _events(2, 5))  # does not start at event 1: not kept
+    assert ("g", "1") not in cache
     cache.evict(("d", "1"))
-    assert len(cache) == 0 and cache._events == 0
+    cache.evict(("e", "1"))
+    assert len(cache) == 0 and cache.bytes == 0
+
+
+def test_cache_counts_long_values_by_their_length() -> None:
+    # One event with a 50,000-character value outweighs twenty plain ones.
+    big = _events(1, 3)
+    big[1]["markerRecordedEventAttributes"]["details"] = "x" * 50_000
+    assert _size(big) >= 50_000 > _size(_events(1, 20))
+    cache = HistoryCache(max_bytes=_size(big) + _size(_events(1, 10)))
+    cache.put(("small", "1"), _events(1, 10))
+    cache.put(("other", "1"), _events(1, 10))
+    cache.put(("big", "1"), big)  # the bytes, not the 3 events, push the least recent out
+    assert list(cache._histories) == [("other", "1"), ("big", "1")]
+
+
+def test_cache_still_bounds_the_number_of_executions() -> None:
+    cache = HistoryCache(max_executions=2)
+    for name in "abc":
+        cache.put((name, "1"), _events(1, 5))
+    assert list(cache._histories) == [("b", "1"), ("c", "1")]
+
+
+def test_a_warm_task_measures_only_its_new_events() -> None:
+    cache = HistoryCache()
+    known = _events(1, 10)
+    cache.put(("wf", "run"), known)
+    cache.put(("wf", "run"), known + _events(11, 15), checked=10)
+    assert cache.bytes == _size(_events(1, 15))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, and of the same types all the way down (a datetime is not a string, nor 1 True)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def test_compacted_events_are_the_parsed_events_with_repeats_shared() -> None:
+    for history in HISTORIES:
+        compacted = copy.deepcopy(history)
+        compact_events(compacted, 0, {})
+        assert _same(compacted, history)
+    compacted = copy.deepcopy(HISTORIES[0])
+    compact_events(compacted, 0, {})
+    scheduled = [
+        e["activityTaskScheduledEventAttributes"]
+        for e in compacted
+        if e["eventType"] == "ActivityTaskScheduled"
+    ]
+    assert len(scheduled) > 1
+    # Each distinct activity type (and task list) is held once, however many events name it.
+    types = {id(a["activityType"]) for a in scheduled}
+    assert len(types) == len({a["activityType"]["name"] for a in scheduled}) < len(scheduled)
+    assert len({id(a["taskList"]) for a in scheduled}) == 1
+
+
+def test_decisions_with_a_small_cache_equal_decisions_without() -> None:
+    # Every history served task by task, the executions interleaved, through a cache that holds
+    # about one of them: hits, misses and evictions, and every task decides as a full read does.
+    plan = country_plan()
+    cache = HistoryCache(max_bytes=max(_size(h) for h in HISTORIES) + 1)
+    pristine = [copy.deepcopy(h) for h in HISTORIES]
+    cached = [FakeSWF(page_size=3) for _ in HISTORIES]
+    for number, fake in enumerate(cached):
+        fake.workflow_id = f"wf-{number}"
+    served = [copy.deepcopy(h) for h in HISTORIES]  # the cached side's copy, compacted as it goes
+    hits = 0
+    for cut in range(1, max(len(h) for h in HISTORIES) + 1):
+        for number, history in enumerate(pristine):
+            if cut > len(history):
+                continue
+            cached[number].events = served[number][:cut]
+            task = poll_decision_task(cached[number], "dev", "country_flow", "me", cache)  # type: ignore[arg-type]
+            assert task is not None
+            hits += task.from_cache
+            assert _same(task.events, history[:cut])
+            assert decide(plan, task.events, task.workflow_id) == decide(
+                plan, history[:cut], task.workflow_id
+            )
+    assert hits and len(cache) < len(HISTORIES)
 
 
 # -- no needless work per task (issue 12) --------------------------------------------------------

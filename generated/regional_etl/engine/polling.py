@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -204,18 +205,39 @@ class DecisionTask:
         return (self.workflow_id, self.run_id)
 
 
+# The decider's cache holds at most this many bytes of histories (an estimate, see `event_bytes`):
+# 20 open executions of 25,000 country-flow events fit in it, and the process stays under 300 MB
+# RSS (docs/benchmarks.md#history-cache).
+CACHE_BYTES = 160 * 1024 * 1024
+
+# What one event costs in memory beyond its long strings, once compacted (`compact_events`): its
+# dict, its attributes' dict, a timestamp, a few ids, and the pointers to the shared values.
+# Measured with tracemalloc on the country flow (benchmarks/cache_benchmark.py), rounded up.
+EVENT_BYTES = 640
+
+# Strings up to this long are interned (event types, activity names, task lists, ids...): they
+# repeat from event to event. Longer ones (inputs, results, details) are counted by their length.
+SHORT = 64
+
+# Small dicts of short strings (activity and workflow types, task lists) shared between events: at
+# most this many distinct ones are remembered, so the table cannot grow with the histories.
+SHARED_DICTS = 4096
+
+
 class HistoryCache:
     """Histories of the executions a decider process served lately, least recently used evicted.
 
-    Bounded both in executions and in events held in all; thread-safe, so
-    several poller threads may share one.
+    Bounded in executions and in bytes held in all (`max_bytes`, an estimate made as each event
+    is first stored: `event_bytes`). The events are kept compact (`compact_events`): values equal
+    to botocore's, but repeated ones shared. Thread-safe, so several poller threads may share one.
     """
 
-    def __init__(self, max_executions: int = 1000, max_events: int = 250_000) -> None:
+    def __init__(self, max_executions: int = 1000, max_bytes: int = CACHE_BYTES) -> None:
         self.max_executions = max_executions
-        self.max_events = max_events
-        self._histories: OrderedDict[Key, list[Event]] = OrderedDict()
-        self._events = 0
+        self.max_bytes = max_bytes
+        self._histories: OrderedDict[Key, tuple[list[Event], int]] = OrderedDict()
+        self._bytes = 0
+        self._shared: dict[Any, Any] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -224,28 +246,44 @@ class HistoryCache:
     def __contains__(self, key: object) -> bool:
         return key in self._histories
 
+    @property
+    def bytes(self) -> int:
+        """The estimated bytes of every history held."""
+        return self._bytes
+
     def get(self, key: Key) -> list[Event] | None:
         with self._lock:
-            events = self._histories.get(key)
-            if events is not None:
-                self._histories.move_to_end(key)
-            return events
+            entry = self._histories.get(key)
+            if entry is None:
+                return None
+            self._histories.move_to_end(key)
+            return entry[0]
 
     def put(self, key: Key, events: list[Event], checked: int = 0) -> None:
         """Remember `events` (a whole history whose event ids run 1, 2, 3...); anything else is dropped.
 
         `checked`: how many of the first events the caller already knows to be events 1, 2, 3...
         (the cached history a warm task extends, or a full read `in_order` found contiguous), so
-        only the rest are checked. The list is kept as it is, not copied: nothing changes a
-        history once read (`Payloads.resolve_events` copies what it resolves).
+        only the rest are checked, compacted and measured (the first `checked` are the cached
+        history's own when it is `get(key)` extended). The list is kept as it is, not copied:
+        nothing changes a history once read (`Payloads.resolve_events` copies what it resolves).
         """
         with self._lock:
+            old = self._histories.get(key)
             self._drop(key)
-            if not _contiguous(events[checked:], checked + 1) or len(events) > self.max_events:
+            if not _contiguous(events[checked:], checked + 1):
                 return
-            self._histories[key] = events
-            self._events += len(events)
-            while len(self._histories) > self.max_executions or self._events > self.max_events:
+            if old is not None and checked and len(old[0]) == checked and events[checked - 1] is old[0][-1]:
+                size = old[1] + compact_events(events, checked, self._shared)
+            else:
+                size = compact_events(events, 0, self._shared)
+            if len(self._shared) > SHARED_DICTS:
+                self._shared.clear()  # only sharing is lost: the events hold what they share
+            if size > self.max_bytes:
+                return
+            self._histories[key] = (events, size)
+            self._bytes += size
+            while len(self._histories) > self.max_executions or self._bytes > self.max_bytes:
                 self._drop(next(iter(self._histories)))
 
     def evict(self, key: Key) -> None:
@@ -253,9 +291,42 @@ class HistoryCache:
             self._drop(key)
 
     def _drop(self, key: Key) -> None:
-        events = self._histories.pop(key, None)
-        if events is not None:
-            self._events -= len(events)
+        entry = self._histories.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry[1]
+
+
+def compact_events(events: list[Event], first: int, shared: dict[Any, Any]) -> int:
+    """Make `events[first:]` compact in place, and return their estimated bytes.
+
+    Compact: every value stays equal, of the same type, but short strings are interned and small
+    dicts of short strings (`activityType`, `taskList`...) are shared through `shared`, so the
+    thousands of events naming the same activity hold one copy. Only immutable strings and dicts
+    that nothing changes are shared (histories are read, never written).
+    """
+    size = 0
+    for event in events[first:]:
+        size += EVENT_BYTES + _compact_dict(event, shared)
+    return size
+
+
+def _compact_dict(values: dict[str, Any], shared: dict[Any, Any]) -> int:
+    """Compact `values`' own values in place; the bytes of their long strings."""
+    size = 0
+    for name, value in values.items():
+        kind = type(value)
+        if kind is str:
+            if len(value) <= SHORT:
+                values[name] = sys.intern(value)
+            else:
+                size += len(value)
+        elif kind is dict:
+            size += _compact_dict(value, shared)
+            if all(type(v) is str and len(v) <= SHORT for v in value.values()):
+                values[name] = shared.setdefault(tuple(value.items()), value)
+        elif kind is list:
+            size += sum(_compact_dict(item, shared) for item in value if type(item) is dict)
+    return size
 
 
 def _event_id(event: Event) -> int | None:
