@@ -251,7 +251,9 @@ def test_a_decide_that_raises_leaves_the_task_uncompleted(
     plan = country_plan()
     run_id = start(swf, plan, SMALL_INPUT)
 
-    def broken(plan: FlowPlan, events: list[dict[str, Any]], workflow_id: str = "") -> list[dict[str, Any]]:
+    def broken(
+        plan: FlowPlan, events: list[dict[str, Any]], workflow_id: str = "", execution: Any = None
+    ) -> list[dict[str, Any]]:
         raise RuntimeError("a bug in decide")
 
     monkeypatch.setattr(polling, "decide", broken)

@@ -231,215 +231,20 @@ def _attributes(event: dict[str, Any]) -> dict[str, Any]:
 def read_history(events: list[dict[str, Any]]) -> Execution:
     """The state of an execution from its history, oldest event first.
 
-    It runs on every decision task over the whole history, so it is kept to one
-    pass that does nothing for the events that say nothing (half of a history:
-    decision tasks scheduled and started, activity tasks started).
+    It runs on every decision task over the whole history (unless the decider's poller folds
+    only the new events with a `HistoryFolder`), so it is kept to one pass that does nothing
+    for the events that say nothing (half of a history: decision tasks scheduled and started,
+    activity tasks started).
     """
-    execution = Execution()
+    folder = HistoryFolder()
+    execution = folder.execution
     if events:
         # Pages come oldest first (or newest first): the largest id is at one end.
         first, last = int(events[0].get("eventId", 1)), int(events[-1].get("eventId", len(events)))
         execution.last_event_id = max(first, last)
         execution.last_at = (events[-1] if last >= first else events[0]).get("eventTimestamp")
-    # ActivityTaskScheduled event id -> the instance and the attempt it scheduled.
-    by_scheduled: dict[int, tuple[Instance, int]] = {}
-    timer_controls: dict[str, dict[str, Any]] = {}
-    # StartChildWorkflowExecutionInitiated event id -> the child and the start it recorded.
-    by_initiated: dict[int, tuple[Child, int]] = {}
-    # The DecisionTaskStarted that the last completed decision task answered: that
-    # decision saw everything up to it, and nothing after it.
-    answered: int | None = None
-    for position, event in enumerate(events):
-        kind = event["eventType"]
-        if kind in _QUIET:
-            if kind == "ActivityTaskStarted" and execution.problem is None:
-                scheduled = _event_id(_attributes(event).get("scheduledEventId"))
-                known = by_scheduled.get(scheduled)
-                if known is None:
-                    execution.problem = _orphan(event, kind, scheduled, position)
-                elif known[0].history and known[0].history[-1].number == known[1]:
-                    known[0].history[-1].started_at = event.get("eventTimestamp")
-            continue
-        if kind == "DecisionTaskCompleted":
-            started = event.get("decisionTaskCompletedEventAttributes", {}).get("startedEventId")
-            answered = int(started) if started is not None else int(event.get("eventId", position + 1)) - 1
-            continue
-        attributes = _attributes(event)
-        if kind in _CLOSING:
-            scheduled = _event_id(attributes.get("scheduledEventId"))
-            closed = by_scheduled.get(scheduled)
-            if closed is None:
-                # Its activity id is unknown, so its instance might be redone: the caller fails.
-                execution.problem = execution.problem or _orphan(event, kind, scheduled, position)
-                continue
-            instance, attempt = closed
-            if not instance.open or attempt != instance.attempts:
-                continue  # a second close of an attempt already closed: the first one stands
-            instance.open = False
-            instance.closed_event = int(event.get("eventId", position + 1))
-            if instance.history:
-                record = instance.history[-1]
-                record.closed_at, record.closed_event = event.get("eventTimestamp"), instance.closed_event
-                record.outcome = _OUTCOMES[kind]
-            if kind == "ActivityTaskCompleted":
-                instance.completed = True
-                instance.result_text = attributes.get("result")
-            elif kind == "ActivityTaskFailed":
-                reason = str(attributes.get("reason", ""))
-                name = reason.split(":", 1)[0].strip() or "Error"
-                instance.error = Error("failed", name, reason, str(attributes.get("details", "")))
-            elif kind == "ActivityTaskTimedOut":
-                timeout = str(attributes.get("timeoutType", "UNKNOWN"))
-                instance.error = Error(
-                    "timed_out", timeout, f"timed out ({timeout})", str(attributes.get("details", ""))
-                )
-            else:
-                instance.error = Error("canceled", "CANCELED", "canceled", str(attributes.get("details", "")))
-        elif kind == "ActivityTaskScheduled":
-            activity_id = str(attributes.get("activityId", ""))
-            key, attempt = split_attempt_id(activity_id)
-            instance = execution.instance(key)
-            if instance.open and attempt == instance.attempts:
-                pass  # the open attempt's event again (SWF never repeats one): still one attempt
-            elif not instance.open and attempt == instance.attempts + 1:
-                instance.attempts += 1
-                instance.open = True
-                instance.error = None
-                instance.input = attributes.get("input")
-                instance.history.append(
-                    Attempt(
-                        instance.attempts,
-                        event.get("eventTimestamp"),
-                        int(event.get("eventId", position + 1)),
-                    )
-                )
-            else:
-                execution.problem = execution.problem or _out_of_turn(
-                    event, kind, activity_id, instance, position
-                )
-                continue
-            by_scheduled[int(event.get("eventId", position + 1))] = (instance, instance.attempts)
-        elif kind in _CHILD_CLOSING or kind == "ChildWorkflowExecutionStarted":
-            initiated = _event_id(attributes.get("initiatedEventId"))
-            linked = by_initiated.get(initiated)
-            if linked is None:
-                execution.problem = execution.problem or _orphan_child(event, kind, initiated, position)
-                continue
-            child, attempt = linked
-            if not child.open or attempt != child.attempts:
-                continue  # a repeated event: the first one stands
-            if kind == "ChildWorkflowExecutionStarted":
-                child.started = True
-                if child.history:
-                    child.history[-1].started_at = event.get("eventTimestamp")
-                continue
-            child.open = False
-            child.closed_event = int(event.get("eventId", position + 1))
-            if child.history:
-                record = child.history[-1]
-                record.closed_at, record.closed_event = event.get("eventTimestamp"), child.closed_event
-                record.outcome = _CHILD_OUTCOMES[kind]
-            child.error = _child_error(kind, attributes)
-            if child.error is None:
-                child.completed = True
-                child.result_text = attributes.get("result")
-        elif kind == "StartChildWorkflowExecutionInitiated":
-            shard = _shard_control(attributes.get("control"))
-            if shard is None:
-                # Not the decider's own: which shard it runs is unknown, so it might be started twice.
-                execution.problem = execution.problem or (
-                    f"event {_event_id(event.get('eventId', position + 1))} ({kind}) has no shard control"
-                )
-                continue
-            child = execution.child(*shard)
-            if not child.open:
-                child.attempts += 1
-                child.open = True
-                child.started = False
-                child.error = None
-                event_id = int(event.get("eventId", position + 1))
-                child.history.append(Attempt(child.attempts, event.get("eventTimestamp"), event_id))
-            child.workflow_id = str(attributes.get("workflowId", ""))
-            by_initiated[int(event.get("eventId", position + 1))] = (child, child.attempts)
-        elif kind == "StartChildWorkflowExecutionFailed":
-            shard = _shard_control(attributes.get("control"))
-            linked = by_initiated.get(_event_id(attributes.get("initiatedEventId")))
-            if shard is not None:
-                child = execution.child(*shard)
-            elif linked is not None:
-                child = linked[0]
-            else:
-                execution.problem = execution.problem or (
-                    f"event {_event_id(event.get('eventId', position + 1))} ({kind}) names no shard"
-                )
-                continue
-            if child.completed or child.started:
-                continue  # it runs or ran: a stray failure of another start says nothing of it
-            if not child.open:
-                child.attempts += 1  # refused before it was initiated: still one start
-            child.open = child.started = False
-            cause = str(attributes.get("cause", "UNKNOWN"))
-            child.error = Error("start_failed", cause, f"could not be started: {cause}")
-            child.closed_event = int(event.get("eventId", position + 1))
-            at = event.get("eventTimestamp")
-            if not (child.history and child.history[-1].number == child.attempts):
-                child.history.append(Attempt(child.attempts, at, child.closed_event))
-            record = child.history[-1]
-            record.closed_at, record.closed_event, record.outcome = at, child.closed_event, "schedule_failed"
-        elif kind == "WorkflowExecutionStarted":
-            execution.started = True
-            execution.input = attributes.get("input")
-            execution.started_at = event.get("eventTimestamp")
-        elif kind in _CLOSED:
-            execution.status = _CLOSED[kind]
-            execution.closed_at = event.get("eventTimestamp")
-        elif kind == "WorkflowExecutionCancelRequested":
-            execution.cancel_requested = True
-        elif kind == "ScheduleActivityTaskFailed":
-            activity_id = str(attributes.get("activityId", ""))
-            key, attempt = split_attempt_id(activity_id)
-            instance = execution.instance(key)
-            if instance.open or attempt != instance.attempts + 1:
-                execution.problem = execution.problem or _out_of_turn(
-                    event, kind, activity_id, instance, position
-                )
-                continue
-            instance.attempts += 1
-            instance.open = False
-            cause = str(attributes.get("cause", "UNKNOWN"))
-            instance.error = Error("schedule_failed", cause, f"could not be scheduled: {cause}")
-            instance.closed_event = int(event.get("eventId", position + 1))
-            at = event.get("eventTimestamp")
-            record = Attempt(instance.attempts, at, instance.closed_event, None, at, instance.closed_event)
-            record.outcome = "schedule_failed"
-            instance.history.append(record)
-        elif kind == "ActivityTaskCancelRequested":
-            key, _ = split_attempt_id(str(attributes.get("activityId", "")))
-            execution.instance(key).cancel_requested = True
-        elif kind == "TimerStarted":
-            timer_id = str(attributes.get("timerId", ""))
-            execution.open_timers.add(timer_id)
-            control = _control(attributes.get("control"))
-            timer_controls[timer_id] = control
-            if control.get("kind") == "retry":
-                instance = execution.instance(control["activity_id"])
-                instance.timer, instance.timer_attempt = "open", int(control["attempt"])
-            elif control.get("kind") == "restart":
-                child = execution.child(control["activity"], control["shard"])
-                child.timer, child.timer_attempt = "open", int(control["attempt"])
-        elif kind in ("TimerFired", "TimerCanceled", "StartTimerFailed"):
-            timer_id = str(attributes.get("timerId", ""))
-            execution.open_timers.discard(timer_id)
-            control = timer_controls.get(timer_id, {})
-            if kind == "StartTimerFailed":
-                # The wait could not be set up; retry without it rather than stall.
-                control = _retry_control_from_id(timer_id) or _restart_control_from_id(timer_id) or control
-            if control.get("kind") == "retry" and kind != "TimerCanceled":
-                instance = execution.instance(control["activity_id"])
-                instance.timer, instance.timer_attempt = "fired", int(control["attempt"])
-            elif control.get("kind") == "restart" and kind != "TimerCanceled":
-                child = execution.child(control["activity"], control["shard"])
-                child.timer, child.timer_attempt = "fired", int(control["attempt"])
+    folder.fold_events(events, 0)
+    answered = folder.answered
     execution.has_news = answered is None
     for event in reversed(events):
         if execution.has_news or int(event.get("eventId", 0)) <= (answered or 0):
@@ -452,6 +257,282 @@ def read_history(events: list[dict[str, Any]]) -> Execution:
             "the history has no WorkflowExecutionStarted event, so the workflow input is unknown"
         )
     return execution
+
+
+class HistoryFolder:
+    """`read_history` resumable: folds a history's events as they come, task after task.
+
+    `fold(new_events)` folds the events that follow those folded so far and returns the
+    execution as `read_history` would over all of them. It returns None, and folds nothing
+    more ever, whenever that cannot be vouched for: the events' ids do not run on from the
+    last one folded (a gap, a reorder, another history), or the history holds a contradiction
+    (`Execution.problem`) or no WorkflowExecutionStarted; the caller then reads the whole
+    history with `read_history`, which says what is wrong.
+    """
+
+    def __init__(self) -> None:
+        self.execution = Execution()
+        # How many events were folded: they are events 1, 2, 3...
+        self.count = 0
+        self.broken = False
+        # ActivityTaskScheduled event id -> the instance and the attempt it scheduled.
+        self.by_scheduled: dict[int, tuple[Instance, int]] = {}
+        self.timer_controls: dict[str, dict[str, Any]] = {}
+        # StartChildWorkflowExecutionInitiated event id -> the child and the start it recorded.
+        self.by_initiated: dict[int, tuple[Child, int]] = {}
+        # The DecisionTaskStarted that the last completed decision task answered: that
+        # decision saw everything up to it, and nothing after it.
+        self.answered: int | None = None
+        # The id of the last event that calls for a decision (what `has_news` compares).
+        self.news = 0
+
+    def fold(self, new_events: list[dict[str, Any]]) -> Execution | None:
+        """The execution after `new_events` too; None when only a whole read can say (see above).
+
+        What it returns shares its instances and children with the folder (they are folded
+        on); its own mappings are copies, so a reader may replace entries without harm.
+        """
+        if self.broken:
+            return None
+        first = self.count + 1
+        if [event.get("eventId") for event in new_events] != list(range(first, first + len(new_events))):
+            self.broken = True
+            return None
+        self.fold_events(new_events, self.count)
+        self.count += len(new_events)
+        execution = self.execution
+        if new_events:
+            execution.last_event_id = self.count
+            execution.last_at = new_events[-1].get("eventTimestamp")
+        if execution.problem is not None or not execution.started:
+            self.broken = True
+            return None
+        return Execution(
+            started=True,
+            input=execution.input,
+            instances=dict(execution.instances),
+            children=dict(execution.children),
+            open_timers=set(execution.open_timers),
+            cancel_requested=execution.cancel_requested,
+            last_event_id=execution.last_event_id,
+            has_news=self.answered is None or self.news > self.answered,
+            started_at=execution.started_at,
+            closed_at=execution.closed_at,
+            last_at=execution.last_at,
+            status=execution.status,
+        )
+
+    def fold_events(self, events: list[dict[str, Any]], start: int) -> None:
+        """Fold `events`, the first of which is at `start` in the history (its position)."""
+        execution = self.execution
+        by_scheduled, by_initiated = self.by_scheduled, self.by_initiated
+        timer_controls = self.timer_controls
+        answered, news = self.answered, self.news
+        for position, event in enumerate(events, start):
+            kind = event["eventType"]
+            if kind in _QUIET:
+                if kind == "ActivityTaskStarted" and execution.problem is None:
+                    scheduled = _event_id(_attributes(event).get("scheduledEventId"))
+                    known = by_scheduled.get(scheduled)
+                    if known is None:
+                        execution.problem = _orphan(event, kind, scheduled, position)
+                    elif known[0].history and known[0].history[-1].number == known[1]:
+                        known[0].history[-1].started_at = event.get("eventTimestamp")
+                continue
+            if kind == "DecisionTaskCompleted":
+                started = event.get("decisionTaskCompletedEventAttributes", {}).get("startedEventId")
+                answered = (
+                    int(started) if started is not None else int(event.get("eventId", position + 1)) - 1
+                )
+                continue
+            news = _event_id(event.get("eventId", position + 1))
+            attributes = _attributes(event)
+            if kind in _CLOSING:
+                scheduled = _event_id(attributes.get("scheduledEventId"))
+                closed = by_scheduled.get(scheduled)
+                if closed is None:
+                    # Its activity id is unknown, so its instance might be redone: the caller fails.
+                    execution.problem = execution.problem or _orphan(event, kind, scheduled, position)
+                    continue
+                instance, attempt = closed
+                if not instance.open or attempt != instance.attempts:
+                    continue  # a second close of an attempt already closed: the first one stands
+                instance.open = False
+                instance.closed_event = int(event.get("eventId", position + 1))
+                if instance.history:
+                    record = instance.history[-1]
+                    record.closed_at, record.closed_event = event.get("eventTimestamp"), instance.closed_event
+                    record.outcome = _OUTCOMES[kind]
+                if kind == "ActivityTaskCompleted":
+                    instance.completed = True
+                    instance.result_text = attributes.get("result")
+                elif kind == "ActivityTaskFailed":
+                    reason = str(attributes.get("reason", ""))
+                    name = reason.split(":", 1)[0].strip() or "Error"
+                    instance.error = Error("failed", name, reason, str(attributes.get("details", "")))
+                elif kind == "ActivityTaskTimedOut":
+                    timeout = str(attributes.get("timeoutType", "UNKNOWN"))
+                    instance.error = Error(
+                        "timed_out", timeout, f"timed out ({timeout})", str(attributes.get("details", ""))
+                    )
+                else:
+                    instance.error = Error(
+                        "canceled", "CANCELED", "canceled", str(attributes.get("details", ""))
+                    )
+            elif kind == "ActivityTaskScheduled":
+                activity_id = str(attributes.get("activityId", ""))
+                key, attempt = split_attempt_id(activity_id)
+                instance = execution.instance(key)
+                if instance.open and attempt == instance.attempts:
+                    pass  # the open attempt's event again (SWF never repeats one): still one attempt
+                elif not instance.open and attempt == instance.attempts + 1:
+                    instance.attempts += 1
+                    instance.open = True
+                    instance.error = None
+                    instance.input = attributes.get("input")
+                    instance.history.append(
+                        Attempt(
+                            instance.attempts,
+                            event.get("eventTimestamp"),
+                            int(event.get("eventId", position + 1)),
+                        )
+                    )
+                else:
+                    execution.problem = execution.problem or _out_of_turn(
+                        event, kind, activity_id, instance, position
+                    )
+                    continue
+                by_scheduled[int(event.get("eventId", position + 1))] = (instance, instance.attempts)
+            elif kind in _CHILD_CLOSING or kind == "ChildWorkflowExecutionStarted":
+                initiated = _event_id(attributes.get("initiatedEventId"))
+                linked = by_initiated.get(initiated)
+                if linked is None:
+                    execution.problem = execution.problem or _orphan_child(event, kind, initiated, position)
+                    continue
+                child, attempt = linked
+                if not child.open or attempt != child.attempts:
+                    continue  # a repeated event: the first one stands
+                if kind == "ChildWorkflowExecutionStarted":
+                    child.started = True
+                    if child.history:
+                        child.history[-1].started_at = event.get("eventTimestamp")
+                    continue
+                child.open = False
+                child.closed_event = int(event.get("eventId", position + 1))
+                if child.history:
+                    record = child.history[-1]
+                    record.closed_at, record.closed_event = event.get("eventTimestamp"), child.closed_event
+                    record.outcome = _CHILD_OUTCOMES[kind]
+                child.error = _child_error(kind, attributes)
+                if child.error is None:
+                    child.completed = True
+                    child.result_text = attributes.get("result")
+            elif kind == "StartChildWorkflowExecutionInitiated":
+                shard = _shard_control(attributes.get("control"))
+                if shard is None:
+                    # Not the decider's own: which shard it runs is unknown, so it might be started twice.
+                    execution.problem = execution.problem or (
+                        f"event {_event_id(event.get('eventId', position + 1))} ({kind}) has no shard control"
+                    )
+                    continue
+                child = execution.child(*shard)
+                if not child.open:
+                    child.attempts += 1
+                    child.open = True
+                    child.started = False
+                    child.error = None
+                    event_id = int(event.get("eventId", position + 1))
+                    child.history.append(Attempt(child.attempts, event.get("eventTimestamp"), event_id))
+                child.workflow_id = str(attributes.get("workflowId", ""))
+                by_initiated[int(event.get("eventId", position + 1))] = (child, child.attempts)
+            elif kind == "StartChildWorkflowExecutionFailed":
+                shard = _shard_control(attributes.get("control"))
+                linked = by_initiated.get(_event_id(attributes.get("initiatedEventId")))
+                if shard is not None:
+                    child = execution.child(*shard)
+                elif linked is not None:
+                    child = linked[0]
+                else:
+                    execution.problem = execution.problem or (
+                        f"event {_event_id(event.get('eventId', position + 1))} ({kind}) names no shard"
+                    )
+                    continue
+                if child.completed or child.started:
+                    continue  # it runs or ran: a stray failure of another start says nothing of it
+                if not child.open:
+                    child.attempts += 1  # refused before it was initiated: still one start
+                child.open = child.started = False
+                cause = str(attributes.get("cause", "UNKNOWN"))
+                child.error = Error("start_failed", cause, f"could not be started: {cause}")
+                child.closed_event = int(event.get("eventId", position + 1))
+                at = event.get("eventTimestamp")
+                if not (child.history and child.history[-1].number == child.attempts):
+                    child.history.append(Attempt(child.attempts, at, child.closed_event))
+                record = child.history[-1]
+                record.closed_at, record.closed_event, record.outcome = (
+                    at,
+                    child.closed_event,
+                    "schedule_failed",
+                )
+            elif kind == "WorkflowExecutionStarted":
+                execution.started = True
+                execution.input = attributes.get("input")
+                execution.started_at = event.get("eventTimestamp")
+            elif kind in _CLOSED:
+                execution.status = _CLOSED[kind]
+                execution.closed_at = event.get("eventTimestamp")
+            elif kind == "WorkflowExecutionCancelRequested":
+                execution.cancel_requested = True
+            elif kind == "ScheduleActivityTaskFailed":
+                activity_id = str(attributes.get("activityId", ""))
+                key, attempt = split_attempt_id(activity_id)
+                instance = execution.instance(key)
+                if instance.open or attempt != instance.attempts + 1:
+                    execution.problem = execution.problem or _out_of_turn(
+                        event, kind, activity_id, instance, position
+                    )
+                    continue
+                instance.attempts += 1
+                instance.open = False
+                cause = str(attributes.get("cause", "UNKNOWN"))
+                instance.error = Error("schedule_failed", cause, f"could not be scheduled: {cause}")
+                instance.closed_event = int(event.get("eventId", position + 1))
+                at = event.get("eventTimestamp")
+                record = Attempt(
+                    instance.attempts, at, instance.closed_event, None, at, instance.closed_event
+                )
+                record.outcome = "schedule_failed"
+                instance.history.append(record)
+            elif kind == "ActivityTaskCancelRequested":
+                key, _ = split_attempt_id(str(attributes.get("activityId", "")))
+                execution.instance(key).cancel_requested = True
+            elif kind == "TimerStarted":
+                timer_id = str(attributes.get("timerId", ""))
+                execution.open_timers.add(timer_id)
+                control = _control(attributes.get("control"))
+                timer_controls[timer_id] = control
+                if control.get("kind") == "retry":
+                    instance = execution.instance(control["activity_id"])
+                    instance.timer, instance.timer_attempt = "open", int(control["attempt"])
+                elif control.get("kind") == "restart":
+                    child = execution.child(control["activity"], control["shard"])
+                    child.timer, child.timer_attempt = "open", int(control["attempt"])
+            elif kind in ("TimerFired", "TimerCanceled", "StartTimerFailed"):
+                timer_id = str(attributes.get("timerId", ""))
+                execution.open_timers.discard(timer_id)
+                control = timer_controls.get(timer_id, {})
+                if kind == "StartTimerFailed":
+                    # The wait could not be set up; retry without it rather than stall.
+                    control = (
+                        _retry_control_from_id(timer_id) or _restart_control_from_id(timer_id) or control
+                    )
+                if control.get("kind") == "retry" and kind != "TimerCanceled":
+                    instance = execution.instance(control["activity_id"])
+                    instance.timer, instance.timer_attempt = "fired", int(control["attempt"])
+                elif control.get("kind") == "restart" and kind != "TimerCanceled":
+                    child = execution.child(control["activity"], control["shard"])
+                    child.timer, child.timer_attempt = "fired", int(control["attempt"])
+        self.answered, self.news = answered, news
 
 
 def _event_id(raw: Any) -> int:

@@ -36,6 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import historyparse
 from .decider import decide, fail_decision
+from .history import Execution, HistoryFolder
 from .payloads import PayloadError, Payloads, for_plan
 from .plan import FlowPlan
 from .swf import default_identity
@@ -238,6 +239,8 @@ class HistoryCache:
         self._histories: OrderedDict[Key, tuple[list[Event], int]] = OrderedDict()
         self._bytes = 0
         self._shared: dict[Any, Any] = {}
+        # Each held history's fold so far (`HistoryFolder`), with the last event it folded.
+        self._folders: dict[Key, tuple[HistoryFolder, Event]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -270,6 +273,8 @@ class HistoryCache:
         """
         with self._lock:
             old = self._histories.get(key)
+            # The fold of the old history stays: `take_folder` checks it folded these events.
+            folder = self._folders.get(key)
             self._drop(key)
             if not _contiguous(events[checked:], checked + 1):
                 return
@@ -283,14 +288,40 @@ class HistoryCache:
                 return
             self._histories[key] = (events, size)
             self._bytes += size
+            if folder is not None:
+                self._folders[key] = folder
             while len(self._histories) > self.max_executions or self._bytes > self.max_bytes:
                 self._drop(next(iter(self._histories)))
+
+    def take_folder(self, key: Key, events: list[Event]) -> HistoryFolder | None:
+        """The fold of a prefix of `events` (this task's history, as the cache served it), or None.
+
+        Taken, not shared: the caller gives it back with `keep_folder` once it folded the rest.
+        None unless the last event it folded is the very event at its place in `events` (so
+        the events before it are the cached ones it folded, too).
+        """
+        with self._lock:
+            entry = self._folders.pop(key, None)
+        if entry is None:
+            return None
+        folder, last = entry
+        if not 0 < folder.count <= len(events) or events[folder.count - 1] is not last:
+            return None
+        return folder
+
+    def keep_folder(self, key: Key, folder: HistoryFolder, events: list[Event]) -> None:
+        """Remember `folder`, the fold of `events` (as the cache holds them), while they are held."""
+        with self._lock:
+            entry = self._histories.get(key)
+            if entry is not None and entry[0] is events and folder.count == len(events) and events:
+                self._folders[key] = (folder, events[-1])
 
     def evict(self, key: Key) -> None:
         with self._lock:
             self._drop(key)
 
     def _drop(self, key: Key) -> None:
+        self._folders.pop(key, None)
         entry = self._histories.pop(key, None)
         if entry is not None:
             self._bytes -= entry[1]
@@ -538,7 +569,7 @@ class DeciderLoop:
             decisions = [fail_decision(reason, {"error": reason})]
         try:
             if decisions is None:
-                decisions = decide(plan, events, task.workflow_id)
+                decisions = decide(plan, events, task.workflow_id, self._fold(task, events))
             decisions = self.payloads.offload_decisions(decisions, task.workflow_id, task.run_id)
         except PayloadError as error:
             log.error("%s: %s; the task is left to time out and be retried", where, error, extra=extra)
@@ -580,6 +611,24 @@ class DeciderLoop:
                 clock.wait(stop_event, outage.failed(error))
             else:
                 outage.succeeded()
+
+    def _fold(self, task: DecisionTask, events: list[Event]) -> Execution | None:
+        """`read_history(events)`, folding only the events new since the execution's last task
+        when the cache served it; None when only a whole read can say (decide then reads it).
+
+        `events` are `task.events` with payload references resolved, event for event.
+        """
+        if self.cache is None:
+            return None
+        folder = self.cache.take_folder(task.key, task.events) if task.from_cache else None
+        execution = folder.fold(events[folder.count :]) if folder is not None else None
+        if execution is None:
+            # A first task, a history read whole, or a fold that cannot be vouched for: all again.
+            folder = HistoryFolder()
+            execution = folder.fold(events)
+        if execution is not None and folder is not None:
+            self.cache.keep_folder(task.key, folder, task.events)
+        return execution
 
     def _forget(self, task: DecisionTask) -> None:
         if self.cache is not None:

@@ -19,6 +19,7 @@ open, and reads their results back in shard order (docs/engine.md, "Shards").
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import hashlib
 import itertools
@@ -161,13 +162,19 @@ _NEW = Instance("")
 _NEW_CHILD = Child("", 0)
 
 
-def decide(plan: p.FlowPlan, events: list[dict[str, Any]], workflow_id: str = "") -> list[Decision]:
+def decide(
+    plan: p.FlowPlan, events: list[dict[str, Any]], workflow_id: str = "", execution: Execution | None = None
+) -> list[Decision]:
     """The decisions for a decision task whose full history is `events`.
 
     `workflow_id` is the execution's own id (SWF's histories do not hold it): the ids of the
     shards a sharded activity starts are derived from it, so a plan with shards needs it.
+    `execution` is `read_history(events)` when the caller already has it (the poller folds
+    only each task's new events: `history.HistoryFolder`); it is read from `events` otherwise.
+    Its instances are never changed, only its mappings' entries replaced.
     """
-    execution = read_history(events)
+    if execution is None:
+        execution = read_history(events)
     if execution.problem is not None:
         # What the history says cannot be trusted: going on might redo work that completed.
         return [_fail(f"invalid history: {execution.problem}", {"history": execution.problem})]
@@ -274,8 +281,9 @@ def _check_results(plan: p.FlowPlan, execution: Execution) -> None:
         except ValueError as error:
             reason = f"{OUTPUT_ERROR}: the result of {key} (activity {activity.name}) {error}"
             quoted = "no result" if text is None else f"the result as recorded: {clip(text, QUOTED_RESULT)}"
-            state.completed, state.value = False, None
-            state.error = Error("failed", OUTPUT_ERROR, clip(reason, MAX_REASON), quoted)
+            # A changed copy: the instance itself may be a `HistoryFolder`'s, which folds on.
+            failed = Error("failed", OUTPUT_ERROR, clip(reason, MAX_REASON), quoted)
+            execution.instances[key] = dataclasses.replace(state, completed=False, value=None, error=failed)
 
 
 def _output(activity: p.ActivityPlan, text: str | None) -> dict[str, Any]:
