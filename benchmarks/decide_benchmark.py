@@ -6,7 +6,8 @@ A decider reads the whole history on every decision task: its first cost is the 
 botocore parses (json.loads of the response pages). This script builds SWF histories of about
 1,000, 5,000 and 24,000 events (the most these flows make; SWF stops at 25,000) for two flows,
 and prints for each the best of several runs of
-`json.loads` of the history as SWF sends it and of `decide(plan, events)`:
+`json.loads` of the history as SWF sends it, of `decide(plan, events)`, and of a warm task (the
+new events since the previous decision task folded onto the fold of the rest, then `decide`):
 
 - the country flow (specs/country_flow.yaml, with max_items raised to 4,000 and no retries on
   the fan-out, so that a history that long fits the compiler's history budget): one
@@ -47,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from flowgen.compiler import compile_spec  # noqa: E402
 from flowgen.plan import build_plan  # noqa: E402
 from flowgen.runtime.decider import decide  # noqa: E402
+from flowgen.runtime.history import HistoryFolder  # noqa: E402
 from flowgen.runtime.plan import FlowPlan  # noqa: E402
 from flowgen.runtime.values import dumps  # noqa: E402
 
@@ -307,6 +309,28 @@ def best(function: Callable[[], Any], runs: int, collect: bool) -> float:
     return min(times) * 1000
 
 
+def warm(plan: FlowPlan, events: list[dict[str, Any]], runs: int, collect: bool) -> tuple[float, int]:
+    """A warm task as the poller does it, in ms (best of `runs`): the history up to the previous
+    DecisionTaskStarted already folded (not timed), fold the new events and `decide` with the
+    result. Also how many events were new."""
+    starts = [n for n, event in enumerate(events) if event["eventType"] == "DecisionTaskStarted"]
+    known = starts[-2] + 1
+    times = []
+    for _ in range(runs):
+        folder = HistoryFolder()
+        folder.fold(events[:known])
+        if not collect:
+            gc.disable()
+        try:
+            start = time.perf_counter()
+            decisions = decide(plan, events, "", folder.fold(events[known:]))
+            times.append(time.perf_counter() - start)
+        finally:
+            gc.enable()
+        assert decisions == decide(plan, events)
+    return min(times) * 1000, len(events) - known
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="best of this many runs (default 7)")
@@ -324,6 +348,7 @@ def main() -> int:
     )
     print(
         f"{'flow':<16} {'events':>7} {'json.loads ms':>14} {'decide ms':>10} {'ratio':>6} {'decide µs/event':>16}"
+        f" {'warm task ms':>13} {'new events':>10}"
     )
     for name, build in (("country flow", country_flow), ("chained fan-out", chained)):
         simulation = build()
@@ -334,9 +359,10 @@ def main() -> int:
             text = wire(events)
             loads = best(lambda text=text: json.loads(text), args.runs, collect)
             decided = best(lambda events=events, plan=plan: decide(plan, events), args.runs, collect)
+            warm_ms, new = warm(plan, events, args.runs, collect)
             print(
                 f"{name:<16} {len(events):>7,} {loads:>14.1f} {decided:>10.1f} {decided / loads:>6.2f}"
-                f" {decided * 1000 / len(events):>16.2f}"
+                f" {decided * 1000 / len(events):>16.2f} {warm_ms:>13.1f} {new:>10}"
             )
         if args.profile:
             profiler = cProfile.Profile()
