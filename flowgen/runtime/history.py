@@ -29,7 +29,7 @@ from .ids import attempt_id, split_attempt_id
 # Events that never call for a decision by themselves.
 _QUIET = frozenset({"DecisionTaskScheduled", "DecisionTaskStarted", "ActivityTaskStarted"})
 # The events that close an execution, and the status each leaves it in.
-_CLOSED = {
+CLOSE_STATUS = {
     "WorkflowExecutionCompleted": "COMPLETED",
     "WorkflowExecutionFailed": "FAILED",
     "WorkflowExecutionCanceled": "CANCELED",
@@ -477,8 +477,8 @@ class HistoryFolder:
                 execution.started = True
                 execution.input = attributes.get("input")
                 execution.started_at = event.get("eventTimestamp")
-            elif kind in _CLOSED:
-                execution.status = _CLOSED[kind]
+            elif kind in CLOSE_STATUS:
+                execution.status = CLOSE_STATUS[kind]
                 execution.closed_at = event.get("eventTimestamp")
             elif kind == "WorkflowExecutionCancelRequested":
                 execution.cancel_requested = True

@@ -33,18 +33,9 @@ from typing import Any
 
 from . import decider
 from . import plan as p
-from .history import Instance, read_history
+from .history import CLOSE_STATUS, Instance, read_history
 from .ids import REVERT_SUFFIX
 
-# SWF's close statuses, by the event that closes an execution.
-CLOSE_STATUS = {
-    "WorkflowExecutionCompleted": "COMPLETED",
-    "WorkflowExecutionFailed": "FAILED",
-    "WorkflowExecutionCanceled": "CANCELED",
-    "WorkflowExecutionTerminated": "TERMINATED",
-    "WorkflowExecutionTimedOut": "TIMED_OUT",
-    "WorkflowExecutionContinuedAsNew": "CONTINUED_AS_NEW",
-}
 COUNTS = ("instances", "completed", "failed", "open", "waiting", "retrying", "reverted", "attempts")
 
 

@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import logs, operate
 from .handlers import HandlerError, check_imports
-from .history import read_history
+from .history import CLOSE_STATUS, read_history
 from .limits import MAX_REASON
 from .localmain import (
     EXIT_FAILED,
@@ -267,17 +267,7 @@ def _progress_line(
 
 
 # Closing events of an execution, and the key of their attributes.
-_CLOSED = {
-    kind: kind[0].lower() + kind[1:] + "EventAttributes"
-    for kind in (
-        "WorkflowExecutionCompleted",
-        "WorkflowExecutionFailed",
-        "WorkflowExecutionTimedOut",
-        "WorkflowExecutionCanceled",
-        "WorkflowExecutionTerminated",
-        "WorkflowExecutionContinuedAsNew",
-    )
-}
+_CLOSED = {kind: kind[0].lower() + kind[1:] + "EventAttributes" for kind in CLOSE_STATUS}
 
 
 def wait_for_close(
