@@ -1299,16 +1299,22 @@ def _chunk(run: _Run, decisions: list[Decision]) -> list[Decision]:
 def _size(plan: p.FlowPlan, decision: Decision) -> int:
     """A decision's bytes in the response; with payloads, a large input or result counts as the
     reference that replaces it after deciding."""
-    size = len(json.dumps(decision).encode())
-    if plan.payloads is None or size <= MAX_REFERENCE:
-        return size
-    for attributes in decision.values():
+    if plan.payloads is None:
+        return len(json.dumps(decision).encode())
+    # Measured with each value that goes to S3 left out (`""`, 2 bytes) and its reference counted
+    # instead, so that a value of megabytes is not encoded once more only to be measured.
+    threshold, replaced, slim = plan.payloads.threshold, 0, {}
+    for kind, attributes in decision.items():
         if isinstance(attributes, dict):
-            for name in ("input", "result"):
-                value = attributes.get(name)
-                if isinstance(value, str) and len(value) > plan.payloads.threshold:
-                    size -= len(json.dumps(value).encode()) - MAX_REFERENCE
-    return size
+            large = [
+                name
+                for name in ("input", "result")
+                if isinstance(attributes.get(name), str) and len(attributes[name]) > threshold
+            ]
+            replaced += len(large)
+            attributes = {**attributes, **dict.fromkeys(large, "")} if large else attributes
+        slim[kind] = attributes
+    return len(json.dumps(slim).encode()) + replaced * (MAX_REFERENCE - 2)
 
 
 def _short(value: Any) -> str:
