@@ -33,7 +33,7 @@ from typing import Any
 
 from . import decider
 from . import plan as p
-from .history import CLOSE_STATUS, Instance, read_history
+from .history import CLOSE_STATUS, Instance, read_history, seconds
 from .ids import REVERT_SUFFIX
 
 COUNTS = ("instances", "completed", "failed", "open", "waiting", "retrying", "reverted", "attempts")
@@ -151,16 +151,6 @@ def _seconds(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def timestamp(event: dict[str, Any]) -> float | None:
-    """An event's time in epoch seconds (boto3 gives a datetime; a test may give a number)."""
-    raw = event.get("eventTimestamp")
-    if isinstance(raw, datetime.datetime):
-        return raw.timestamp()
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return float(raw)
-    return None
-
-
 def _attributes(event: dict[str, Any]) -> dict[str, Any]:
     kind = str(event.get("eventType", ""))
     found = event.get(kind[:1].lower() + kind[1:] + "EventAttributes", {})
@@ -189,7 +179,7 @@ def _closing(events: list[dict[str, Any]]) -> tuple[str, float | None, str | Non
             failure = f"timed out ({attributes.get('timeoutType', 'START_TO_CLOSE')})"
         elif status == "CANCELED":
             failure = str(attributes.get("details") or "") or None
-        return status, timestamp(event), failure
+        return status, seconds(event.get("eventTimestamp")), failure
     return "OPEN", None, None
 
 
@@ -220,7 +210,14 @@ def summarize(
     expanded = decider.instances_of(plan, execution, workflow_id)
     planned, sharded = expanded.planned, expanded.sharded
     status, closed, failure = _closing(events)
-    started = next((timestamp(e) for e in events if e.get("eventType") == "WorkflowExecutionStarted"), None)
+    started = next(
+        (
+            seconds(e.get("eventTimestamp"))
+            for e in events
+            if e.get("eventType") == "WorkflowExecutionStarted"
+        ),
+        None,
+    )
     handler_times = _handler_times(plan, execution.instances.values())
     activities: dict[str, ActivityStatus] = {}
     for activity in plan.activities:
