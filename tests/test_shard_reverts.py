@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
 
 from flowgen.runtime.local import LocalRunner, Result
 from flowgen.runtime.plan import FlowPlan
 from tests.histories import plan_from
+from tests.swf_support import of_type
 
 H = "tests.flow_handlers"
 
@@ -73,11 +73,6 @@ def _run(plan: FlowPlan, failing: set[str], calls: _Calls, fail_reverts: set[str
     return LocalRunner(plan, handlers, fault=fault).run({"n": 3})
 
 
-def _of(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    key = kind[0].lower() + kind[1:] + "EventAttributes"
-    return [e[key] for e in events if e["eventType"] == kind]
-
-
 def test_the_compiler_builds_a_revert_shard_plan() -> None:
     plan = plan_from(_spec())
     assert [s.workflow for s in plan.shards] == ["w.fan", "w.fan.revert"]
@@ -98,7 +93,7 @@ def test_a_downstream_failure_reverts_every_instance_of_every_shard_last_first()
     result = _run(plan_from(_spec()), {"after"}, calls)
     assert result.status == "FAILED"
     assert calls.reverted == [(i, 3 * i) for i in range(22, -1, -1)]
-    started = _of(result.history, "StartChildWorkflowExecutionInitiated")
+    started = of_type(result.history, "StartChildWorkflowExecutionInitiated")
     reverts = [a for a in started if a["workflowType"]["name"] == "w.fan.revert"]
     assert [a["workflowId"] for a in reverts] == [f"local.fan.revert.{k}" for k in range(4, -1, -1)]
     assert result.details["reverts"] == {

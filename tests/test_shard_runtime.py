@@ -13,6 +13,7 @@ from typing import Any
 from flowgen.runtime.local import LocalRunner, Result
 from flowgen.runtime.plan import FlowPlan
 from tests.histories import plan_from, sharded
+from tests.swf_support import of_type
 
 H = "tests.flow_handlers"
 
@@ -69,11 +70,6 @@ def _run(plan: FlowPlan, failing: dict[str, int] | None = None, **options: Any) 
     return LocalRunner(plan, HANDLERS, fault=fault, **options).run({"n": 3})
 
 
-def _of(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    key = kind[0].lower() + kind[1:] + "EventAttributes"
-    return [e[key] for e in events if e["eventType"] == kind]
-
-
 EXPECTED = {"vs": [i * 3 for i in range(23)], "total": 3 * sum(range(23))}
 
 
@@ -86,12 +82,12 @@ def test_a_sharded_flow_completes_with_the_unsharded_result_and_retries_failing_
     assert unsharded.status == result.status == "COMPLETED", result.reason
     assert result.result == unsharded.result == EXPECTED
     # The parent ran no instance itself: five shards of 5, 5, 5, 5 and 3 instances.
-    assert [a["activityId"] for a in _of(result.history, "ActivityTaskScheduled")] == ["after"]
-    started = _of(result.history, "StartChildWorkflowExecutionInitiated")
+    assert [a["activityId"] for a in of_type(result.history, "ActivityTaskScheduled")] == ["after"]
+    started = of_type(result.history, "StartChildWorkflowExecutionInitiated")
     assert [a["workflowId"] for a in started] == [f"local.fan.{k}" for k in range(5)]
     assert [len(json.loads(a["input"])["items"]) for a in started] == [5, 5, 5, 5, 3]
     assert json.loads(started[1]["input"])["items"][2] == {"i": 7, "n": 3}
-    assert len(_of(result.history, "ChildWorkflowExecutionCompleted")) == 5
+    assert len(of_type(result.history, "ChildWorkflowExecutionCompleted")) == 5
 
 
 def test_shards_keep_max_concurrency_across_all_of_them() -> None:
