@@ -9,6 +9,8 @@ the decider's own parse (engine/historyparse.py, botocore's values) as a cold ta
 stores them:
 
 - `cache`: `HistoryCache()` with its default byte budget, events compacted as it compacts them;
+- `decider`: the same, and each history decided as the poller does a cold task: folded, decided
+  with a new memo, the fold and memo kept with the history (what a warm task goes on from);
 - `raw`: every history kept as parsed (what the event-count cache held, without its bound).
 
 Each prints the process's peak RSS, how many histories stayed in the cache, its byte estimate,
@@ -36,7 +38,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import botocore.session  # noqa: E402
+from decide_benchmark import COUNTRY_FLOW_4000, plan_of  # noqa: E402
 
+from flowgen.runtime.decider import Memo, decide  # noqa: E402
+from flowgen.runtime.history import HistoryFolder  # noqa: E402
 from flowgen.runtime.historyparse import LeanParser  # noqa: E402
 from flowgen.runtime.polling import EVENT_BYTES, SHORT, HistoryCache, compact_events  # noqa: E402
 
@@ -88,6 +93,7 @@ def child(mode: str, folder: pathlib.Path, executions: int) -> None:
             f"({strings / len(events):.0f} bytes of long strings per event; EVENT_BYTES = {EVENT_BYTES})"
         )
         return
+    plan = plan_of(COUNTRY_FLOW_4000)
     base = peak_mb()
     cache = HistoryCache()
     raw: list[list[dict[str, Any]]] = []
@@ -95,15 +101,22 @@ def child(mode: str, folder: pathlib.Path, executions: int) -> None:
     for number in range(executions):
         events = parse(folder, parser)
         count = len(events)
-        if mode == "cache":
-            cache.put((f"country-{number}", "run"), events)
+        key = (f"country-{number}", "run")
+        if mode in ("cache", "decider"):
+            cache.put(key, events)
         else:
             raw.append(events)
+        if mode == "decider":
+            fold = HistoryFolder()
+            fold.memo = Memo()
+            decide(plan, events, key[0], fold.fold(events), fold.memo)
+            cache.keep_folder(key, fold, events)
+            del fold
         del events
     gc.collect()
-    kept = len(cache) if mode == "cache" else len(raw)
+    kept = len(cache) if mode != "raw" else len(raw)
     estimate = (
-        f", estimate {cache.bytes / 1e6:.0f} MB of {cache.max_bytes / 1e6:.0f} MB" if mode == "cache" else ""
+        f", estimate {cache.bytes / 1e6:.0f} MB of {cache.max_bytes / 1e6:.0f} MB" if mode != "raw" else ""
     )
     print(
         f"{mode}: {executions} executions of {count:,} events: {kept} held{estimate}; "
@@ -132,7 +145,7 @@ def main() -> int:
         for number, body in enumerate(pages(events)):
             (folder / f"page-{number:03}.json").write_bytes(body)
         del events
-        for mode in ("measure", "cache", "raw"):
+        for mode in ("measure", "cache", "decider", "raw"):
             command = [sys.executable, __file__, "--child", mode, name]
             command += ["--quick"] if args.quick else ["--executions", str(executions), "--events", str(size)]
             subprocess.run(command, check=True)

@@ -6,8 +6,11 @@ A decider reads the whole history on every decision task: its first cost is the 
 botocore parses (json.loads of the response pages). This script builds SWF histories of about
 1,000, 5,000 and 24,000 events (the most these flows make; SWF stops at 25,000) for two flows,
 and prints for each the best of several runs of
-`json.loads` of the history as SWF sends it, of `decide(plan, events)`, and of a warm task (the
-new events since the previous decision task folded onto the fold of the rest, then `decide`):
+`json.loads` of the history as SWF sends it, of `decide(plan, events)` (a cold task: the whole
+history read), of a warm task's fold and `decide` (the new events since the previous decision task
+folded onto the fold of the rest, decided with what the previous task kept, its memo), and of that
+warm task end to end, `DeciderLoop.poll_once` from poll to respond against a client serving
+botocore-shaped pages (issue 12's goal: at most 0.10 of `json.loads`, flat in the history's length):
 
 - the country flow (specs/country_flow.yaml, with max_items raised to 4,000 and no retries on
   the fan-out, so that a history that long fits the compiler's history budget): one
@@ -47,9 +50,10 @@ sys.path.insert(0, str(ROOT))
 
 from flowgen.compiler import compile_spec  # noqa: E402
 from flowgen.plan import build_plan  # noqa: E402
-from flowgen.runtime.decider import decide  # noqa: E402
+from flowgen.runtime.decider import Memo, decide  # noqa: E402
 from flowgen.runtime.history import HistoryFolder  # noqa: E402
 from flowgen.runtime.plan import FlowPlan  # noqa: E402
+from flowgen.runtime.polling import DeciderLoop  # noqa: E402
 from flowgen.runtime.values import dumps  # noqa: E402
 
 # The last is as far as the country flow goes: 4,000 instances make 24,016 events in all.
@@ -310,25 +314,85 @@ def best(function: Callable[[], Any], runs: int, collect: bool) -> float:
 
 
 def warm(plan: FlowPlan, events: list[dict[str, Any]], runs: int, collect: bool) -> tuple[float, int]:
-    """A warm task as the poller does it, in ms (best of `runs`): the history up to the previous
-    DecisionTaskStarted already folded (not timed), fold the new events and `decide` with the
-    result. Also how many events were new."""
+    """A warm task's `decide` as the poller runs it, in ms (best of `runs`): the previous task
+    folded and decided (not timed), then this task's new events folded onto that fold and decided
+    with what the previous task kept (its memo). Also how many events were new."""
     starts = [n for n, event in enumerate(events) if event["eventType"] == "DecisionTaskStarted"]
     known = starts[-2] + 1
     times = []
     for _ in range(runs):
-        folder = HistoryFolder()
-        folder.fold(events[:known])
+        folder, memo = HistoryFolder(), Memo()
+        decide(plan, events[:known], "", folder.fold(events[:known]), memo)
         if not collect:
             gc.disable()
         try:
             start = time.perf_counter()
-            decisions = decide(plan, events, "", folder.fold(events[known:]))
+            decisions = decide(plan, events, "", folder.fold(events[known:]), memo)
             times.append(time.perf_counter() - start)
         finally:
             gc.enable()
         assert decisions == decide(plan, events)
     return min(times) * 1000, len(events) - known
+
+
+class Pages:
+    """SWF as the decider's poller sees it, in memory: PollForDecisionTask serves `events` in
+    pages shaped as botocore returns them (parsed, timestamps as datetimes), newest first when
+    asked, and RespondDecisionTaskCompleted keeps the decisions."""
+
+    def __init__(self, plan: FlowPlan) -> None:
+        self.plan = plan
+        self.events: list[dict[str, Any]] = []
+        self.decisions: list[dict[str, Any]] = []
+
+    def poll_for_decision_task(self, **request: Any) -> dict[str, Any]:
+        size, offset, count = (
+            request["maximumPageSize"],
+            int(request.get("nextPageToken", "0")),
+            len(self.events),
+        )
+        if request.get("reverseOrder"):
+            page = self.events[max(count - offset - size, 0) : count - offset][::-1]
+        else:
+            page = self.events[offset : offset + size]
+        response: dict[str, Any] = {"events": page}
+        if offset + size < count:
+            response["nextPageToken"] = str(offset + size)
+        if "nextPageToken" not in request:
+            response.update(
+                taskToken="token",
+                workflowExecution={"workflowId": "bench", "runId": "run"},
+                workflowType={"name": self.plan.workflow, "version": self.plan.version},
+                startedEventId=count,
+            )
+        return response
+
+    def respond_decision_task_completed(self, **request: Any) -> None:
+        self.decisions = request["decisions"]
+
+
+def poll_to_respond(plan: FlowPlan, events: list[dict[str, Any]], runs: int, collect: bool) -> float:
+    """A warm decision task end to end, in ms (best of `runs`): `DeciderLoop.poll_once` on the
+    history at its last DecisionTaskStarted, after the same loop polled and decided the previous
+    task (not timed): the pages read, the history cache, the fold, `decide`, the response."""
+    starts = [n for n, event in enumerate(events) if event["eventType"] == "DecisionTaskStarted"]
+    times = []
+    for _ in range(runs):
+        client = Pages(plan)
+        loop = DeciderLoop(plan, client)  # type: ignore[arg-type]
+        client.events = events[: starts[-2] + 1]
+        assert loop.poll_once()
+        client.events = events
+        if not collect:
+            gc.disable()
+        try:
+            start = time.perf_counter()
+            loop.poll_once()
+            times.append(time.perf_counter() - start)
+        finally:
+            gc.enable()
+        assert client.decisions == decide(plan, events, "bench")
+    return min(times) * 1000
 
 
 def main() -> int:
@@ -348,7 +412,7 @@ def main() -> int:
     )
     print(
         f"{'flow':<16} {'events':>7} {'json.loads ms':>14} {'decide ms':>10} {'ratio':>6} {'decide µs/event':>16}"
-        f" {'warm task ms':>13} {'new events':>10}"
+        f" {'warm task ms':>13} {'new events':>10} {'poll→respond ms':>16} {'ratio':>6}"
     )
     for name, build in (("country flow", country_flow), ("chained fan-out", chained)):
         simulation = build()
@@ -360,9 +424,11 @@ def main() -> int:
             loads = best(lambda text=text: json.loads(text), args.runs, collect)
             decided = best(lambda events=events, plan=plan: decide(plan, events), args.runs, collect)
             warm_ms, new = warm(plan, events, args.runs, collect)
+            polled = poll_to_respond(plan, events, args.runs, collect)
             print(
                 f"{name:<16} {len(events):>7,} {loads:>14.1f} {decided:>10.1f} {decided / loads:>6.2f}"
-                f" {decided * 1000 / len(events):>16.2f} {warm_ms:>13.1f} {new:>10}"
+                f" {decided * 1000 / len(events):>16.2f} {warm_ms:>13.2f} {new:>10}"
+                f" {polled:>16.2f} {polled / loads:>6.3f}"
             )
         if args.profile:
             profiler = cProfile.Profile()

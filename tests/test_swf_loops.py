@@ -252,7 +252,7 @@ def test_a_decide_that_raises_leaves_the_task_uncompleted(
     run_id = start(swf, plan, SMALL_INPUT)
 
     def broken(
-        plan: FlowPlan, events: list[dict[str, Any]], workflow_id: str = "", execution: Any = None
+        plan: FlowPlan, events: list[dict[str, Any]], workflow_id: str = "", *rest: Any
     ) -> list[dict[str, Any]]:
         raise RuntimeError("a bug in decide")
 

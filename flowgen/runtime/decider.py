@@ -1,8 +1,11 @@
 """`decide(plan, events) -> decisions`: the whole decider, as a pure function.
 
-Every call replays the full history: nothing is remembered between decision
-tasks, so the same history always gives the same decisions, and a decider
-that crashes and restarts loses nothing.
+The decisions are a function of the history alone: the same history always gives
+the same decisions, and a decider that crashes and restarts loses nothing. A
+poller may keep what one task derived (a `Memo`, with the history's fold) so that
+the next task costs what is new in its history, not the whole of it; a memo that
+cannot be vouched for is derived again from the history, as on a first task
+(docs/engine.md, "Incremental state").
 
 `decide` never raises on what a history holds (docs/engine.md, "Histories the
 decider cannot trust"): a result that is not what the activity declares fails
@@ -133,11 +136,72 @@ class FlowFailure(Exception):
         self.details = details or {}
 
 
+@dataclass(slots=True)
+class _Expansion:
+    """An expanded activity's instances and where each stands, kept from task to task.
+
+    Once its requirements have settled, an activity's instances never change (their values
+    come from the input and from results that are final), so only the instances that a task's
+    events changed are looked at again.
+    """
+
+    planned: list[Planned]
+    # Instances neither completed nor failed for good, by index, in index order (the order
+    # they are scheduled in), and which of them are open.
+    pending: dict[int, None]
+    open: set[int]
+    # Instances that failed for good: index -> the event that closed their last attempt.
+    failed: dict[int, int]
+    in_order: bool = True
+
+
+@dataclass
+class Memo:
+    """What `decide` derived from one execution's history, kept with its fold for the next task.
+
+    Each task brings it up to date from what that task's fold changed (`Execution.changed`):
+    the results to check, the instances to place again, the expansions that read a changed
+    result (dropped, to be expanded again). It is derived again from nothing, as on a first
+    task, whenever it cannot be vouched for: another plan, a history read whole, a fold it did
+    not follow, a `decide` that stopped half-way. One memo goes with one `HistoryFolder`.
+    """
+
+    plan: p.FlowPlan | None = None
+    # The fold (the number of events folded) this memo is up to date with; -1: none.
+    seen: int = -1
+    # Completed instances whose result is not what their activity declares: the failed
+    # attempt that stands in for each (`_check_results`).
+    bad: dict[str, Instance] = field(default_factory=dict)
+    # Every open instance, activities' and reverts'.
+    open: set[str] = field(default_factory=set)
+    expansions: dict[str, _Expansion] = field(default_factory=dict)
+    # A sharded activity's axes and instance count.
+    axes: dict[str, tuple[list[Collection[Any]], int]] = field(default_factory=dict)
+    # A shard's outputs as decoded and checked (or why not), with the result text they came from.
+    shard_outputs: dict[tuple[str, int], tuple[str | None, int, list[Any] | str]] = field(
+        default_factory=dict
+    )
+    # Each activity's readers: the activities downstream of it, however far.
+    readers: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def reset(self, plan: p.FlowPlan) -> None:
+        self.plan, self.seen = plan, -1
+        self.bad, self.open, self.expansions, self.axes, self.shard_outputs = {}, set(), {}, {}, {}
+        direct: dict[str, set[str]] = {a.name: set() for a in plan.activities}
+        for activity in plan.activities:
+            for required in activity.requires:
+                direct.setdefault(required, set()).add(activity.name)
+        self.readers = {name: frozenset(_downstream(direct, name)) for name in direct}
+
+
 @dataclass
 class _Run:
     plan: p.FlowPlan
     execution: Execution
     input: dict[str, Any]
+    memo: Memo = field(default_factory=Memo)
+    # The activities expanded by this task (from the memo, or anew).
+    expansions: dict[str, _Expansion] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
     open_total: int = 0
     open_timers: int = 0
@@ -162,7 +226,11 @@ _NEW_CHILD = Child("", 0)
 
 
 def decide(
-    plan: p.FlowPlan, events: list[dict[str, Any]], workflow_id: str = "", execution: Execution | None = None
+    plan: p.FlowPlan,
+    events: list[dict[str, Any]],
+    workflow_id: str = "",
+    execution: Execution | None = None,
+    memo: Memo | None = None,
 ) -> list[Decision]:
     """The decisions for a decision task whose full history is `events`.
 
@@ -170,22 +238,34 @@ def decide(
     shards a sharded activity starts are derived from it, so a plan with shards needs it.
     `execution` is `read_history(events)` when the caller already has it (the poller folds
     only each task's new events: `history.HistoryFolder`); it is read from `events` otherwise.
-    Its instances are never changed, only its mappings' entries replaced.
+    Its instances are never changed, only its mappings' entries replaced. `memo` is what the
+    previous task of this execution derived (`HistoryFolder.memo`), brought up to date here;
+    the decisions are the same with it or without.
     """
     if execution is None:
         execution = read_history(events)
     if execution.problem is not None:
         # What the history says cannot be trusted: going on might redo work that completed.
         return [_fail(f"invalid history: {execution.problem}", {"history": execution.problem})]
+    memo = memo if memo is not None else Memo()
+    if not execution.has_news and not _follows(memo, plan, execution):
+        return []  # nothing to decide, and a memo from nothing can wait for a task that decides
+    decisions = _decide(plan, execution, workflow_id, memo)
+    # Up to date, as nothing stopped half-way: the next task may follow on from it.
+    memo.seen = execution.last_event_id
+    return decisions
+
+
+def _decide(plan: p.FlowPlan, execution: Execution, workflow_id: str, memo: Memo) -> list[Decision]:
+    _catch_up(memo, plan, execution)
     if not execution.has_news:
         return []
     try:
         workflow_input = _read_input(plan, execution.input)
     except FlowFailure as failure:
         return [_fail(failure.reason, failure.details)]
-    _check_results(plan, execution)
-    run = _Run(plan=plan, execution=execution, input=workflow_input, workflow_id=workflow_id)
-    run.open_total = sum(1 for i in execution.instances.values() if i.open)
+    run = _Run(plan=plan, execution=execution, input=workflow_input, memo=memo, workflow_id=workflow_id)
+    run.open_total = len(memo.open)
     run.open_children = sum(1 for c in execution.children.values() if c.open)
     run.open_timers = len(execution.open_timers)
     if execution.cancel_requested:
@@ -221,12 +301,13 @@ def instances_of(plan: p.FlowPlan, execution: Execution, workflow_id: str = "") 
     refuses. A history `decide` would fail the workflow on keeps what was expanded before the
     failure. `execution` is `history.read_history(events)`, with payload references resolved.
     """
+    memo = Memo()
+    _catch_up(memo, plan, execution)
     try:
         workflow_input = _read_input(plan, execution.input)
     except FlowFailure:
         return Instances({}, {})
-    _check_results(plan, execution)
-    run = _Run(plan=plan, execution=execution, input=workflow_input, workflow_id=workflow_id)
+    run = _Run(plan=plan, execution=execution, input=workflow_input, memo=memo, workflow_id=workflow_id)
     # A reader of a history never fails on it: what was expanded before a failure stands.
     with contextlib.suppress(Exception):
         _advance(run)
@@ -260,16 +341,116 @@ def _read_input(plan: p.FlowPlan, raw: str | None) -> dict[str, Any]:
 # -- results -----------------------------------------------------------------------
 
 
-def _check_results(plan: p.FlowPlan, execution: Execution) -> None:
-    """Decode every completed result; one that is not what its activity declares fails its attempt.
+def _follows(memo: Memo, plan: p.FlowPlan, execution: Execution) -> bool:
+    """Whether `memo` is up to date with the fold that `execution` continues."""
+    return (
+        memo.plan is plan
+        and memo.seen == execution.since
+        and execution.changed is not None
+        and execution.changed_children is not None
+    )
+
+
+def _catch_up(memo: Memo, plan: p.FlowPlan, execution: Execution) -> None:
+    """Bring `memo` up to date with `execution`, looking only at what its fold changed.
+
+    It checks the new results, places each changed instance again in its expansion, and drops
+    the expansions that read a changed activity. From nothing when `memo` does not follow.
+    """
+    if not _follows(memo, plan, execution):
+        # From nothing: every result is checked; nothing is kept yet that a change could reach.
+        memo.reset(plan)
+        _check_results(plan, execution, memo)
+        memo.open = {key for key, state in execution.instances.items() if state.open}
+        return
+    assert execution.changed is not None and execution.changed_children is not None
+    changed, changed_children = execution.changed, execution.changed_children
+    memo.seen = -1  # until `decide` is done with it: a failure on the way derives it all again
+    _check_results(plan, execution, memo, changed)
+    instances, stale = execution.instances, set[str]()
+    for key in changed:
+        if instances.get(key, _NEW).open:
+            memo.open.add(key)
+        else:
+            memo.open.discard(key)
+        if key.endswith(REVERT_SUFFIX):
+            continue  # a revert's result is never read: nothing reads it
+        name = key.split("-", 1)[0]
+        stale |= memo.readers.get(name, frozenset())
+        expansion = memo.expansions.get(name)
+        if expansion is not None:
+            activity = plan.activity(name)
+            index = _position(activity, expansion, key)
+            if index is not None:
+                _place(expansion, activity, index, instances.get(key, _NEW))
+    for name, shard in changed_children:
+        if not name.endswith(REVERT_SUFFIX):
+            stale |= memo.readers.get(name, frozenset())
+        child = execution.children.get((name, shard))
+        known = memo.axes.get(name)
+        if child is not None and child.completed and known is not None:
+            # Decoded as it comes, so that the task that reads every shard decodes one.
+            activity = plan.activity(name)
+            size = activity.shard_size or 1
+            count = min((shard + 1) * size, known[1]) - shard * size
+            if count > 0:
+                with contextlib.suppress(ValueError):
+                    _decoded_shard(memo, activity, shard, child, count)
+    for name in stale:
+        memo.expansions.pop(name, None)
+        memo.axes.pop(name, None)
+
+
+def _position(activity: p.ActivityPlan, expansion: _Expansion, key: str) -> int | None:
+    """The index of instance `key` in `expansion`, or None if it is not one of its instances."""
+    if not activity.generators:
+        index = 0
+    else:
+        digits = key[len(activity.name) + 1 :]
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 9):
+            return None
+        index = int(digits)
+    planned = expansion.planned
+    return index if index < len(planned) and planned[index].id == key else None
+
+
+def _place(expansion: _Expansion, activity: p.ActivityPlan, index: int, state: Instance) -> None:
+    """Put instance `index` where its state says: pending (and open), failed for good, or done."""
+    expansion.open.discard(index)
+    if state.completed:
+        expansion.pending.pop(index, None)
+        expansion.failed.pop(index, None)
+    elif state.attempts and exhausted(activity, state):
+        expansion.pending.pop(index, None)
+        expansion.failed[index] = state.closed_event
+    else:
+        expansion.failed.pop(index, None)
+        if index not in expansion.pending:
+            expansion.pending[index] = None
+            expansion.in_order = False
+        if state.open:
+            expansion.open.add(index)
+
+
+def _check_results(
+    plan: p.FlowPlan, execution: Execution, memo: Memo | None = None, keys: Collection[str] | None = None
+) -> None:
+    """Decode the completed results of `keys` (every instance's, by default); one that is not what
+    its activity declares fails its attempt.
 
     Such a result comes from a worker that is not flowgen's (an `external` activity, a
     hand-written one): its attempt is failed as an `OutputError`, retried as the activity's
-    retry policy says, so nothing downstream ever reads a value of the wrong shape.
+    retry policy says, so nothing downstream ever reads a value of the wrong shape. What failed
+    is kept in `memo.bad` and stands in the execution until its instance changes again.
     """
+    memo = memo if memo is not None else Memo()
+    found = execution.instances.get
+    pairs = execution.instances.items() if keys is None else [(key, found(key)) for key in keys]
     activities = {activity.name: activity for activity in plan.activities}
-    for key, state in execution.instances.items():
-        if not state.completed or key.endswith(REVERT_SUFFIX):
+    for key, state in pairs:
+        if memo.bad:
+            memo.bad.pop(key, None)
+        if state is None or not state.completed or key.endswith(REVERT_SUFFIX):
             continue  # a revert's result is never read
         activity = activities.get(key.split("-", 1)[0])
         if activity is None or not activity.outputs or activity.reverting:
@@ -282,7 +463,8 @@ def _check_results(plan: p.FlowPlan, execution: Execution) -> None:
             quoted = "no result" if text is None else f"the result as recorded: {clip(text, QUOTED_RESULT)}"
             # A changed copy: the instance itself may be a `HistoryFolder`'s, which folds on.
             failed = Error("failed", OUTPUT_ERROR, clip(reason, MAX_REASON), quoted)
-            execution.instances[key] = dataclasses.replace(state, completed=False, value=None, error=failed)
+            memo.bad[key] = dataclasses.replace(state, completed=False, value=None, error=failed)
+    execution.instances.update(memo.bad)
 
 
 def _output(activity: p.ActivityPlan, text: str | None) -> dict[str, Any]:
@@ -363,6 +545,14 @@ def _axes(run: _Run, activity: p.ActivityPlan) -> tuple[list[Collection[Any]], i
             f"{activity.name} would have {total} instances, more than its max_items {activity.max_items}"
         )
     return axes, total
+
+
+def _sharded_axes(run: _Run, activity: p.ActivityPlan) -> tuple[list[Collection[Any]], int]:
+    """`_axes` of a sharded activity, kept in the memo: its axes may be another's outputs."""
+    kept = run.memo.axes.get(activity.name)
+    if kept is None:
+        kept = run.memo.axes[activity.name] = _axes(run, activity)
+    return kept
 
 
 def _expand(run: _Run, activity: p.ActivityPlan) -> list[Planned]:
@@ -510,18 +700,10 @@ def _settled(run: _Run, name: str) -> bool:
     known = run.settled.get(name)
     if known is not None:
         return known
-    planned = run.instances.get(name)
-    if planned is None:
+    expansion = run.expansions.get(name)
+    if expansion is None:
         return False  # not expanded (yet): not known to be settled
-    settled = True
-    for item in planned:
-        state = run.state(item)
-        if state.completed:
-            continue
-        if item.activity.continue_on_failure and exhausted(item.activity, state):
-            continue
-        settled = False
-        break
+    settled = not expansion.pending and (run.plan.activity(name).continue_on_failure or not expansion.failed)
     run.settled[name] = settled
     return settled
 
@@ -541,7 +723,7 @@ def _advance(run: _Run) -> FlowFailure | None:
             continue
         if activity.shard_size is not None:
             try:
-                axes, total = _axes(run, activity)
+                axes, total = _sharded_axes(run, activity)
             except FlowFailure as failure:
                 broken = broken or failure
                 continue
@@ -557,42 +739,77 @@ def _advance(run: _Run) -> FlowFailure | None:
                     first_failure = failed
                 continue
         try:
-            planned = _expand(run, activity)
+            expansion = _expansion(run, activity)
         except FlowFailure as failure:
             broken = broken or failure
             continue
-        run.instances[activity.name] = planned
-        states = [run.state(item) for item in planned]
-        open_here = sum(1 for state in states if state.open)
-        for item, state in zip(planned, states, strict=True):
-            if state.completed or state.open:
-                continue
-            if state.attempts and exhausted(activity, state):
-                is_first = first_failure is None or state.closed_event < first_failure[0]
-                if not activity.continue_on_failure and is_first:
-                    first_failure = (state.closed_event, _instance_failure(item, state))
-                continue
-            if first_failure is not None or broken is not None:
-                continue  # failing: start nothing new
-            if activity.max_concurrency and open_here >= activity.max_concurrency:
-                continue
-            if run.open_total >= MAX_OPEN_ACTIVITIES:
-                continue
-            if not _ready_to_retry(run, activity, item.id, state):
-                continue
-            try:
-                text = _input_of(run, item, state.attempts + 1)
-            except FlowFailure as failure:
-                broken = broken or failure
-                continue
-            run.decisions.append(
-                _schedule(activity, activity.type_name, attempt_id(item.id, state.attempts + 1), text)
-            )
-            open_here += 1
-            run.open_total += 1
+        run.instances[activity.name] = expansion.planned
+        run.expansions[activity.name] = expansion
+        gone = expansion.failed
+        if gone and not activity.continue_on_failure:
+            # Its first instance to fail for good (the earliest close; event ids are unique).
+            index = min(gone, key=gone.__getitem__)
+            if first_failure is None or gone[index] < first_failure[0]:
+                item = expansion.planned[index]
+                first_failure = (gone[index], _instance_failure(item, run.state(item)))
+        if first_failure is None and broken is None:  # failing: start nothing new
+            broken = _start_ready(run, activity, expansion)
     if broken is not None or first_failure is None:
         return broken
     return first_failure[1]
+
+
+def _expansion(run: _Run, activity: p.ActivityPlan) -> _Expansion:
+    """The activity's instances and where each stands: the memo's, or expanded here."""
+    kept = run.memo.expansions.get(activity.name)
+    if kept is not None:
+        return kept
+    planned = _expand(run, activity)
+    expansion = _Expansion(planned, {}, set(), {})
+    pending, failed, state_of = expansion.pending, expansion.failed, run.execution.instances.get
+    # `_place` for each instance, spelled out: a first task places thousands.
+    for index, item in enumerate(planned):
+        state = state_of(item.id, _NEW)
+        if state.completed:
+            continue
+        if state.attempts and exhausted(activity, state):
+            failed[index] = state.closed_event
+            continue
+        pending[index] = None
+        if state.open:
+            expansion.open.add(index)
+    run.memo.expansions[activity.name] = expansion
+    return expansion
+
+
+def _start_ready(run: _Run, activity: p.ActivityPlan, expansion: _Expansion) -> FlowFailure | None:
+    """Schedule the pending instances that may start, in index order, as far as the limits let;
+    the failure of the flow (an input too large) if one cannot be given its input."""
+    if not expansion.in_order:
+        expansion.pending = dict.fromkeys(sorted(expansion.pending))
+        expansion.in_order = True
+    open_here = len(expansion.open)
+    for index in expansion.pending:
+        if index in expansion.open:
+            continue
+        if activity.max_concurrency and open_here >= activity.max_concurrency:
+            break
+        if run.open_total >= MAX_OPEN_ACTIVITIES:
+            break
+        item = expansion.planned[index]
+        state = run.state(item)
+        if not _ready_to_retry(run, activity, item.id, state):
+            continue
+        try:
+            text = _input_of(run, item, state.attempts + 1)
+        except FlowFailure as failure:
+            return failure
+        run.decisions.append(
+            _schedule(activity, activity.type_name, attempt_id(item.id, state.attempts + 1), text)
+        )
+        open_here += 1
+        run.open_total += 1
+    return None
 
 
 def _instance_failure(item: Planned, state: Instance) -> FlowFailure:
@@ -827,7 +1044,7 @@ def _read_shards(run: _Run, shards: Shards) -> list[Any]:
             results.extend([None] * (stop - start))  # failed for good under on_failure: continue
             continue
         try:
-            results.extend(_shard_outputs(activity, child.result_text, stop - start))
+            results.extend(_decoded_shard(run.memo, activity, shard, child, stop - start))
         except ValueError as error:
             if activity.continue_on_failure:
                 results.extend([None] * (stop - start))
@@ -894,6 +1111,22 @@ def _plainly_fit(activity: p.ActivityPlan, outputs: list[Any]) -> bool:
         except KeyError:
             return False  # a missing output
     return True
+
+
+def _decoded_shard(memo: Memo, activity: p.ActivityPlan, shard: int, child: Child, count: int) -> list[Any]:
+    """A completed shard's `count` outputs, decoded once per result and kept; ValueError says
+    why they cannot be had. The list is shared from task to task: never changed."""
+    kept = memo.shard_outputs.get((activity.name, shard))
+    if kept is None or kept[0] is not child.result_text or kept[1] != count:
+        outputs: list[Any] | str
+        try:
+            outputs = _shard_outputs(activity, child.result_text, count)
+        except ValueError as error:
+            outputs = str(error)
+        kept = memo.shard_outputs[(activity.name, shard)] = (child.result_text, count, outputs)
+    if isinstance(kept[2], str):
+        raise ValueError(kept[2])
+    return kept[2]
 
 
 def _shard_outputs(activity: p.ActivityPlan, text: str | None, count: int) -> list[Any]:
@@ -1082,7 +1315,7 @@ def _revert_input(run: _Run, shards: Shards, shard: int, child: Child) -> str | 
     activity = shards.activity
     start, stop = shards.bounds(shard)
     try:
-        outputs = _shard_outputs(activity, child.result_text, stop - start)
+        outputs = _decoded_shard(run.memo, activity, shard, child, stop - start)
     except ValueError as error:
         raise ValueError(f"the result of {_shard_label(shards, shard)} {error}") from None
     inputs = _shard_items(run, shards, shard)

@@ -423,25 +423,23 @@ class Payloads:
         self.cache.put(reference.sha256, value, len(data))
         return value
 
-    def resolve_events(self, events: list[Event]) -> list[Event]:
-        """`events` with every reference replaced by its value; events that change are copies, so a
-        history cache keeps what SWF sent."""
-        if not any(is_reference(_value(event)) for event in events):
-            return events
+    def resolve_events(self, events: list[Event], start: int = 0) -> list[Event]:
+        """`events[start:]` with every reference replaced by its value; events that change are
+        copies, so a history cache keeps what SWF sent. The events before `start` (a warm task's,
+        folded already) are not resolved again, only read to name an activity in an error."""
+        new = events[start:] if start else events
+        if not any(is_reference(_value(event)) for event in new):
+            return new
         resolved: list[Event] = []
-        activity_ids: dict[Any, str] = {}
-        for event in events:
-            kind = event.get("eventType")
-            if kind == "ActivityTaskScheduled":
-                found = event.get("activityTaskScheduledEventAttributes", {})
-                activity_ids[event.get("eventId")] = str(found.get("activityId", ""))
+        for event in new:
             text = _value(event)
             if not is_reference(text):
                 resolved.append(event)
                 continue
-            key, name = _EVENT_VALUES[str(kind)]
+            kind = str(event.get("eventType"))
+            key, name = _EVENT_VALUES[kind]
             attributes = event[key]
-            what = _event_what(str(kind), attributes, activity_ids)
+            what = _event_what(kind, attributes, events)
             resolved.append({**event, key: {**attributes, name: self.resolve(str(text), what)}})
         return resolved
 
@@ -491,17 +489,27 @@ def _value(event: Event) -> object:
     return attributes.get(found[1]) if isinstance(attributes, dict) else None
 
 
-def _event_what(kind: str, attributes: dict[str, Any], activity_ids: dict[Any, str]) -> str:
+def _event_what(kind: str, attributes: dict[str, Any], events: list[Event]) -> str:
     if kind == "WorkflowExecutionStarted":
         return "the workflow input"
     if kind == "ActivityTaskScheduled":
         return f"the input of {attributes.get('activityId')}"
     if kind == "ActivityTaskCompleted":
-        activity = activity_ids.get(attributes.get("scheduledEventId"), "an activity")
-        return f"the result of {activity}"
+        return f"the result of {_activity_id(events, attributes.get('scheduledEventId'))}"
     if kind == "StartChildWorkflowExecutionInitiated":
         return f"the input of child workflow {attributes.get('workflowId')}"
     return "the result of a child workflow"
+
+
+def _activity_id(events: list[Event], scheduled: Any) -> str:
+    """The activity id that ActivityTaskScheduled event `scheduled` records: at its place in a
+    history whose ids run 1, 2, 3... (as the poller keeps them), else searched for."""
+    at = scheduled - 1 if type(scheduled) is int and 0 < scheduled <= len(events) else None
+    candidates = [events[at]] if at is not None and events[at].get("eventId") == scheduled else events
+    for event in candidates:
+        if event.get("eventId") == scheduled and event.get("eventType") == "ActivityTaskScheduled":
+            return str(event.get("activityTaskScheduledEventAttributes", {}).get("activityId", ""))
+    return "an activity"
 
 
 def _describe(error: BaseException) -> str:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import historyparse
-from .decider import decide, fail_decision
+from .decider import Memo, decide, fail_decision
 from .history import Execution, HistoryFolder
 from .payloads import PayloadError, Payloads, for_plan
 from .plan import FlowPlan
@@ -557,8 +557,11 @@ class DeciderLoop:
             )
             return True
         decisions: list[dict[str, Any]] | None = None
+        execution: Execution | None = None
+        folder: HistoryFolder | None = None
+        events = task.events
         try:
-            events = self.payloads.resolve_events(task.events)
+            execution, folder, events = self._read(task)
         except PayloadError as error:
             if not error.permanent:
                 log.error("%s: %s; the task is left to time out and be retried", where, error, extra=extra)
@@ -568,7 +571,11 @@ class DeciderLoop:
             decisions = [fail_decision(reason, {"error": reason})]
         try:
             if decisions is None:
-                decisions = decide(plan, events, task.workflow_id, self._fold(task, events))
+                memo = folder.memo if folder is not None else None
+                decisions = decide(plan, events, task.workflow_id, execution, memo)
+                if folder is not None and self.cache is not None:
+                    # Given back once decided: no other task of this execution used it meanwhile.
+                    self.cache.keep_folder(task.key, folder, task.events)
             decisions = self.payloads.offload_decisions(decisions, task.workflow_id, task.run_id)
         except PayloadError as error:
             log.error("%s: %s; the task is left to time out and be retried", where, error, extra=extra)
@@ -611,23 +618,31 @@ class DeciderLoop:
             else:
                 outage.succeeded()
 
-    def _fold(self, task: DecisionTask, events: list[Event]) -> Execution | None:
-        """`read_history(events)`, folding only the events new since the execution's last task
-        when the cache served it; None when only a whole read can say (decide then reads it).
+    def _read(self, task: DecisionTask) -> tuple[Execution | None, HistoryFolder | None, list[Event]]:
+        """The task's history as `decide` reads it, payload references resolved: folded, with the
+        fold to give back to the cache once decided (and its memo, what `decide` kept of the
+        last task), and the events for `decide` to read when there is no fold.
 
-        `events` are `task.events` with payload references resolved, event for event.
+        A warm task folds and resolves only the events new since the execution's last task; the
+        fold is taken from the cache, so no other thread decides with it meanwhile. A first task,
+        a history read whole, or a fold that cannot be vouched for is folded whole again (None
+        when only a whole read can say what is wrong: `decide` then reads `events`).
         """
         if self.cache is None:
-            return None
+            return None, None, self.payloads.resolve_events(task.events)
         folder = self.cache.take_folder(task.key, task.events) if task.from_cache else None
-        execution = folder.fold(events[folder.count :]) if folder is not None else None
+        if folder is not None:
+            execution = folder.fold(self.payloads.resolve_events(task.events, folder.count))
+            if execution is not None:
+                folder.memo = folder.memo or Memo()
+                return execution, folder, task.events  # `decide` reads the fold, not these
+        events = self.payloads.resolve_events(task.events)
+        folder = HistoryFolder()
+        execution = folder.fold(events)
         if execution is None:
-            # A first task, a history read whole, or a fold that cannot be vouched for: all again.
-            folder = HistoryFolder()
-            execution = folder.fold(events)
-        if execution is not None and folder is not None:
-            self.cache.keep_folder(task.key, folder, task.events)
-        return execution
+            return None, None, events
+        folder.memo = Memo()
+        return execution, folder, events
 
     def _forget(self, task: DecisionTask) -> None:
         if self.cache is not None:

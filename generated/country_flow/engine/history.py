@@ -23,9 +23,12 @@ import datetime
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .ids import attempt_id, split_attempt_id
+
+if TYPE_CHECKING:
+    from .decider import Memo
 
 # Events that never call for a decision by themselves.
 _QUIET = frozenset({"DecisionTaskScheduled", "DecisionTaskStarted", "ActivityTaskStarted"})
@@ -201,6 +204,12 @@ class Execution:
     closed_at: Any = None
     last_at: Any = None
     status: str = "OPEN"
+    # From a `HistoryFolder`: how many events were folded before this fold, and the instances
+    # and shards its new events changed (None: a whole read, where everything is new). What
+    # `decide` derived at the previous task is brought up to date from these (decider.Memo).
+    since: int = field(default=0, compare=False)
+    changed: frozenset[str] | None = field(default=None, compare=False)
+    changed_children: frozenset[tuple[str, int]] | None = field(default=None, compare=False)
 
     def instance(self, instance_id: str) -> Instance:
         found = self.instances.get(instance_id)
@@ -285,6 +294,11 @@ class HistoryFolder:
         self.answered: int | None = None
         # The id of the last event that calls for a decision (what `has_news` compares).
         self.news = 0
+        # The instances and shards that the events folded since the last `fold` changed.
+        self.changed: set[str] = set()
+        self.changed_children: set[tuple[str, int]] = set()
+        # What `decide` derived from this fold, kept with it for the next task (decider.Memo).
+        self.memo: Memo | None = None
 
     def fold(self, new_events: list[dict[str, Any]]) -> Execution | None:
         """The execution after `new_events` too; None when only a whole read can say (see above).
@@ -298,7 +312,10 @@ class HistoryFolder:
         if [event.get("eventId") for event in new_events] != list(range(first, first + len(new_events))):
             self.broken = True
             return None
-        self.fold_events(new_events, self.count)
+        since = self.count
+        self.changed.clear()
+        self.changed_children.clear()
+        self.fold_events(new_events, since)
         self.count += len(new_events)
         execution = self.execution
         if new_events:
@@ -320,6 +337,9 @@ class HistoryFolder:
             closed_at=execution.closed_at,
             last_at=execution.last_at,
             status=execution.status,
+            since=since,
+            changed=frozenset(self.changed),
+            changed_children=frozenset(self.changed_children),
         )
 
     def fold_events(self, events: list[dict[str, Any]], start: int) -> None:
@@ -328,6 +348,8 @@ class HistoryFolder:
         by_scheduled, by_initiated = self.by_scheduled, self.by_initiated
         timer_controls = self.timer_controls
         answered, news = self.answered, self.news
+        # Bound once: a whole read notes a change per event that says something.
+        changed, changed_children = self.changed.add, self.changed_children.add
         for position, event in enumerate(events, start):
             kind = event["eventType"]
             if kind in _QUIET:
@@ -357,6 +379,7 @@ class HistoryFolder:
                 instance, attempt = closed
                 if not instance.open or attempt != instance.attempts:
                     continue  # a second close of an attempt already closed: the first one stands
+                changed(instance.instance_id)
                 instance.open = False
                 instance.closed_event = int(event.get("eventId", position + 1))
                 if instance.history:
@@ -402,6 +425,7 @@ class HistoryFolder:
                         event, kind, activity_id, instance, position
                     )
                     continue
+                changed(key)
                 by_scheduled[int(event.get("eventId", position + 1))] = (instance, instance.attempts)
             elif kind in _CHILD_CLOSING or kind == "ChildWorkflowExecutionStarted":
                 initiated = _event_id(attributes.get("initiatedEventId"))
@@ -412,6 +436,7 @@ class HistoryFolder:
                 child, attempt = linked
                 if not child.open or attempt != child.attempts:
                     continue  # a repeated event: the first one stands
+                changed_children((child.activity, child.shard))
                 if kind == "ChildWorkflowExecutionStarted":
                     child.started = True
                     if child.history:
@@ -436,6 +461,7 @@ class HistoryFolder:
                     )
                     continue
                 child = execution.child(*shard)
+                changed_children(shard)
                 if not child.open:
                     child.attempts += 1
                     child.open = True
@@ -459,6 +485,7 @@ class HistoryFolder:
                     continue
                 if child.completed or child.started:
                     continue  # it runs or ran: a stray failure of another start says nothing of it
+                changed_children((child.activity, child.shard))
                 if not child.open:
                     child.attempts += 1  # refused before it was initiated: still one start
                 child.open = child.started = False
@@ -492,6 +519,7 @@ class HistoryFolder:
                         event, kind, activity_id, instance, position
                     )
                     continue
+                changed(key)
                 instance.attempts += 1
                 instance.open = False
                 cause = str(attributes.get("cause", "UNKNOWN"))
@@ -506,6 +534,7 @@ class HistoryFolder:
             elif kind == "ActivityTaskCancelRequested":
                 key, _ = split_attempt_id(str(attributes.get("activityId", "")))
                 execution.instance(key).cancel_requested = True
+                changed(key)
             elif kind == "TimerStarted":
                 timer_id = str(attributes.get("timerId", ""))
                 execution.open_timers.add(timer_id)
@@ -514,9 +543,11 @@ class HistoryFolder:
                 if control.get("kind") == "retry":
                     instance = execution.instance(control["activity_id"])
                     instance.timer, instance.timer_attempt = "open", int(control["attempt"])
+                    changed(instance.instance_id)
                 elif control.get("kind") == "restart":
                     child = execution.child(control["activity"], control["shard"])
                     child.timer, child.timer_attempt = "open", int(control["attempt"])
+                    changed_children((child.activity, child.shard))
             elif kind in ("TimerFired", "TimerCanceled", "StartTimerFailed"):
                 timer_id = str(attributes.get("timerId", ""))
                 execution.open_timers.discard(timer_id)
@@ -529,9 +560,11 @@ class HistoryFolder:
                 if control.get("kind") == "retry" and kind != "TimerCanceled":
                     instance = execution.instance(control["activity_id"])
                     instance.timer, instance.timer_attempt = "fired", int(control["attempt"])
+                    changed(instance.instance_id)
                 elif control.get("kind") == "restart" and kind != "TimerCanceled":
                     child = execution.child(control["activity"], control["shard"])
                     child.timer, child.timer_attempt = "fired", int(control["attempt"])
+                    changed_children((child.activity, child.shard))
         self.answered, self.news = answered, news
 
 

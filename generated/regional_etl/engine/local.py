@@ -33,8 +33,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .decider import decide
+from .decider import Memo, decide
 from .handlers import handler_key
+from .history import Execution, HistoryFolder
 from .ids import REVERT_SUFFIX, split_attempt_id
 from .limits import MAX_OPEN_CHILDREN, MAX_PAYLOAD
 from .payloads import MemoryStore, Payloads, Store, for_plan, too_large
@@ -268,6 +269,8 @@ class _Execution:
         self.timer_started: dict[str, int] = {}
         self.decision_pending = False
         self.decisions_made = 0
+        # The history folded so far, and what `decide` kept of the last task: as the poller does.
+        self.folder = HistoryFolder()
         self.attempt_of: dict[int, int] = {}  # ActivityTaskScheduled event id -> attempt
         self.deadline = simulation.now + plan.execution_timeout
         self.result: Result | None = None
@@ -322,7 +325,7 @@ class _Execution:
         started = self.add("DecisionTaskStarted", scheduledEventId=scheduled)
         payloads = self.runner.payloads
         events = payloads.resolve_events(self.events) if payloads.active else self.events
-        decided = decide(self.plan, events, self.workflow_id)
+        decided = decide(self.plan, events, self.workflow_id, *self._fold(events))
         decisions = payloads.offload_decisions(decided, self.workflow_id, RUN_ID)
         self.decisions_made += 1
         if self.decisions_made > self.runner.max_decisions:
@@ -332,6 +335,16 @@ class _Execution:
             self._apply(decision, completed, pool)
             if self.result is not None:
                 return
+
+    def _fold(self, events: list[dict[str, Any]]) -> tuple[Execution | None, Memo | None]:
+        """The execution with this task's new events folded on, and the memo of the last task."""
+        execution = self.folder.fold(events[self.folder.count :])
+        if execution is None:
+            self.folder = HistoryFolder()  # a history only a whole read can judge: decide reads it
+            execution = self.folder.fold(events)
+        if self.folder.memo is None:
+            self.folder.memo = Memo()
+        return execution, self.folder.memo
 
     def _apply(
         self, decision: dict[str, Any], completed: int, pool: concurrent.futures.ThreadPoolExecutor
