@@ -278,6 +278,27 @@ def test_a_local_run_keeps_large_values_out_of_the_history() -> None:
     assert any(key.startswith("runs/big_flow/local/input/") for key in store.objects)
 
 
+def test_a_literal_over_swfs_limit_compiles_with_payloads_and_reaches_its_handler(
+    tmp_path: pathlib.Path,
+) -> None:
+    note = "n" * 40_000
+    text = (E2E / "big_flow.yaml").read_text().replace("note: input.note", f'note: {{value: "{note}"}}')
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    compiled = compile_spec(str(path))
+    assert compiled.checked is not None, [d.render() for d in compiled.errors]
+    outcome = LocalRunner(build_plan(compiled.checked), HANDLERS).run({"size": 10, "note": ""})
+    assert outcome.status == "COMPLETED", outcome.reason
+    assert outcome.result is not None and outcome.result["total"] == 400 + 40_000
+    # Without payloads, the compiler refuses it where it is written, and says what to set.
+    path.write_text(text.replace("payloads:\n  s3: s3://flowgen-e2e-payloads/runs\n", ""))
+    refused = compile_spec(str(path))
+    assert refused.checked is None
+    [error] = [d.render() for d in refused.errors]
+    assert "activities.join.inputs.note.value: the literal is 40,002 characters" in error
+    assert "payloads.s3" in error
+
+
 def test_a_local_run_without_payloads_fails_naming_the_value() -> None:
     outcome = LocalRunner(big_plan(with_payloads=False), HANDLERS).run({"size": 1000, "note": ""})
     assert outcome.status == "FAILED"

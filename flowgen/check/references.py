@@ -202,11 +202,13 @@ def _source_type(
     axes: dict[str, Axis] | None,
 ) -> TypeRef | None:
     if isinstance(source, LiteralValue):
+        # With `payloads`, a larger value goes to S3 like any other; without, SWF refuses it.
         size = len(json.dumps(source.value, ensure_ascii=False))
-        if size > MAX_PAYLOAD:
+        if size > MAX_PAYLOAD and context.spec.payloads is None:
             context.error(
                 path + ("value",),
-                f"the literal is {size:,} characters as JSON; SWF inputs hold at most {MAX_PAYLOAD:,}",
+                f"the literal is {size:,} characters as JSON; SWF inputs hold at most {MAX_PAYLOAD:,}: "
+                "set payloads.s3 in the spec to keep larger values in S3",
             )
             return None
         return type_of_literal(source.value)
