@@ -1191,16 +1191,12 @@ def _revert(run: _Run) -> dict[str, str] | None:
     # Only reverts are open now; what _advance meant to start is not started.
     run.open_total = sum(1 for i in run.execution.instances.values() if i.open)
     run.open_timers = len(run.execution.open_timers)
-    dependents: dict[str, set[str]] = {a.name: set() for a in run.plan.activities}
-    for activity in run.plan.activities:
-        for required in activity.requires:
-            dependents[required].add(activity.name)
     reverts: dict[str, str] = {}
     pending = False
     for activity in reversed(run.plan.activities):
         if activity.revert is None:
             continue
-        if any(_reverting(run, d) for d in _downstream(dependents, activity.name)):
+        if any(_reverting(run, d) for d in run.memo.readers.get(activity.name, ())):
             pending = True
             continue
         shards = run.shards.get(activity.name)

@@ -323,10 +323,9 @@ class _Execution:
         self.decision_pending = False
         scheduled = self.add("DecisionTaskScheduled", taskList={"name": self.plan.task_list})
         started = self.add("DecisionTaskStarted", scheduledEventId=scheduled)
-        payloads = self.runner.payloads
-        events = payloads.resolve_events(self.events) if payloads.active else self.events
-        decided = decide(self.plan, events, self.workflow_id, *self._fold(events))
-        decisions = payloads.offload_decisions(decided, self.workflow_id, RUN_ID)
+        events, execution, memo = self._fold()
+        decided = decide(self.plan, events, self.workflow_id, execution, memo)
+        decisions = self.runner.payloads.offload_decisions(decided, self.workflow_id, RUN_ID)
         self.decisions_made += 1
         if self.decisions_made > self.runner.max_decisions:
             raise StuckError(f"more than {self.runner.max_decisions} decision tasks")
@@ -336,15 +335,23 @@ class _Execution:
             if self.result is not None:
                 return
 
-    def _fold(self, events: list[dict[str, Any]]) -> tuple[Execution | None, Memo | None]:
-        """The execution with this task's new events folded on, and the memo of the last task."""
-        execution = self.folder.fold(events[self.folder.count :])
+    def _fold(self) -> tuple[list[dict[str, Any]], Execution | None, Memo]:
+        """As the poller reads a task: the new events (payload references resolved) folded on,
+        with the memo of the last task; when that cannot be vouched for, the whole history
+        resolved and folded again (the events are what `decide` reads if even that fails)."""
+        payloads = self.runner.payloads
+        if payloads.active:
+            execution = self.folder.fold(payloads.resolve_events(self.events, self.folder.count))
+        else:
+            execution = self.folder.fold(self.events[self.folder.count :])
+        events = self.events
         if execution is None:
+            events = payloads.resolve_events(self.events) if payloads.active else self.events
             self.folder = HistoryFolder()  # a history only a whole read can judge: decide reads it
             execution = self.folder.fold(events)
         if self.folder.memo is None:
             self.folder.memo = Memo()
-        return execution, self.folder.memo
+        return events, execution, self.folder.memo
 
     def _apply(
         self, decision: dict[str, Any], completed: int, pool: concurrent.futures.ThreadPoolExecutor
