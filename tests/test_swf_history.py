@@ -19,10 +19,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from swf_support import FakeSWF, country_plan
 
-from flowgen.runtime.decider import decide
+from flowgen.runtime.decider import Memo, decide
 from flowgen.runtime.handlers import handlers_for
+from flowgen.runtime.history import HistoryFolder
 from flowgen.runtime.local import LocalRunner
-from flowgen.runtime.polling import HistoryCache, compact_events, poll_decision_task
+from flowgen.runtime.polling import (
+    FOLD_INSTANCE_BYTES,
+    OUTPUT_BYTES,
+    HistoryCache,
+    compact_events,
+    fold_bytes,
+    poll_decision_task,
+)
 from flowgen.runtime.swf import READ_TIMEOUT, client
 
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -238,6 +246,35 @@ def test_cache_counts_long_values_by_their_length() -> None:
     cache.put(("other", "1"), _events(1, 10))
     cache.put(("big", "1"), big)  # the bytes, not the 3 events, push the least recent out
     assert list(cache._histories) == [("other", "1"), ("big", "1")]
+
+
+def test_cache_counts_the_folds_it_keeps_in_its_byte_budget() -> None:
+    """A fold and the decider's memo of it (with a shard's outputs kept decoded) count as bytes:
+    a decider cannot hold more than its budget in memos of large fan-ins."""
+    ten = _size(_events(1, 10))
+    held = {name: _events(1, 10) for name in "abcd"}
+    folder = HistoryFolder()
+    folder.fold(held["c"])
+    folder.execution.instance("a-0")
+    folder.execution.instance("a-1")
+    folder.memo = Memo()
+    folder.memo.shard_outputs[("a", 0)] = ("x" * 1000, 100, [])
+    size = fold_bytes(folder)
+    assert size == 2 * FOLD_INSTANCE_BYTES + 1000 + 100 * OUTPUT_BYTES
+    cache = HistoryCache(max_executions=100, max_bytes=3 * ten + size)
+    for name in "abc":
+        cache.put((name, "1"), held[name])
+    cache.keep_folder(("c", "1"), folder, held["c"])
+    assert cache.bytes == 3 * ten + size
+    cache.put(("d", "1"), held["d"])  # over the budget with the fold: the least recent goes
+    assert list(cache._histories) == [("b", "1"), ("c", "1"), ("d", "1")]
+    # Taken for a task, its bytes are given back; kept again, counted again; evicted with its history.
+    assert cache.take_folder(("c", "1"), held["c"]) is folder
+    assert cache.bytes == 3 * ten
+    cache.keep_folder(("c", "1"), folder, held["c"])
+    assert cache.bytes == 3 * ten + size
+    cache.evict(("c", "1"))
+    assert cache.bytes == 2 * ten
 
 
 def test_cache_still_bounds_the_number_of_executions() -> None:

@@ -185,6 +185,11 @@ class Memo:
     # Each activity's readers: the activities downstream of it, however far.
     readers: dict[str, frozenset[str]] = field(default_factory=dict)
 
+    def kept_outputs(self) -> tuple[int, int]:
+        """How much of the shards' results it keeps decoded: their characters, and their outputs."""
+        kept = self.shard_outputs.values()
+        return sum(len(text or "") for text, _, _ in kept), sum(count for _, count, _ in kept)
+
     def reset(self, plan: p.FlowPlan) -> None:
         self.plan, self.seen = plan, -1
         self.bad, self.open, self.expansions, self.axes, self.shard_outputs = {}, set(), {}, {}, {}
