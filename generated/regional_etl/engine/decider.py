@@ -206,7 +206,7 @@ class _Run:
     execution: Execution
     input: dict[str, Any]
     memo: Memo = field(default_factory=Memo)
-    # The activities expanded by this task (from the memo, or anew).
+    # The activities expanded by this task (from the memo, or anew), each instance in order.
     expansions: dict[str, _Expansion] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
     open_total: int = 0
@@ -215,11 +215,15 @@ class _Run:
     # The execution's own workflow id: shards' workflow ids are derived from it.
     workflow_id: str = ""
     shards: dict[str, Shards] = field(default_factory=dict)
-    instances: dict[str, list[Planned] | None] = field(default_factory=dict)
     # Outputs per settled activity, computed once per decision.
     results: dict[str, list[Any]] = field(default_factory=dict)
     # Whether each activity is settled: the history does not change while deciding.
     settled: dict[str, bool] = field(default_factory=dict)
+
+    def planned(self, name: str) -> list[Planned]:
+        """The instances of `name` as this task expanded them; none if it did not."""
+        expansion = self.expansions.get(name)
+        return expansion.planned if expansion is not None else []
 
     def state(self, planned: Planned) -> Instance:
         """What the history says of an instance (`_NEW`, never to be changed, if nothing)."""
@@ -317,7 +321,7 @@ def instances_of(plan: p.FlowPlan, execution: Execution, workflow_id: str = "") 
     # A reader of a history never fails on it: what was expanded before a failure stands.
     with contextlib.suppress(Exception):
         _advance(run)
-    planned = {name: items for name, items in run.instances.items() if items is not None}
+    planned = {name: expansion.planned for name, expansion in run.expansions.items()}
     return Instances(planned, dict(run.shards))
 
 
@@ -397,11 +401,10 @@ def _catch_up(memo: Memo, plan: p.FlowPlan, execution: Execution) -> None:
         if child is not None and child.completed and known is not None:
             # Decoded as it comes, so that the task that reads every shard decodes one.
             activity = plan.activity(name)
-            size = activity.shard_size or 1
-            count = min((shard + 1) * size, known[1]) - shard * size
-            if count > 0:
+            start, stop = Shards(activity, *known).bounds(shard)
+            if stop > start:
                 with contextlib.suppress(ValueError):
-                    _decoded_shard(memo, activity, shard, child, count)
+                    _decoded_shard(memo, activity, shard, child, stop - start)
     for name in stale:
         memo.expansions.pop(name, None)
         memo.axes.pop(name, None)
@@ -503,7 +506,7 @@ def _results(run: _Run, name: str) -> list[Any]:
         cached = run.results[name] = _read_shards(run, run.shards[name])
     if cached is None:
         cached = []
-        for item in run.instances.get(name) or []:
+        for item in run.planned(name):
             state = run.state(item)
             cached.append(state.value if state.completed else None)
         run.results[name] = cached
@@ -749,7 +752,6 @@ def _advance(run: _Run) -> FlowFailure | None:
         except FlowFailure as failure:
             broken = broken or failure
             continue
-        run.instances[activity.name] = expansion.planned
         run.expansions[activity.name] = expansion
         gone = expansion.failed
         if gone and not activity.continue_on_failure:
@@ -772,18 +774,9 @@ def _expansion(run: _Run, activity: p.ActivityPlan) -> _Expansion:
         return kept
     planned = _expand(run, activity)
     expansion = _Expansion(planned, {}, set(), {})
-    pending, failed, state_of = expansion.pending, expansion.failed, run.execution.instances.get
-    # `_place` for each instance, spelled out: a first task places thousands.
     for index, item in enumerate(planned):
-        state = state_of(item.id, _NEW)
-        if state.completed:
-            continue
-        if state.attempts and exhausted(activity, state):
-            failed[index] = state.closed_event
-            continue
-        pending[index] = None
-        if state.open:
-            expansion.open.add(index)
+        _place(expansion, activity, index, run.state(item))
+    expansion.in_order = True  # placed in index order
     run.memo.expansions[activity.name] = expansion
     return expansion
 
@@ -1176,7 +1169,7 @@ def _waiting(run: _Run) -> bool:
 
 def _fail_after_reverts(run: _Run, failure: FlowFailure) -> list[Decision]:
     run.decisions = []
-    if any(i.open for aid, i in run.execution.instances.items() if not aid.endswith(REVERT_SUFFIX)):
+    if any(not key.endswith(REVERT_SUFFIX) for key in run.memo.open):
         return []  # wait for what runs to finish: it may need reverting too
     if any(c.open for (owner, _), c in run.execution.children.items() if not owner.endswith(REVERT_SUFFIX)):
         return []  # and for the shards still open: their instances that complete need reverting too
@@ -1194,7 +1187,7 @@ def _revert(run: _Run) -> dict[str, str] | None:
     steps are in run.decisions), else how each revert ended, by its id."""
     run.decisions = []
     # Only reverts are open now; what _advance meant to start is not started.
-    run.open_total = sum(1 for i in run.execution.instances.values() if i.open)
+    run.open_total = len(run.memo.open)
     run.open_timers = len(run.execution.open_timers)
     reverts: dict[str, str] = {}
     pending = False
@@ -1208,7 +1201,7 @@ def _revert(run: _Run) -> dict[str, str] | None:
         if shards is not None:
             pending = _revert_shards(run, shards, reverts) or pending
             continue
-        items = run.instances.get(activity.name) or []
+        items = run.planned(activity.name)
         open_here = sum(1 for item in items if _revert_state(run, item).open)
         for item in reversed(items):  # last instance first, as the activities
             state = run.state(item)
@@ -1260,7 +1253,7 @@ def _reverting(run: _Run, name: str) -> bool:
             if not (child.completed or (child.attempts and _shard_exhausted(child))):
                 return True  # not started, open, or to start again
         return False
-    for item in run.instances.get(name) or []:
+    for item in run.planned(name):
         if not run.state(item).completed:
             continue
         undo = run.execution.instances.get(revert_id(name, item.index))
@@ -1361,7 +1354,7 @@ def _revert_step(
 def _check_reverts(run: _Run, activity: p.ActivityPlan) -> None:
     """A revert shard whose reverts all ran fails if any of them failed for good, saying how many
     (each revert went on past the others' failures, as the parent's unsharded reverts do)."""
-    items = run.instances.get(activity.name) or []
+    items = run.planned(activity.name)
     failed = [(item, run.state(item)) for item in items if not run.state(item).completed]
     if not failed:
         return
