@@ -193,7 +193,7 @@ _FILE_COMMENT = re.compile(r"#\s*([\w/]+\.py)\b")
 
 def test_python_examples_type_check(tmp_path: pathlib.Path) -> None:
     files: list[pathlib.Path] = []
-    for doc in DOCS:
+    for doc in [*DOCS, ROOT / "README.md"]:
         for line, language, text in _fences(doc):
             if language != "python":
                 continue

@@ -45,7 +45,14 @@ def _assigned_names(node: ast.AST) -> list[str]:
 
 def test_limits_module_defines_the_limits() -> None:
     names = _limit_names()
-    assert {"MAX_OPEN_ACTIVITIES", "MAX_REASON", "MAX_PAYLOAD", "MAX_ID", "HISTORY_LIMIT"} <= names
+    assert {
+        "MAX_OPEN_ACTIVITIES",
+        "MAX_REASON",
+        "MAX_PAYLOAD",
+        "MAX_ID",
+        "HISTORY_LIMIT",
+        "MAX_PAGE_SIZE",
+    } <= names
 
 
 def test_no_limit_is_defined_outside_limits_module() -> None:

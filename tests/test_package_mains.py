@@ -164,12 +164,16 @@ def test_flowgen_run_and_local_refuse_alike_before_running(case: str) -> None:
 # -- item 18c: handler prints go to stderr, the result alone to stdout --------------------------
 
 NOISY = """
+import os, subprocess, sys
 print("noisy: imported")
 from examples import order_flow
 
 
 def close_order(**inputs):
     print("noisy: closing", inputs["order_id"])
+    # Writes that bypass sys.stdout: a child process and the file descriptor itself.
+    subprocess.run([sys.executable, "-c", "print('noisy: child process')"], check=True)
+    os.write(1, b"noisy: descriptor 1\\n")
     return order_flow.close_order(**inputs)
 """
 
@@ -186,6 +190,7 @@ def test_stdout_is_the_result_alone_when_a_handler_prints(tmp_path: pathlib.Path
     result = json.loads(done.stdout)
     assert result["order_id"] == "ord-1" and result["tracking_number"]
     assert "noisy: imported" in done.stderr and "noisy: closing ord-1" in done.stderr
+    assert "noisy: child process" in done.stderr and "noisy: descriptor 1" in done.stderr
 
 
 # -- item 18d: --log-level DEBUG shows retries and timers on the simulated clock ----------------

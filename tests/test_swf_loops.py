@@ -867,6 +867,45 @@ def test_the_automatic_heartbeat_stops_when_no_timeout_bounds_the_handler(
     assert [kind for kind, _ in swf.reports] == ["completed"]
 
 
+def test_a_heartbeat_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    # Beats every 20 s until 300 s; SWF is unreachable from 50 s to 150 s (beats at 60 ... 140).
+    swf = FakeActivitySWF(clock=clock, down=lambda now: 50 <= now < 150)
+    plan = _with_timeouts(
+        country_plan(), "activity_1", heartbeat=60, start_to_close=300, schedule_to_close=900
+    )
+    token = "outage-token"
+
+    def hung() -> dict[str, str]:
+        deadline = time.monotonic() + 5
+        while _heartbeat_threads(token):
+            assert time.monotonic() < deadline, "the heartbeat thread never stopped"
+            time.sleep(0.01)
+        clock.time = 200.0  # SWF is back for the report
+        return {"run_id": "r"}
+
+    worker = Worker(plan, {"activity_1": hung}, swf, identity="w", clock=clock)  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG):
+        worker.handle(activity_task(token))  # type: ignore[arg-type]
+    assert swf.beats == [20.0, 40.0, 160.0, 180.0, 200.0, 220.0, 240.0, 260.0, 280.0]
+    # Each line starts with the task's ids: "dev/wf-1/run-1/activity_1: ..."
+    said = [(r.levelno, r.getMessage().split(": ", 1)[1]) for r in caplog.records]
+    outage = [
+        text
+        for level, text in said
+        if level >= logging.WARNING and "heartbeat" in text and "stop" not in text
+    ]
+    assert len(outage) == 2, said
+    assert outage[0].startswith("heartbeat failed: EndpointConnectionError")
+    assert outage[1] == "heartbeats reach SWF again"
+    # The beats that failed in between are at DEBUG only: 60, 80, 100, 120 and 140 less the first.
+    again = [r for r in caplog.records if "heartbeat failed again" in r.getMessage()]
+    assert len(again) == 4 and all(r.levelno == logging.DEBUG for r in again)
+    assert [kind for kind, _ in swf.reports] == ["completed"]
+
+
 def test_the_handler_heartbeats_itself_when_no_timeout_bounds_it() -> None:
     swf = FakeActivitySWF()
     plan = _with_timeouts(

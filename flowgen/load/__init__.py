@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from flowgen.diagnostics import Diagnostic, Path, Position, kind_of, show
+from flowgen.runtime.values import MAX_DEPTH  # one nesting limit for specs and for values on the wire
 
 try:  # libyaml is much faster; the pure-Python parser gives the same events.
     from yaml import CSafeLoader as _Loader
@@ -33,7 +34,6 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 MAX_BYTES = 1024 * 1024
-MAX_DEPTH = 100
 
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 _TRUE = re.compile(r"^(?:true|True|TRUE)$")

@@ -36,6 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import historyparse
 from .decider import Memo, decide, fail_decision
 from .history import Execution, HistoryFolder
+from .limits import MAX_PAGE_SIZE
 from .payloads import PayloadError, Payloads, for_plan
 from .plan import FlowPlan
 from .swf import default_identity
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 1000
 Event = dict[str, Any]
 Key = tuple[str, str]  # (workflow id, run id)
 
@@ -422,7 +422,7 @@ def poll_decision_task(
         "domain": domain,
         "taskList": {"name": task_list},
         "identity": identity,
-        "maximumPageSize": PAGE_SIZE,
+        "maximumPageSize": MAX_PAGE_SIZE,
     }
     if cache is not None:
         request["reverseOrder"] = True

@@ -23,7 +23,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from flowgen.runtime.limits import MAX_DESCRIPTION, MAX_OPEN_ACTIVITIES, MAX_TAGS, MAX_VERSION
+from flowgen.runtime.limits import MAX_DESCRIPTION, MAX_OPEN_ACTIVITIES, MAX_TAG, MAX_TAGS, MAX_VERSION
 from flowgen.runtime.payloads import DEFAULT_THRESHOLD, s3_location_problem
 from flowgen.runtime.plan import TypeRef
 from flowgen.spec.durations import NO_LIMIT, parse_duration
@@ -449,7 +449,7 @@ class Workflow(_Model):
     result: dict[FieldName, Source] = Field(
         default_factory=dict, description="Workflow result field -> reference or {value: LITERAL}."
     )
-    tags: Annotated[list[Annotated[str, Field(max_length=256)]], Field(max_length=MAX_TAGS)] = Field(
+    tags: Annotated[list[Annotated[str, Field(max_length=MAX_TAG)]], Field(max_length=MAX_TAGS)] = Field(
         default_factory=list, description="At most 5 tags given to every execution."
     )
 

@@ -11,7 +11,7 @@ from typing import Any
 from .plan import TypeRef
 
 # How deep a value crossing SWF may nest (workflow input, results). Python's json and the type checks here recurse, so much
-# deeper data would end in a RecursionError; the spec loader has the same limit.
+# deeper data would end in a RecursionError; the spec loader imports this limit too.
 MAX_DEPTH = 100
 # A JSON string (skipped whole, brackets in it do not count) or one bracket.
 _STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)

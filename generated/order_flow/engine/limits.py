@@ -17,13 +17,17 @@ MAX_ID = 256
 MAX_IDENTITY = 256
 # The `description` of RegisterDomain / RegisterWorkflowType / RegisterActivityType (0-1024).
 MAX_DESCRIPTION = 1024
-# `tagList` of StartWorkflowExecution: at most 5 tags.
+# `tagList` of StartWorkflowExecution: at most 5 tags, each 0-256 characters.
 MAX_TAGS = 5
+MAX_TAG = 256
 
 # `input`, `result` and `control` of workflows, activities and timers (0-32768 characters).
 MAX_PAYLOAD = 32768
 # `details` of RespondActivityTaskFailed and FailWorkflowExecution (0-32768 characters).
 MAX_DETAILS = 32768
+# `maximumPageSize` of PollForDecisionTask, GetWorkflowExecutionHistory and the List* calls (at most 1000).
+MAX_PAGE_SIZE = 1000
+
 # `reason` of RespondActivityTaskFailed and FailWorkflowExecution (0-256 characters).
 MAX_REASON = 256
 # `details` of RecordActivityTaskHeartbeat (0-2048 characters).

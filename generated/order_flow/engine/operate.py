@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from .limits import MAX_PAGE_SIZE
 from .payloads import PayloadError, Payloads
 from .plan import FlowPlan
 from .status import ExecutionStatus, merge_child, summarize
@@ -18,7 +19,6 @@ from .status import ExecutionStatus, merge_child, summarize
 if TYPE_CHECKING:
     from mypy_boto3_swf import SWFClient
 
-PAGE_SIZE = 1000
 Event = dict[str, Any]
 
 
@@ -31,7 +31,7 @@ def history_pages(client: SWFClient, domain: str, workflow_id: str, run_id: str)
     request: dict[str, Any] = {
         "domain": domain,
         "execution": {"workflowId": workflow_id, "runId": run_id},
-        "maximumPageSize": PAGE_SIZE,
+        "maximumPageSize": MAX_PAGE_SIZE,
     }
     while True:
         page = client.get_workflow_execution_history(**request)

@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .handlers import HandlerError, check_imports, import_handler
@@ -199,7 +199,7 @@ def run_local(
         return _error(prog, error, EXIT_USAGE)
     progress = _Progress() if sys.stderr.isatty() else None
     # Handlers may print (at import time too): that goes to stderr, so stdout stays the result.
-    with contextlib.redirect_stdout(sys.stderr):
+    with _stdout_to_stderr():
         try:
             check_imports(plan)
             handlers = dict(spec_handlers())
@@ -222,6 +222,29 @@ def run_local(
         return EXIT_OK
     print(f"{outcome.status}: {outcome.reason}", file=sys.stderr)
     return EXIT_FAILED
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send whatever is written to stdout meanwhile to stderr, at the file-descriptor level too.
+
+    `redirect_stdout` alone moves only Python's writes: a handler that runs `echo` or a C library
+    that prints writes to descriptor 1 and would land before the result.
+    """
+    sys.stdout.flush()
+    try:
+        saved: int | None = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # no descriptor 1 or 2 (an embedding host): Python's writes are still moved
+        saved = None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def _stand_ins(plan: FlowPlan, given: Sequence[tuple[str, str]]) -> dict[str, str]:
