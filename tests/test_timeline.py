@@ -8,6 +8,7 @@ Chromium, it is also rendered once and the picture must not be blank.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 import pathlib
 import shutil
@@ -209,6 +210,24 @@ def test_a_local_run_cancelled_mid_way_reverts_what_completed_newest_first() -> 
     assert kinds.index("WorkflowExecutionCancelRequested") < kinds.index("TimerCanceled")
     assert kinds[-1] == "WorkflowExecutionCanceled"
     assert "send_confirmation_email#2" not in _scheduled(result.history)
+
+
+def test_a_canceled_retry_wait_ends_at_its_cancel() -> None:
+    # The e-mail's retry wait is canceled at 30s; the reverts then take a minute (the events
+    # after the TimerCanceled are moved on), so the picture ends at 1m30s.
+    plan, result = _run(lambda i, n: "fail" if (i, n) == ("send_confirmation_email", 1) else None, 30)
+    kinds = [e["eventType"] for e in result.history]
+    canceled = kinds.index("TimerCanceled")
+    history = [
+        {**e, "eventTimestamp": e["eventTimestamp"] + datetime.timedelta(seconds=60)} if n > canceled else e
+        for n, e in enumerate(result.history)
+    ]
+    root = ET.fromstring(svg(plan, read_history(history)))
+    rows = {_name(row): row for row in _rows(root)}
+    waits = rows["send_confirmation_email"].findall(NS + "line")
+    assert [w.get("class") for w in waits] == ["wait"]
+    # 300 px of labels, then 900 px for 90 s: the cancel at 30 s is at 600 px, not at the end.
+    assert (waits[0].get("x1"), waits[0].get("x2")) == ("300", "600")
 
 
 def test_a_local_run_that_ends_before_the_cancel_completes() -> None:
