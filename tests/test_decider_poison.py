@@ -3,7 +3,10 @@ inputs, events missing or repeated. `decide` must answer with decisions, never r
 
 from __future__ import annotations
 
+import datetime
+import itertools
 import json
+import math
 import tracemalloc
 from typing import Any
 
@@ -11,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowgen.runtime.decider import decide
+from flowgen.runtime.decider import _combination, _Days, decide
 from flowgen.runtime.limits import MAX_DETAILS, MAX_PAYLOAD, MAX_REASON
 from tests.histories import History, attributes, inputs_by_id, plan_from, summaries, task_input
 from tests.test_decider_table import H, spec
@@ -46,6 +49,63 @@ def test_a_huge_date_range_is_refused_by_max_items_before_it_is_built() -> None:
         f"fail grid would have {days * days} instances, more than its max_items 100"
     ]
     assert peak < 4 * 2**20
+
+
+# A long date range beside an input list that may be empty: no instances, whatever the range.
+RANGE_BY_LIST = spec(
+    f"""
+grid:
+  handler: "{H}:g"
+  generators:
+    a: {{date_range: {{start: input.start, end: input.end}}}}
+    b: input.countries
+  max_items: 100
+  inputs: {{a: generator.a, b: generator.b}}
+""",
+    input='{start: date, end: date, countries: "list[int]"}',
+    result='{n: "grid[*]"}',
+)
+
+
+def test_an_empty_axis_beside_a_huge_date_range_builds_nothing() -> None:
+    plan = plan_from(RANGE_BY_LIST)
+    h = History({"start": "0001-01-01", "end": "9999-12-31", "countries": []})
+    h.decision_task()
+    tracemalloc.start()
+    try:
+        decisions = decide(plan, h.events)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # No instances: the flow completes at once with the empty list.
+    assert summaries(decisions) == ['complete {"n":[]}']
+    assert peak < 4 * 2**20
+
+
+def test_a_date_range_beside_a_list_gives_every_combination_in_order() -> None:
+    plan = plan_from(RANGE_BY_LIST)
+    h = History({"start": "2024-02-28", "end": "2024-03-01", "countries": [7, 8]})
+    decisions = h.step(plan)
+    assert summaries(decisions) == [f"schedule grid-{n}" for n in range(6)]
+    assert inputs_by_id(decisions)["grid-3"] == {"a": "2024-02-29", "b": 8}
+
+
+@given(st.lists(st.lists(st.integers(), max_size=4), min_size=1, max_size=4))
+def test_a_combination_found_by_its_index_is_the_products(axes: list[list[int]]) -> None:
+    total = math.prod(len(axis) for axis in axes)
+    assert [_combination(axes, index) for index in range(total)] == list(itertools.product(*axes))
+
+
+@given(st.dates(max_value=datetime.date(9998, 1, 1)), st.integers(0, 400))
+def test_a_date_range_axis_indexes_as_it_iterates(first: datetime.date, days: int) -> None:
+    axis = _Days(first, days)
+    listed = list(axis)
+    assert len(axis) == len(listed) == days
+    assert [axis[n] for n in range(days)] == listed == axis[:]
+    assert [axis[-n] for n in range(1, days + 1)] == listed[::-1]
+    for outside in (days, -days - 1):
+        with pytest.raises(IndexError):
+            axis[outside]
 
 
 def test_a_date_range_within_max_items_still_gives_every_combination() -> None:

@@ -208,11 +208,15 @@ class _Clock:
 
     def closed(self, attempt: Attempt) -> float:
         """When the attempt closed; the end of the picture while it is open."""
-        if not attempt.closed_event:
+        return self.at(attempt.closed_event, attempt.closed_at)
+
+    def at(self, event: int, timestamp: object) -> float:
+        """Where event `event` (its `timestamp`) falls; the end of the picture for event 0 (not yet)."""
+        if not event:
             return self.end
         if self.events:
-            return float(attempt.closed_event)
-        at = _seconds(attempt.closed_at)
+            return float(event)
+        at = _seconds(timestamp)
         return self.end if at is None else at
 
 
@@ -258,22 +262,29 @@ def _rows(plan: FlowPlan, execution: Execution, clock: _Clock, max_rows: int) ->
     return rows
 
 
-def _tracks(execution: Execution) -> dict[str, tuple[list[Attempt], bool]]:
-    """Every row's attempts, and whether it waits for a retry: each instance, and each shard (a
-    child execution, one bar per start) as `ACTIVITY-shard N`."""
-    tracks: dict[str, tuple[list[Attempt], bool]] = {}
+# A row's last wait for a retry: None (no wait), or the (event id, time) that ended it, where
+# (0, None) means the timer is still open (the wait runs to the end of the picture).
+_Wait = tuple[int, object] | None
+
+
+def _tracks(execution: Execution) -> dict[str, tuple[list[Attempt], _Wait]]:
+    """Every row's attempts, and its wait for a retry: each instance, and each shard (a child
+    execution, one bar per start) as `ACTIVITY-shard N`."""
+    tracks: dict[str, tuple[list[Attempt], _Wait]] = {}
     for key, instance in execution.instances.items():
         if instance.history:
             waiting = instance.timer == "open" and instance.timer_attempt == instance.attempts
-            tracks[key] = (instance.history, waiting and not instance.open)
+            wait = (instance.timer_canceled or (0, None)) if waiting and not instance.open else None
+            tracks[key] = (instance.history, wait)
     for (activity, shard), child in execution.children.items():
         if child.history:
             waiting = child.timer == "open" and child.timer_attempt == child.attempts
-            tracks[f"{activity}-shard {shard}"] = (child.history, waiting and not child.open)
+            wait = (child.timer_canceled or (0, None)) if waiting and not child.open else None
+            tracks[f"{activity}-shard {shard}"] = (child.history, wait)
     return tracks
 
 
-def _draw(row: _Row, key: str, attempts: list[Attempt], waiting: bool, clock: _Clock) -> None:
+def _draw(row: _Row, key: str, attempts: list[Attempt], wait: _Wait, clock: _Clock) -> None:
     previous: float | None = None
     for attempt in attempts:
         start, end = clock.scheduled(attempt), clock.closed(attempt)
@@ -283,8 +294,11 @@ def _draw(row: _Row, key: str, attempts: list[Attempt], waiting: bool, clock: _C
         tip = f"{key} attempt {attempt.number}: {attempt.outcome.replace('_', ' ')}, {took}"
         row.bars.append(_Bar(start, end, attempt.outcome, tip))
         previous = end
-    if previous is not None and waiting and clock.end > previous:
-        row.waits.append((previous, clock.end))  # a retry timer that has not fired yet
+    if previous is not None and wait is not None:
+        # A retry timer: to the end of the picture while it is open, else to its cancel.
+        until = clock.at(*wait)
+        if until > previous:
+            row.waits.append((previous, until))
 
 
 def _critical_path(plan: FlowPlan, execution: Execution, clock: _Clock) -> set[str]:

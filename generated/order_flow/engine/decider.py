@@ -29,9 +29,9 @@ import itertools
 import json
 import math
 import operator
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from . import plan as p
 from .history import (
@@ -111,7 +111,7 @@ class Shards:
     """
 
     activity: p.ActivityPlan
-    axes: list[Collection[Any]]
+    axes: list[Sequence[Any]]
     total: int
 
     @property
@@ -124,8 +124,17 @@ class Shards:
         return shard * size, min((shard + 1) * size, self.total)
 
     def instance(self, index: int) -> Planned:
-        combination = next(itertools.islice(itertools.product(*self.axes), index, None))
+        combination = _combination(self.axes, index)
         return Planned(self.activity, index, instance_id(self.activity.name, index), combination)
+
+
+def _combination(axes: Sequence[Sequence[Any]], index: int) -> tuple[Any, ...]:
+    """The `index`th of `itertools.product(*axes)`, found by its digits, without building the others."""
+    values = []
+    for axis in reversed(axes):
+        index, digit = divmod(index, len(axis))
+        values.append(axis[digit])
+    return tuple(reversed(values))
 
 
 class FlowFailure(Exception):
@@ -177,7 +186,7 @@ class Memo:
     open: set[str] = field(default_factory=set)
     expansions: dict[str, _Expansion] = field(default_factory=dict)
     # A sharded activity's axes and instance count.
-    axes: dict[str, tuple[list[Collection[Any]], int]] = field(default_factory=dict)
+    axes: dict[str, tuple[list[Sequence[Any]], int]] = field(default_factory=dict)
     # A shard's outputs as decoded and checked (or why not), with the result text they came from.
     shard_outputs: dict[tuple[str, int], tuple[str | None, int, list[Any] | str]] = field(
         default_factory=dict
@@ -543,7 +552,7 @@ def _value(run: _Run, source: p.Source, values: dict[str, Any]) -> Any:
     return result.get(source.field)
 
 
-def _axes(run: _Run, activity: p.ActivityPlan) -> tuple[list[Collection[Any]], int]:
+def _axes(run: _Run, activity: p.ActivityPlan) -> tuple[list[Sequence[Any]], int]:
     """Each axis's values and the number of instances, refused above max_items."""
     # Every axis is counted before any is built: a date range from the input may span
     # millions of days, and their product is refused by max_items before it exists.
@@ -556,7 +565,7 @@ def _axes(run: _Run, activity: p.ActivityPlan) -> tuple[list[Collection[Any]], i
     return axes, total
 
 
-def _sharded_axes(run: _Run, activity: p.ActivityPlan) -> tuple[list[Collection[Any]], int]:
+def _sharded_axes(run: _Run, activity: p.ActivityPlan) -> tuple[list[Sequence[Any]], int]:
     """`_axes` of a sharded activity, kept in the memo: its axes may be another's outputs."""
     kept = run.memo.axes.get(activity.name)
     if kept is None:
@@ -567,7 +576,9 @@ def _sharded_axes(run: _Run, activity: p.ActivityPlan) -> tuple[list[Collection[
 def _expand(run: _Run, activity: p.ActivityPlan) -> list[Planned]:
     if not activity.generators:
         return [Planned(activity, None, instance_id(activity.name, None))]
-    axes, _ = _axes(run, activity)
+    axes, total = _axes(run, activity)
+    if total == 0:
+        return []  # an empty axis: the others (a long date range, say) are never built
     prefix = activity.name + "-"  # instance_id(activity.name, index), spelled out for speed
     return [
         Planned(activity, index, f"{prefix}{index}", combination)
@@ -576,23 +587,33 @@ def _expand(run: _Run, activity: p.ActivityPlan) -> list[Planned]:
 
 
 @dataclass(frozen=True)
-class _Days:
+class _Days(Sequence[str]):
     """A `date_range` axis, counted without being built: its days as ISO strings, in order."""
 
     first: datetime.date
-    count: int
+    days: int
 
     def __len__(self) -> int:
-        return self.count
+        return self.days
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [self[n] for n in range(*index.indices(self.days))]
+        if not -self.days <= index < self.days:
+            raise IndexError(index)
+        return (self.first + datetime.timedelta(days=index % self.days)).isoformat()
 
     def __iter__(self) -> Iterator[str]:
-        return ((self.first + datetime.timedelta(days=n)).isoformat() for n in range(self.count))
-
-    def __contains__(self, value: object) -> bool:
-        return any(day == value for day in self)
+        return ((self.first + datetime.timedelta(days=n)).isoformat() for n in range(self.days))
 
 
-def _axis_values(run: _Run, activity: p.ActivityPlan, generator: p.Generator) -> Collection[Any]:
+def _axis_values(run: _Run, activity: p.ActivityPlan, generator: p.Generator) -> Sequence[Any]:
     if generator.kind == "items":
         return list(generator.items)
     if generator.kind == "range":
@@ -830,7 +851,7 @@ def _instance_failure(item: Planned, state: Instance) -> FlowFailure:
 
 
 def _advance_shards(
-    run: _Run, activity: p.ActivityPlan, failing: bool, axes: list[Collection[Any]], total: int
+    run: _Run, activity: p.ActivityPlan, failing: bool, axes: list[Sequence[Any]], total: int
 ) -> tuple[int, FlowFailure] | None:
     """Start the shards that may start; return this activity's first shard to fail for good.
 
@@ -909,8 +930,8 @@ def _shard_items(run: _Run, shards: Shards, shard: int) -> list[dict[str, Any]]:
     start, stop = shards.bounds(shard)
     names = [g.axis for g in activity.generators]
     items = []
-    for combination in itertools.islice(itertools.product(*shards.axes), start, stop):
-        values = dict(zip(names, combination, strict=True))
+    for index in range(start, stop):
+        values = dict(zip(names, _combination(shards.axes, index), strict=True))
         items.append({key: _value(run, source, values) for key, source in activity.inputs})
     return items
 
@@ -1005,8 +1026,7 @@ def _instance_in_shard(shards: Shards, shard: int, error: Error) -> FlowFailure 
     if not (index.isascii() and index.isdigit() and len(index) <= 9 and start + int(index) < stop):
         return None
     whole = start + int(index)
-    combination = next(itertools.islice(itertools.product(*shards.axes), whole, None))
-    item = Planned(activity, whole, instance_id(activity.name, whole), combination)
+    item = shards.instance(whole)
     # The shard's reason is `LABEL failed after N attempts: ERROR`; the label is the shard's.
     marker = f" failed after {attempts} attempt"
     if marker not in error.reason:

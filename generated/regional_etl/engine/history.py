@@ -140,9 +140,11 @@ class Instance:
     value: Any = None
     error: Error | None = None
     input: str | None = None
-    # Retry timer of the attempt `timer_attempt`: "open" or "fired".
+    # Retry timer of the attempt `timer_attempt`: "open" or "fired". A canceled timer stays "open"
+    # (the instance must not run again) and `timer_canceled` holds its TimerCanceled (id, time).
     timer: str = ""
     timer_attempt: int = 0
+    timer_canceled: tuple[int, Any] | None = None
     cancel_requested: bool = False
     # Event id of the failure that exhausted it, for a stable "first failure".
     closed_event: int = 0
@@ -169,6 +171,7 @@ class Child:
     # The wait before starting again after a start that failed (as Instance's retry timer).
     timer: str = ""
     timer_attempt: int = 0
+    timer_canceled: tuple[int, Any] | None = None
     closed_event: int = 0
     # Every start so far, oldest first, as an Instance's attempts: what `timeline` shows.
     history: list[Attempt] = field(default_factory=list)
@@ -543,10 +546,12 @@ class HistoryFolder:
                 if control.get("kind") == "retry":
                     instance = execution.instance(control["activity_id"])
                     instance.timer, instance.timer_attempt = "open", int(control["attempt"])
+                    instance.timer_canceled = None
                     changed(instance.instance_id)
                 elif control.get("kind") == "restart":
                     child = execution.child(control["activity"], control["shard"])
                     child.timer, child.timer_attempt = "open", int(control["attempt"])
+                    child.timer_canceled = None
                     changed_children((child.activity, child.shard))
             elif kind in ("TimerFired", "TimerCanceled", "StartTimerFailed"):
                 timer_id = str(attributes.get("timerId", ""))
@@ -557,11 +562,18 @@ class HistoryFolder:
                     control = (
                         _retry_control_from_id(timer_id) or _restart_control_from_id(timer_id) or control
                     )
-                if control.get("kind") == "retry" and kind != "TimerCanceled":
+                if kind == "TimerCanceled":
+                    # Only timelines read when: the decider sees the timer as still "open".
+                    when = (_event_id(event.get("eventId", position + 1)), event.get("eventTimestamp"))
+                    if control.get("kind") == "retry":
+                        execution.instance(control["activity_id"]).timer_canceled = when
+                    elif control.get("kind") == "restart":
+                        execution.child(control["activity"], control["shard"]).timer_canceled = when
+                elif control.get("kind") == "retry":
                     instance = execution.instance(control["activity_id"])
                     instance.timer, instance.timer_attempt = "fired", int(control["attempt"])
                     changed(instance.instance_id)
-                elif control.get("kind") == "restart" and kind != "TimerCanceled":
+                elif control.get("kind") == "restart":
                     child = execution.child(control["activity"], control["shard"])
                     child.timer, child.timer_attempt = "fired", int(control["attempt"])
                     changed_children((child.activity, child.shard))
