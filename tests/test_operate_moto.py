@@ -404,3 +404,35 @@ def test_status_draws_the_timeline_of_an_execution(
     with pytest.raises(SystemExit) as exited:
         order_flow.status.main(["--workflow-id", "order-1", "--timeline", str(tmp_path / "no" / "x.svg")])
     assert exited.value.code == 2 and "no such folder" in capsys.readouterr().err
+
+
+def test_each_command_says_one_line_as_a_user_runs_it_with_credentials_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a process of its own, logging is the command's: the SDK's INFO lines must not join the error."""
+    import subprocess
+
+    from moto_swf import moto_server
+
+    for name, value in AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    with moto_swf_children.extended(), moto_server() as url:
+        client = swf_client(region=REGION, endpoint_url=url)
+        client.register_domain(name=PLAN.domain, workflowExecutionRetentionPeriodInDays="1")
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(GENERATED), **AWS_ENV}
+        for module, extra in (
+            ("order_flow.status", []),
+            ("order_flow.status", ["--json"]),
+            ("order_flow.cancel", []),
+            ("order_flow.terminate", ["--reason", "x"]),
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", module, "--endpoint-url", url, "--workflow-id", "nobody", *extra],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=120,
+            )
+            assert (done.returncode, done.stdout) == (1, ""), done.stderr
+            assert done.stderr.count("\n") == 1, done.stderr
+            assert done.stderr.startswith(f"python -m {module}: error: ") and "nobody" in done.stderr

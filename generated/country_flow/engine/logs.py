@@ -54,7 +54,15 @@ def log_format_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# The AWS SDK's own loggers say at INFO what is routine ("Found credentials in environment
+# variables"): a command's one-line error would come with a second line. --log-level DEBUG shows them.
+SDK_LOGGERS = ("boto3", "botocore", "s3transfer", "urllib3")
+
+
 def configure(level: str, log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level, handlers=[handler])
+    if logging.getLevelName(level) != logging.DEBUG:
+        for name in SDK_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
