@@ -133,6 +133,16 @@ def activities(data: dict[str, Any]) -> dict[str, dict[str, int]]:
     return {name: {k: v for k, v in a.items() if k in counts()} for name, a in data["activities"].items()}
 
 
+def assert_golden(name: str, data: dict[str, Any], run_id: str) -> None:
+    """`status --json` whole, handler times included (moto's clock is a counter), against
+    tests/status/NAME.json, the run id as RUN; FLOWGEN_UPDATE_GOLDEN=1 rewrites it."""
+    text = json.dumps(data, indent=2, sort_keys=True).replace(run_id, "RUN") + "\n"
+    golden = GOLDEN / f"{name}.json"
+    if os.environ.get("FLOWGEN_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
 DONE = counts(instances=1, completed=1, attempts=1)
 NOT_YET = counts(instances=1, waiting=1)
 
@@ -154,6 +164,7 @@ def test_status_of_a_completed_execution(env: Env, capsys: pytest.CaptureFixture
     }
     assert data["duration"] > 0 and data["closed"] > data["started"]
     assert all(a["failures"] == [] for a in data["activities"].values())
+    assert_golden("order_flow_completed", data, run_id)
     # The run id given explicitly reads the same execution.
     assert status_json(capsys, "--run-id", run_id) == data
 
@@ -194,6 +205,7 @@ def test_status_of_an_execution_that_failed_after_reverts(
             "error": "RuntimeError: ledger unavailable for ord-1001",
         }
     ]
+    assert_golden("order_flow_failed", data, run_id)
 
 
 def test_the_status_table_is_the_golden_one(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
@@ -227,6 +239,7 @@ def test_terminate_then_status(env: Env, capsys: pytest.CaptureFixture[str]) -> 
         "award_loyalty_points": NOT_YET,
         "close_order": NOT_YET,
     }
+    assert_golden("order_flow_terminated", data, run_id)
 
 
 def test_cancel_then_status(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
@@ -238,8 +251,62 @@ def test_cancel_then_status(env: Env, capsys: pytest.CaptureFixture[str]) -> Non
     drive(env, run_id, [])  # the decider alone: it answers the request
     data = status_json(capsys)
     assert (data["status"], data["failure"]) == ("CANCELED", "canceled on request")
-    assert activities(data)["validate_order"] == DONE
+    assert activities(data) == {"validate_order": DONE} | {a.name: NOT_YET for a in PLAN.activities[1:]}
+    assert_golden("order_flow_canceled", data, run_id)
+
+
+def email_breaks(**kwargs: Any) -> None:
+    raise RuntimeError(f"mail server down for {kwargs['order_id']}")
+
+
+def test_cancel_during_a_retry_wait_reverts_what_completed_newest_first(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = start(env)
+    polls = workers(env, send_confirmation_email=email_breaks)
+    # Round by round until the e-mail waits for its retry: status says `retrying`.
+    for _ in range(100):
+        drive(env, run_id, polls, rounds=1)
+        data = status_json(capsys)
+        if data["activities"]["send_confirmation_email"]["retrying"]:
+            break
+    else:
+        raise AssertionError("the e-mail never waited for a retry")
+    assert data["status"] == "OPEN"
+    assert activities(data)["send_confirmation_email"] == counts(instances=1, retrying=1, attempts=1)
     assert activities(data)["close_order"] == NOT_YET
+    code, out, err = run(order_flow.cancel.main, ["--workflow-id", "order-1"], capsys)
+    assert (code, err) == (0, "")
+    drive(env, run_id, polls)
+    data = status_json(capsys)
+    assert (data["status"], data["failure"]) == ("CANCELED", "canceled on request; 3 reverted")
+    saga = ("reserve_inventory", "charge_payment", "create_shipment")
+    for name in saga:
+        assert activities(data)[name] == counts(instances=1, completed=1, attempts=1, reverted=1)
+    # The retry wait was canceled: the e-mail is not tried again.
+    assert activities(data)["send_confirmation_email"] == counts(instances=1, failed=1, attempts=1)
+    history = env.client.get_workflow_execution_history(
+        domain=PLAN.domain, execution={"workflowId": "order-1", "runId": run_id}
+    )["events"]
+    reverts = [
+        e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for e in history
+        if e["eventType"] == "ActivityTaskScheduled"
+        and e["activityTaskScheduledEventAttributes"]["activityType"]["name"].endswith(".revert")
+    ]
+    assert reverts == [f"order_flow.{name}.revert" for name in reversed(saga)]
+    assert_golden("order_flow_canceled_during_retry", data, run_id)
+
+
+def test_status_reads_the_open_run_when_an_older_run_of_the_id_is_closed(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = start(env)
+    drive(env, first, workers(env))
+    second = start(env)  # SWF lets a workflow id start again once its run has closed
+    data = status_json(capsys)
+    assert (data["run_id"], data["status"]) == (second, "OPEN")
+    assert status_json(capsys, "--run-id", first)["status"] == "COMPLETED"
 
 
 def test_an_open_execution_counts_open_and_waiting_instances(

@@ -24,6 +24,7 @@ requirements have not completed) has only the instances the history already name
 
 from __future__ import annotations
 
+import collections
 import datetime
 import json
 from collections.abc import Iterable
@@ -127,8 +128,9 @@ class ExecutionStatus:
             "activities": {
                 name: {
                     **a.counts(),
-                    "slowest_seconds": _seconds(a.slowest),
-                    "total_seconds": _seconds(a.total),
+                    # As the table's "-": no attempt has run, so no handler time to speak of.
+                    "slowest_seconds": _seconds(a.slowest) if a.attempts else None,
+                    "total_seconds": _seconds(a.total) if a.attempts else None,
                     "failures": [
                         {"instance": f.instance, "values": f.values, "attempts": f.attempts, "error": f.error}
                         for f in a.failures
@@ -177,9 +179,23 @@ def _closing(events: list[dict[str, Any]]) -> tuple[str, float | None, str | Non
         elif status == "TIMED_OUT":
             failure = f"timed out ({attributes.get('timeoutType', 'START_TO_CLOSE')})"
         elif status == "CANCELED":
-            failure = str(attributes.get("details") or "") or None
+            failure = _canceled(str(attributes.get("details") or ""))
         return status, seconds(event.get("eventTimestamp")), failure
     return "OPEN", None, None
+
+
+def _canceled(details: str) -> str | None:
+    """Why it was canceled: the decider's `{"reverts": {INSTANCE: OUTCOME}}` as counts of outcomes
+    ("canceled on request; 3 reverted"), any other details as they are."""
+    try:
+        data = json.loads(details)
+    except ValueError:
+        return details or None
+    reverts = data.get("reverts") if isinstance(data, dict) else None
+    if not isinstance(reverts, dict) or not reverts:
+        return details
+    outcomes = collections.Counter(str(outcome) for outcome in reverts.values())
+    return "canceled on request; " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
 
 
 def _children(events: list[dict[str, Any]]) -> list[Child]:
@@ -241,7 +257,7 @@ def summarize(
             if revert is not None and revert.completed:
                 found.reverted += 1
         times = handler_times.get(activity.name, [])
-        found.slowest, found.total = max(times, default=0.0), sum(times)
+        found.slowest, found.total = max(times, default=0.0), sum(times, 0.0)
         activities[activity.name] = found
     return ExecutionStatus(
         workflow_id=workflow_id,
@@ -343,7 +359,7 @@ def _when(when: float | None) -> str:
     return datetime.datetime.fromtimestamp(when, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-_COLUMNS = ("instances", "completed", "failed", "open", "waiting", "retrying", "reverted", "attempts")
+_COLUMNS = COUNTS
 
 
 def text(status: ExecutionStatus, now: float | None = None) -> str:
