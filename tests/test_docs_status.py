@@ -287,8 +287,10 @@ def test_chromium_renders_the_picture(tmp_path: pathlib.Path) -> None:
 # -- python tests/test_docs_status.py --update ---------------------------------------------------
 
 
-def update(folder: pathlib.Path, say: Callable[[str], object] = print) -> None:
+def update(folder: pathlib.Path) -> list[str]:
     """Make the table and the picture again, and copy every table into the blocks that show it."""
+    changed: list[str] = []
+    say = changed.append
     for made_file in make(folder):
         target = DOCS / made_file.name
         if not target.exists() or target.read_bytes() != made_file.read_bytes():
@@ -300,6 +302,7 @@ def update(folder: pathlib.Path, say: Callable[[str], object] = print) -> None:
             text = doc.read_text()
             doc.write_text(text[: found.start(1)] + source.read_text() + text[found.end(1) :])
             say(f"wrote {doc.relative_to(ROOT)}'s block after <!-- {marker} -->")
+    return changed
 
 
 if __name__ == "__main__":
@@ -308,4 +311,4 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["--update"]:
         sys.exit(f"usage: {UPDATE}")
     with tempfile.TemporaryDirectory() as tmp:
-        update(pathlib.Path(tmp))
+        print("\n".join(update(pathlib.Path(tmp))) or "docs are current")
