@@ -109,6 +109,18 @@ class ManualClock:
                 return True
         return False
 
+    def fire_due(self) -> int:
+        """Fire every pending timer whose wait is over at `now` (a test that moves `now` itself);
+        how many fired."""
+        fired = 0
+        while self._pending and self._pending[0].due <= self.now:
+            pending = heapq.heappop(self._pending)
+            if pending.timer.alive:
+                self.fired.append((self.now, pending.timer.interval))
+                pending.timer.fire()
+                fired += 1
+        return fired
+
 
 class ManualTimer:
     """Stands in for the `threading.Timer` behind one moto timer."""
