@@ -276,7 +276,7 @@ def test_cancel_during_a_retry_wait_reverts_what_completed_newest_first(
     assert activities(data)["send_confirmation_email"] == counts(instances=1, retrying=1, attempts=1)
     assert activities(data)["close_order"] == NOT_YET
     code, out, err = run(order_flow.cancel.main, ["--workflow-id", "order-1"], capsys)
-    assert (code, err) == (0, "")
+    assert (code, out, err) == (0, "cancellation requested: order-1; the decider closes it as CANCELED\n", "")
     drive(env, run_id, polls)
     data = status_json(capsys)
     assert (data["status"], data["failure"]) == ("CANCELED", "canceled on request; 3 reverted")
