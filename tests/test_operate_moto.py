@@ -29,6 +29,7 @@ if str(GENERATED) not in sys.path:
 
 import order_flow.cancel
 import order_flow.flow
+import order_flow.starter
 import order_flow.status
 import order_flow.terminate
 from order_flow.engine.polling import DeciderLoop
@@ -420,6 +421,77 @@ def test_watch_waits_for_the_close_and_exits_by_its_outcome(
     code, out, err = run(order_flow.status.main, ["--workflow-id", "order-1", "--watch", "--json"], capsys)
     assert (code, err) == (1, "")
     assert json.loads(out)["status"] == "FAILED" and len(looks) > 5
+
+
+def test_watch_redraws_the_table_in_place_on_a_terminal(
+    env: Env, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from order_flow.engine import entry
+
+    start(env)
+    decider = DeciderLoop(PLAN, env.client, identity="decider")
+    polls = workers(env)
+    looks = []
+
+    def one_round(seconds: float) -> None:
+        looks.append(seconds)
+        busy = decider.poll_once()
+        for worker in polls:
+            busy = any([worker.poll_once(t) for t in worker.task_lists]) or busy
+        if not busy:
+            env.clock.fire_next()
+
+    monkeypatch.setattr(entry.time, "sleep", one_round)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    code, out, err = run(order_flow.status.main, ["--workflow-id", "order-1", "--watch"], capsys)
+    assert (code, err) == (0, "")
+    clear = "\x1b[H\x1b[2J"
+    frames = out.split(clear)
+    # Nothing before the first clear; a frame per look while open, then the closed one.
+    assert frames[0] == "" and len(frames) == len(looks) + 2
+    assert all(frame.startswith("execution  order-1  (run ") for frame in frames[1:])
+    assert "status     OPEN" in frames[1] and "status     COMPLETED" in frames[-1]
+    assert all("status     OPEN" in frame for frame in frames[1:-1])
+
+
+def test_starter_wait_on_a_terminal_shows_progress_then_the_result(
+    env: Env, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from order_flow.engine import entry
+
+    decider = DeciderLoop(PLAN, env.client, identity="decider")
+    polls = workers(env)
+
+    class Rounds(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            busy = decider.poll_once()
+            for worker in polls:
+                busy = any([worker.poll_once(t) for t in worker.task_lists]) or busy
+            if not busy:
+                env.clock.fire_next()
+            return False
+
+    waits = entry.wait_for_close
+
+    def wait_in_rounds(*args: Any) -> tuple[str, dict[str, Any]]:
+        client, domain, workflow_id, run_id, interval, _, progress = args
+        return waits(client, domain, workflow_id, run_id, interval, Rounds(), progress)
+
+    monkeypatch.setattr(entry, "wait_for_close", wait_in_rounds)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    argv = ["--input", json.dumps(ORDER), "--workflow-id", "order-1", "--wait"]
+    code, out, err = run(order_flow.starter.main, argv, capsys)
+    assert code == 0, err
+    started, result = out.split("\n", 1)
+    assert json.loads(started)["workflowId"] == "order-1"
+    assert json.loads(result)["order_id"] == "ord-1001"
+    shown = err.split("\r")
+    assert shown[0] == "" and shown[-1].endswith("\n")
+    done = [int(line.split("/")[0]) for line in shown[1:]]
+    assert done[0] == 0 and done == sorted(done) and len(done) > 3
+    assert all(line.rstrip("\n").endswith("/9 instances done") for line in shown[1:])
 
 
 def test_starter_wait_shows_instances_done_on_a_terminal(
