@@ -7,6 +7,7 @@ import os
 import pathlib
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -267,16 +268,49 @@ def _files(folder: pathlib.Path) -> dict[str, bytes]:
     }
 
 
-def test_a_comment_only_spec_edit_changes_the_manifest_and_one_file(tmp_path: pathlib.Path) -> None:
+def _comment_appended(text: str) -> str:
+    return text + "# a comment only\n"
+
+
+def _comment_inside(text: str) -> str:
+    # A comment line between two keys, and one after a value on its line.
+    lines = text.splitlines(keepends=True)
+    at = next(n for n, line in enumerate(lines) if line.startswith("activities:"))
+    lines.insert(at + 1, "  # the activities, in the order they run\n")
+    key = next(n for n, line in enumerate(lines) if line.lstrip().startswith("max_items:"))
+    lines[key] = lines[key].rstrip("\n") + "  # a note on the limit\n"
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("edit", [_comment_appended, _comment_inside])
+def test_a_comment_only_spec_edit_changes_the_manifest_and_one_file(
+    tmp_path: pathlib.Path, edit: Callable[[str], str]
+) -> None:
     spec = tmp_path / "country_flow.yaml"
     spec.write_text((ROOT / "specs" / "country_flow.yaml").read_text())
     out = tmp_path / "out"
     assert main(["build", "-q", str(spec), "--out", str(out)]) == 0
     before = _files(out)
-    spec.write_text(spec.read_text() + "# a comment only\n")
+    spec.write_text(edit(spec.read_text()))
     assert main(["build", "-q", str(spec), "--out", str(out)]) == 0
     after = _files(out)
     assert sorted(name for name in after if after[name] != before.get(name)) == ["__init__.py", MANIFEST]
+
+
+def test_a_black_release_changes_no_package(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI installs the newest black 26.x: the packages it builds must not say which one."""
+    import importlib.metadata
+
+    spec = ROOT / "specs" / "country_flow.yaml"
+    assert main(["build", "-q", str(spec), "--out", str(tmp_path / "now")]) == 0
+    installed = importlib.metadata.version
+
+    def newer_black(name: str) -> str:
+        return "26.99.0" if name == "black" else installed(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", newer_black)
+    assert main(["build", "-q", str(spec), "--out", str(tmp_path / "later")]) == 0
+    assert _files(tmp_path / "now") == _files(tmp_path / "later")
 
 
 def test_check_says_which_flowgen_built_an_older_engine(

@@ -249,7 +249,9 @@ def manifest(files: dict[str, bytes], source: Source, workflow: str) -> bytes:
     import flowgen
 
     data = {
-        "generator": {"flowgen": flowgen.__version__, "black": importlib.metadata.version("black")},
+        # Only flowgen's version: recording black's would make every package out of date at each
+        # black release, though the code it lays out is held to black 26's stable style.
+        "generator": {"flowgen": flowgen.__version__},
         "spec": {"path": source.path, "sha256": source.sha256},
         # `build` refuses to replace a package built from another workflow whose name maps to
         # the same package name (see flowgen.build).

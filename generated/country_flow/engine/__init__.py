@@ -6,4 +6,4 @@ it is copied verbatim into generated packages that run without flowgen.
 """
 
 # flowgen's version, kept here so that every package's engine/ says which engine it carries.
-__version__ = "0.3.0"
+__version__ = "0.3.1"
