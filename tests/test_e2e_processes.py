@@ -58,8 +58,13 @@ E2E = ROOT / "tests" / "e2e"
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
+    import moto_swf_children
+
+    # These runs stand for SWF with moto as it ships: retries included, no extension of ours.
+    assert not moto_swf_children.installed(), "a test left the child-workflow extension installed"
     with moto_server() as url:
         yield url
+    assert not moto_swf_children.installed()
 
 
 @pytest.fixture
