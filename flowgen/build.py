@@ -40,8 +40,11 @@ def _compile_all(specs: list[str], strict: bool) -> tuple[list[Compiled], int]:
     return compiled, print_diagnostics(compiled)
 
 
-def packages_for(specs: list[str], out: str | None, strict: bool) -> tuple[list[Package], int]:
-    """Render every spec's package in memory; nothing is written here."""
+def packages_for(
+    specs: list[str], out: str | None, strict: bool, root: str | None = None
+) -> tuple[list[Package], int]:
+    """Render every spec's package in memory; nothing is written here. A package goes in `out`
+    (one spec), else in ROOT/WORKFLOW/ (`root`, by default generated/)."""
     compiled, code = _compile_all(specs, strict)
     if code != EXIT_OK:
         return [], code
@@ -50,7 +53,9 @@ def packages_for(specs: list[str], out: str | None, strict: bool) -> tuple[list[
     for item in compiled:
         assert item.checked is not None
         plan = build_plan(item.checked)
-        directory = Path(out) if out else DEFAULT_OUT / package_name(plan.workflow)
+        # --root only moves generated/: the package folder under it is named by the spec, as by
+        # default, so the same rules hold (neither may be a symlink; see flowgen/write).
+        directory = Path(out) if out else Path(root or DEFAULT_OUT) / package_name(plan.workflow)
         if directory.resolve() in seen:
             return [], error(f"{item.file} and {seen[directory.resolve()]} both build into {directory}")
         seen[directory.resolve()] = item.file
@@ -102,8 +107,15 @@ def _engine_upgrade(package: Package, drift: Drift) -> str | None:
     return f"{printable(package.directory.as_posix())}: only the engine differs: built by flowgen {printable(built)}, this is {__version__}"
 
 
-def build(specs: list[str], out: str | None, strict: bool, quiet: bool) -> int:
-    packages, code = packages_for(specs, out, strict)
+def _where(out: str | None, root: str | None) -> str:
+    """The option that chose the packages' folder, as it is written on the command line."""
+    if out:
+        return f" --out {printable(out)}"
+    return f" --root {printable(root)}" if root else ""
+
+
+def build(specs: list[str], out: str | None, strict: bool, quiet: bool, root: str | None = None) -> int:
+    packages, code = packages_for(specs, out, strict, root)
     if code != EXIT_OK:
         return code
     try:
@@ -118,13 +130,16 @@ def build(specs: list[str], out: str | None, strict: bool, quiet: bool) -> int:
     return EXIT_OK
 
 
-def check(specs: list[str], out: str | None, strict: bool) -> int:
-    packages, code = packages_for(specs, out, strict)
+def check(specs: list[str], out: str | None, strict: bool, root: str | None = None) -> int:
+    packages, code = packages_for(specs, out, strict, root)
     if code != EXIT_OK:
         return EXIT_USAGE
     stale = []
     for package in packages:
-        drift = compare(package)
+        try:
+            drift = compare(package)
+        except OSError as problem:  # a root or generated/ that is a file, an unreadable folder
+            return error(str(problem))
         if drift.clean:
             continue
         stale.append(package.spec)
@@ -140,7 +155,10 @@ def check(specs: list[str], out: str | None, strict: bool) -> int:
             print(f"flowgen check: {upgrade}", file=sys.stderr)
     if stale:
         stale_specs = " ".join(printable(spec) for spec in stale)
-        print(f"flowgen check: out of date; run: flowgen build {stale_specs}", file=sys.stderr)
+        print(
+            f"flowgen check: out of date; run: flowgen build {stale_specs}{_where(out, root)}",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     return EXIT_OK
 

@@ -36,10 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser(
         "build",
         help="compile specs into packages (default generated/WORKFLOW/)",
-        description="Compile specs into packages; nothing is written unless every spec compiles.",
+        description=(
+            "Compile specs into packages, each into ROOT/WORKFLOW/ (ROOT is generated/ unless --root "
+            "says otherwise) or, for one spec, into --out DIR; nothing is written unless every spec "
+            "compiles."
+        ),
     )
     build.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (YAML or JSON)")
-    build.add_argument("--out", metavar="DIR", help="the package folder (one spec only)")
+    _location_options(build)
     build.add_argument("--strict", action="store_true", help="treat warnings as errors")
     build.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     build.set_defaults(run=_build)
@@ -53,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     check.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (YAML or JSON)")
-    check.add_argument("--out", metavar="DIR", help="the package folder (one spec only)")
+    _location_options(check)
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.set_defaults(run=_check)
 
@@ -76,6 +80,30 @@ def _parser() -> argparse.ArgumentParser:
     local_options(run)
     run.set_defaults(run=_run)
     return parser
+
+
+def _location_options(command: argparse.ArgumentParser) -> None:
+    """Where `build` writes and `check` looks: --root for any number of specs, --out for one."""
+    command.add_argument(
+        "--root",
+        metavar="DIR",
+        help="the folder packages go under: each spec's in DIR/WORKFLOW/ (default: generated)",
+    )
+    command.add_argument(
+        "--out", metavar="DIR", help="the package folder itself (one spec only; not with --root)"
+    )
+
+
+def _location_error(args: argparse.Namespace, does: str) -> str | None:
+    """The usage error in --out and --root, if any."""
+    if args.out and args.root:
+        return (
+            "--out and --root cannot be used together: --out DIR is one spec's package folder, "
+            "--root DIR the folder that holds each spec's WORKFLOW/"
+        )
+    if args.out and len(args.specs) > 1:
+        return f"--out takes one spec; for several, --root DIR {does} each into DIR/WORKFLOW/ (default generated)"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,17 +129,19 @@ def _validate(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from flowgen import build
 
-    if args.out and len(args.specs) > 1:
-        return error("--out takes one spec; without it each spec builds into generated/WORKFLOW/")
-    return build.build(args.specs, args.out, args.strict, args.quiet)
+    problem = _location_error(args, "builds")
+    if problem is not None:
+        return error(problem)
+    return build.build(args.specs, args.out, args.strict, args.quiet, root=args.root)
 
 
 def _check(args: argparse.Namespace) -> int:
     from flowgen import build
 
-    if args.out and len(args.specs) > 1:
-        return error("--out takes one spec; without it each spec is checked in generated/WORKFLOW/")
-    return build.check(args.specs, args.out, args.strict)
+    problem = _location_error(args, "checks")
+    if problem is not None:
+        return error(problem)
+    return build.check(args.specs, args.out, args.strict, root=args.root)
 
 
 def _graph(args: argparse.Namespace) -> int:

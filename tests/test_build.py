@@ -331,3 +331,74 @@ def test_check_says_which_flowgen_built_an_older_engine(
     (country_copy / "flow.py").write_text("# edited\n")
     code, out, err = _check(country_copy, capsys)
     assert code == 1 and "built by flowgen" not in err
+
+
+# -- --root DIR: where every spec's package goes, for any number of specs ------------------------
+
+TWO = [str(ROOT / "specs" / "country_flow.yaml"), str(ROOT / "specs" / "order_flow.yaml")]
+
+
+def test_build_and_check_with_root_put_each_spec_in_root_workflow(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", *TWO, "--root", "build"]) == 1  # nothing built yet
+    captured = capsys.readouterr()
+    assert "MISSING build/country_flow/flow.py" in captured.out.splitlines()
+    assert "MISSING build/order_flow/flow.py" in captured.out.splitlines()
+    assert captured.err == f"flowgen check: out of date; run: flowgen build {' '.join(TWO)} --root build\n"
+    assert main(["build", "-q", *TWO, "--root", "build"]) == 0
+    assert sorted(os.listdir(tmp_path)) == ["build"]  # no generated/
+    assert sorted(os.listdir(tmp_path / "build")) == ["country_flow", "order_flow"]
+    # The same packages as each spec built on its own with --out.
+    for spec in TWO:
+        name = pathlib.Path(spec).stem
+        assert main(["build", "-q", spec, "--out", str(tmp_path / "one" / name)]) == 0
+        ours, theirs = tmp_path / "build" / name, tmp_path / "one" / name
+        files = sorted(p.relative_to(ours) for p in ours.rglob("*") if p.is_file())
+        assert files == sorted(p.relative_to(theirs) for p in theirs.rglob("*") if p.is_file())
+        assert all((ours / f).read_bytes() == (theirs / f).read_bytes() for f in files)
+    assert main(["check", *TWO, "--root", "build"]) == 0
+    assert main(["check", *TWO]) == 1  # generated/ is not where they are
+    (tmp_path / "build" / "order_flow" / "flow.py").write_text("# hand edit\n")
+    capsys.readouterr()
+    assert main(["check", *TWO, "--root", "build"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("CHANGED build/order_flow/flow.py\n")
+    assert captured.err == f"flowgen check: out of date; run: flowgen build {TWO[1]} --root build\n"
+    assert main(["build", *TWO, "--root", "build"]) == 0
+    assert capsys.readouterr().out == "wrote build/order_flow/flow.py\n"
+
+
+@pytest.mark.parametrize("command", ["build", "check"])
+def test_out_and_root_together_are_a_usage_error(
+    command: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main([command, TWO[0], "--out", "pkg", "--root", "build"]) == 2
+    assert capsys.readouterr() == (
+        "",
+        "flowgen: error: --out and --root cannot be used together: --out DIR is one spec's package "
+        "folder, --root DIR the folder that holds each spec's WORKFLOW/\n",
+    )
+    assert main([command, *TWO, "--out", "pkg"]) == 2
+    does = "builds" if command == "build" else "checks"
+    assert capsys.readouterr().err == (
+        f"flowgen: error: --out takes one spec; for several, --root DIR {does} each into DIR/WORKFLOW/ "
+        "(default generated)\n"
+    )
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", ["build", "check"])
+def test_a_root_that_is_a_file_is_one_line(
+    command: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "build").write_text("a file\n")
+    assert main([command, *TWO, "--root", "build"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("flowgen: error: ") and len(captured.err.splitlines()) == 1
+    assert "Not a directory" in captured.err
+    assert (tmp_path / "build").read_text() == "a file\n"

@@ -106,18 +106,32 @@ def test_hooks_take_the_files_pre_commit_passes() -> None:
 
 
 def test_hooks_work_in_another_layout(tmp_path: pathlib.Path) -> None:
-    """A project with its specs in flows/ and packages in build/ overrides `files:` and `args:`."""
+    """A project with its specs in flows/ and packages in build/ overrides `files:` and `args:`
+    (`args: [--root, build]`, as the hooks' header says); `pre-commit run --all-files` passes every
+    spec at once, two here."""
     (tmp_path / "flows").mkdir()
-    spec = (ROOT / "specs" / "country_flow.yaml").read_text()
-    (tmp_path / "flows" / "country_flow.yaml").write_text(spec)
+    for name in ("country_flow", "order_flow"):
+        spec = (ROOT / "specs" / f"{name}.yaml").read_text()
+        (tmp_path / "flows" / f"{name}.yaml").write_text(spec)
     hooks = {str(hook["id"]): {**hook, "files": r"^flows/.*\.yaml$"} for hook in _hooks()}
-    files = ["flows/country_flow.yaml", "README.md"]
+    files = ["flows/country_flow.yaml", "flows/order_flow.yaml", "README.md"]  # --all-files
     assert _run_hook(hooks["flowgen-validate"], files, tmp_path) == 0
-    assert _run_hook(hooks["flowgen-check"], files, tmp_path, "--out", "build") == 1  # not built yet
+    assert _run_hook(hooks["flowgen-check"], files, tmp_path, "--root", "build") == 1  # not built yet
     build = subprocess.run(
-        [sys.executable, "-m", "flowgen", "build", "flows/country_flow.yaml", "--out", "build"],
+        [sys.executable, "-m", "flowgen", "build", "flows/country_flow.yaml", "flows/order_flow.yaml"]
+        + ["--root", "build"],
         cwd=tmp_path,
         capture_output=True,
     )
     assert build.returncode == 0
-    assert _run_hook(hooks["flowgen-check"], files, tmp_path, "--out", "build") == 0
+    assert sorted(p.name for p in (tmp_path / "build").iterdir()) == ["country_flow", "order_flow"]
+    assert _run_hook(hooks["flowgen-check"], files, tmp_path, "--root", "build") == 0
+    # A commit that changes one spec passes only that one.
+    assert _run_hook(hooks["flowgen-check"], files[1:], tmp_path, "--root", "build") == 0
+    # --out names one package's folder: with two specs it is a usage error.
+    assert _run_hook(hooks["flowgen-check"], files, tmp_path, "--out", "build/country_flow") == 2
+
+
+def test_the_hooks_header_documents_root_for_another_folder() -> None:
+    header = (ROOT / ".pre-commit-hooks.yaml").read_text().split("\n- id:", 1)[0]
+    assert "args: [--root, DIR]" in header and "args: [--out" not in header

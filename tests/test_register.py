@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -32,6 +32,14 @@ def swf(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv(name, value)
     with mock_aws():
         yield swf_client(region=REGION)
+
+
+def _source_main(plan: Any) -> Any:
+    """`python -m PKG.register` on flowgen's own runtime (flowgen/runtime, not a package's copy of
+    it in generated/), for a plan compiled in the test."""
+    from flowgen.runtime import entry as source_entry
+
+    return lambda argv: source_entry.register_main(plan, argv, prog="register")
 
 
 def run(main: Any, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
@@ -114,7 +122,7 @@ def test_priorities_moto_does_not_keep_are_a_note_not_drift(
 
 
 def test_other_defaults_are_drift_with_the_advice_to_bump_the_version(
-    swf: Any, capsys: pytest.CaptureFixture[str]
+    swf: Any, capsys: pytest.CaptureFixture[str], tmp_path: Any
 ) -> None:
     swf.register_domain(name="dev", workflowExecutionRetentionPeriodInDays="7")
     swf.register_activity_type(
@@ -140,7 +148,8 @@ def test_other_defaults_are_drift_with_the_advice_to_bump_the_version(
     swf.deprecate_activity_type(
         domain="dev", activityType={"name": "country_flow.activity_3", "version": "1.0"}
     )
-    code, lines = run(country_flow.register.main, capsys)
+    main = _source_main(_country_flow_plan(tmp_path, "1.0"))
+    code, lines = run(main, capsys)
     assert code == 1
     assert lines == [
         "domain dev: DRIFT: retention is 7 days, the spec says 30 (SWF cannot change it; use another domain "
@@ -148,14 +157,14 @@ def test_other_defaults_are_drift_with_the_advice_to_bump_the_version(
         "workflow type country_flow 1.0: registered",
         "workflow type country_flow.activity_2 1.0: registered",
         "activity type country_flow.activity_1 1.0: registered",
+        # The default task list ('elsewhere') is not drift: the decider names the list on every task.
         "activity type country_flow.activity_2 1.0: DRIFT: defaultTaskHeartbeatTimeout is '30', the spec says '60'; "
-        "defaultTaskList is {'name': 'elsewhere'}, the spec says {'name': 'country_flow-v1.0-activities'}; "
         "bump the version in the spec",
         "activity type country_flow.activity_3 1.0: DRIFT: it is DEPRECATED; bump the version in the spec",
         "DRIFT: SWF keeps a registration as it was first made; see the lines above",
     ]
     # Drift changes nothing: SWF cannot, and a second run says the same.
-    assert run(country_flow.register.main, capsys)[0] == 1
+    assert run(main, capsys)[0] == 1
 
 
 def test_a_deprecated_domain_is_drift(swf: Any) -> None:
@@ -246,16 +255,18 @@ def test_starter_wait_reports_how_a_run_ended(
 # -- two versions of one workflow in one domain --------------------------------------------------
 
 
-def _country_flow_plan(tmp_path: Any, version: str, *explicit: str) -> Any:
+def _country_flow_plan(
+    tmp_path: Any, version: str, *explicit: str, edit: Callable[[str], str] = lambda text: text
+) -> Any:
     """specs/country_flow.yaml at `version`, compiled now; `explicit` lines are added under
-    `workflow:` and `defaults:` (a spec that names its task lists)."""
+    `workflow:` and `defaults:` (a spec that names its task lists); `edit` changes the text."""
     from moto_swf import ROOT
 
     from flowgen.compiler import compile_spec
     from flowgen.plan import build_plan
 
     text = (ROOT / "specs" / "country_flow.yaml").read_text()
-    text = text.replace('version: "1.0"', f'version: "{version}"')
+    text = edit(text.replace('version: "1.0"', f'version: "{version}"'))
     if explicit:
         workflow, defaults = explicit
         text = text.replace("workflow:\n", f"workflow:\n  task_list: {workflow}\n")
@@ -306,3 +317,101 @@ def test_a_task_list_another_registered_version_uses_is_warned_of(swf: Any, tmp_
             domain="dev", activityType={"name": f"country_flow.activity_{n}", "version": "1.0"}
         )
     assert register(two, swf).warnings == 0
+
+
+# -- an activity type version that outlives workflow versions ------------------------------------
+
+
+def _pin_activity_1(text: str) -> str:
+    return text.replace("  activity_1:\n", '  activity_1:\n    version: "pinned"\n', 1)
+
+
+def _pin_by_default(text: str) -> str:
+    return text.replace("defaults:", 'defaults:\n  version: "pinned"\n  #', 1)
+
+
+KEPT_TASK_LIST = (
+    "already registered (note: it keeps its registered default task list, country_flow-v1.0-activities, "
+    "not the spec's country_flow-v2.0-activities; flowgen's decider names the task list on every task "
+    "it schedules, so nothing breaks)"
+)
+
+
+class Recording:
+    """A client that records the name of every call made through it."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self.real, name)
+
+        def recorded(**kwargs: Any) -> Any:
+            self.calls.append((name, kwargs))
+            return call(**kwargs)
+
+        return recorded
+
+
+@pytest.mark.parametrize(
+    ("pin", "pinned"),
+    [(_pin_activity_1, [1]), (_pin_by_default, [1, 2, 3])],
+    ids=["activity-version", "defaults-version"],
+)
+def test_a_pinned_activity_version_keeps_its_task_list_across_workflow_versions(
+    swf: Any, capsys: pytest.CaptureFixture[str], tmp_path: Any, pin: Callable[[str], str], pinned: list[int]
+) -> None:
+    """v1 registers the pinned type with v1's derived task list; v2 finds it with that default,
+    which is a note (the decider sends v2's list with every task), not drift."""
+    from flowgen.render.iam import registrar
+    from flowgen.runtime.register import register as source_register
+
+    one, two = (_country_flow_plan(tmp_path, v, edit=pin) for v in ("1.0", "2.0"))
+    assert run(_source_main(one), capsys)[0] == 0
+    recording = Recording(swf)
+    report = source_register(two, recording)
+    assert not report.drift and report.warnings == 0
+    code, lines = run(_source_main(two), capsys)
+    assert code == 0, lines
+    for n in (1, 2, 3):
+        if n in pinned:
+            assert f"activity type country_flow.activity_{n} pinned: {KEPT_TASK_LIST}" in lines
+        else:
+            assert (
+                f"activity type country_flow.activity_{n} 2.0: already registered as the spec says" in lines
+            )
+    assert not [line for line in lines if "DRIFT" in line or "warning" in line]
+    # v2 schedules the pinned types on its own list, and its registrar may register them only with
+    # that list (swf:defaultTaskList.name): register describes the existing type and never asks to
+    # register it again, so the policy is never put to the test.
+    assert {a.version for a in two.activities if int(a.name[-1]) in pinned} == {"pinned"}
+    assert {a.task_list for a in two.activities} == {"country_flow-v2.0-activities"}
+    names = {f"country_flow.activity_{n}" for n in pinned}
+    registered = [kw["name"] for call, kw in recording.calls if call == "register_activity_type"]
+    assert not names & set(registered)
+    (statement,) = [
+        s
+        for s in registrar(two)["Statement"]
+        if s["Action"] == ["swf:RegisterActivityType"]
+        and s["Condition"]["StringEquals"]["swf:version"] == "pinned"
+    ]
+    assert (
+        statement["Condition"]["StringEquals"]["swf:defaultTaskList.name"] == "country_flow-v2.0-activities"
+    )
+    # Another default of the pinned type is still drift, as is every default but the task list.
+    drifted = _country_flow_plan(
+        tmp_path,
+        "3.0",
+        edit=lambda text: pin(text).replace(
+            "    handler: examples.country_flow:start_run\n",
+            "    handler: examples.country_flow:start_run\n    timeouts: {start_to_close: 20m}\n",
+        ),
+    )
+    code, lines = run(_source_main(drifted), capsys)
+    assert code == 1
+    assert (
+        "activity type country_flow.activity_1 pinned: DRIFT: defaultTaskScheduleToCloseTimeout is '900', the "
+        "spec says '1500'; defaultTaskStartToCloseTimeout is '600', the spec says '1200'; bump the version "
+        "in the spec"
+    ) in lines

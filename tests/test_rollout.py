@@ -25,7 +25,7 @@ import pathlib
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -67,10 +67,11 @@ def swf(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     return swf_client(region=REGION, endpoint_url=endpoint)
 
 
-def build(version: str, out: pathlib.Path) -> pathlib.Path:
-    """The rollout flow at `version`, built into `out`; returns `out` (the packages' folder)."""
+def build(version: str, out: pathlib.Path, edit: Callable[[str], str] = lambda text: text) -> pathlib.Path:
+    """The rollout flow at `version`, built into `out`; returns `out` (the packages' folder).
+    `edit` changes the spec's text first."""
     text = SPEC.read_text().replace('version: "1"', f'version: "{version}"')
-    text = text.replace("release-1", f"release-{version}")
+    text = edit(text.replace("release-1", f"release-{version}"))
     out.mkdir()
     spec = out / "rollout_flow.yaml"
     spec.write_text(text)
@@ -192,3 +193,72 @@ def test_two_versions_side_by_side_each_run_only_by_its_own_processes(
             deciders = {e["identity"] for e in of_type(events, "DecisionTaskStarted")}
             assert deciders == {f"decider-v{v}"}
             assert {e["identity"] for e in of_type(events, "ActivityTaskStarted")} == {f"worker-v{v}"}
+
+
+PINNED_DOMAIN = "e2e-rollout-pinned"
+
+
+def _pinned(text: str) -> str:
+    """The rollout flow in a domain of its own, with `greet`'s activity type version pinned."""
+    text = text.replace(f"domain: {DOMAIN}\n", f"domain: {PINNED_DOMAIN}\n")
+    return text.replace("  greet:\n", '  greet:\n    version: "pinned"\n', 1)
+
+
+def test_a_pinned_activity_type_runs_v2_on_v2s_task_list(
+    endpoint: str, swf: Any, tmp_path: pathlib.Path
+) -> None:
+    """v1 registers rollout_flow.greet version `pinned` with v1's task list as its default; v2's
+    `register` notes that (exit 0), and a v2 execution schedules the type on v2's own list, where
+    v2's worker takes it."""
+    aws = ["--endpoint-url", endpoint, "--region", REGION]
+    envs = {
+        v: process_env(build(v, tmp_path / f"v{v}", _pinned), ROOT, E2E, ROLLOUT_WORKER=f"worker-v{v}")
+        for v in "12"
+    }
+    outputs = {}
+    for v, env in envs.items():
+        registered = subprocess.run(
+            [sys.executable, "-m", "rollout_flow.register", *aws],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert registered.returncode == 0, registered.stdout + registered.stderr
+        outputs[v] = registered.stdout.splitlines()
+    assert "activity type rollout_flow.greet pinned: registered" in outputs["1"]
+    assert (
+        "activity type rollout_flow.greet pinned: already registered (note: it keeps its registered default "
+        "task list, rollout_flow-v1-activities, not the spec's rollout_flow-v2-activities; flowgen's decider "
+        "names the task list on every task it schedules, so nothing breaks)"
+    ) in outputs["2"]
+    # Only v2 runs: a task on v1's list would wait there for a worker that never comes.
+    processes = Processes(tmp_path / "logs", envs["2"])
+    try:
+        for role in ("decider", "worker"):
+            args = [sys.executable, "-m", f"rollout_flow.{role}", *aws, "--identity", f"{role}-v2"]
+            processes.start(f"{role}-v2", args)
+        started = swf.start_workflow_execution(
+            domain=PINNED_DOMAIN,
+            workflowId="pinned-v2",
+            workflowType={"name": "rollout_flow", "version": "2"},
+            input=json.dumps({"name": "p"}),
+        )
+        wait_closed(swf, PINNED_DOMAIN, "pinned-v2", started["runId"], timeout=60)
+    except BaseException:
+        print(processes.tails())
+        raise
+    finally:
+        processes.close()
+    events = history(swf, PINNED_DOMAIN, "pinned-v2", started["runId"])
+    assert execution_info(swf, PINNED_DOMAIN, "pinned-v2", started["runId"])["closeStatus"] == "COMPLETED"
+    (scheduled,) = of_type(events, "ActivityTaskScheduled")
+    assert scheduled["activityType"] == {"name": "rollout_flow.greet", "version": "pinned"}
+    assert scheduled["taskList"] == {"name": "rollout_flow-v2-activities"}
+    (done,) = of_type(events, "WorkflowExecutionCompleted")
+    assert json.loads(done["result"]) == {
+        "greeting": "hello p from release-2 (worker-v2)",
+        "release": "release-2",
+    }

@@ -453,3 +453,75 @@ def test_printing_a_name_that_is_not_utf8_escapes_its_bytes() -> None:
     assert printable(os.fsdecode(b"sp\xffec.yaml")) == "sp\\xffec.yaml"
     assert printable("\ud800 ok") == "\\ud800 ok"
     assert printable("日本.yaml") == "日本.yaml"
+
+
+# -- 5. --root DIR (packages in DIR/WORKFLOW/) keeps every rule of the default generated/ ----------
+
+
+def test_a_symlinked_root_or_package_folder_under_it_is_never_followed(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DIR/WORKFLOW/ is named by a spec, as under generated/: a symlink at either is refused."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "country_flow").mkdir()
+    (elsewhere / "country_flow" / "secret.txt").write_text(SECRET)
+    before = _tree(elsewhere)
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    (project / "build").symlink_to(elsewhere, target_is_directory=True)
+    assert main(["build", "-q", str(COUNTRY), "--root", "build"]) == 2
+    assert capsys.readouterr().err.startswith("flowgen: error: build: is a symlink")
+    (project / "build").unlink()
+    (project / "build").mkdir()
+    (project / "build" / "country_flow").symlink_to(elsewhere / "country_flow", target_is_directory=True)
+    assert main(["build", "-q", str(COUNTRY), "--root", "build"]) == 2
+    assert capsys.readouterr().err.startswith("flowgen: error: build/country_flow: is a symlink")
+    assert main(["check", str(COUNTRY), "--root", "build"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("CHANGED build/country_flow\n") and "a symlink" in out and SECRET not in out
+    assert _tree(elsewhere) == before
+
+
+def test_a_manifest_entry_outside_a_package_under_root_is_refused(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "-q", str(COUNTRY), "--root", "build"]) == 0
+    package = tmp_path / "build" / "country_flow"
+    (tmp_path / "victim.txt").write_text("the user's\n")
+    manifest = json.loads((package / MANIFEST).read_text())
+    manifest["files"]["../../victim.txt"] = "0" * 64
+    (package / MANIFEST).write_text(json.dumps(manifest))
+    (package / "flow.py").write_text("# edited, so a build would write\n")
+    before = _tree(tmp_path)
+    assert main(["build", "-q", str(COUNTRY), "--root", "build"]) == 2
+    assert "not a path inside the package" in capsys.readouterr().err
+    assert _tree(tmp_path) == before
+
+
+def test_a_failure_writing_the_second_package_under_root_writes_nothing(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    specs = _two_specs(tmp_path, "dev")
+    assert main(["build", "-q", *specs, "--root", "build"]) == 0
+    old = _tree(tmp_path / "build")
+    _two_specs(tmp_path, "prod")
+    real = flowgen.write._write_file
+
+    def failing(path: pathlib.Path, body: bytes) -> None:
+        if "order_flow" in path.parts:
+            raise OSError(28, "No space left on device", str(path))
+        real(path, body)
+
+    monkeypatch.setattr(flowgen.write, "_write_file", failing, raising=False)
+    assert main(["build", "-q", *specs, "--root", "build"]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert _tree(tmp_path / "build") == old
+    assert sorted(os.listdir(tmp_path / "build")) == ["country_flow", "order_flow"]
+    monkeypatch.setattr(flowgen.write, "_write_file", real, raising=False)
+    assert main(["build", "-q", *specs, "--root", "build"]) == 0
+    assert main(["check", *specs, "--root", "build"]) == 0
+    assert not (tmp_path / "generated").exists()
