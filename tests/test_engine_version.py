@@ -14,7 +14,7 @@ from flowgen.runtime import __version__
 
 # version -> sha256 over the engine's files (name and text of each, in name order).
 ENGINES = {
-    "0.3.1": "590317831d4b645d7ac5e6261fdaaa9ace1df4369eb8c5381f1e2fb92bb17c6d",
+    "0.3.1": "03ab48e46f4ab4400f61ac749d8cdeb14d77814a81efd88c555749071c12d066",
 }
 
 

@@ -18,6 +18,16 @@ Where endpoints disagree: moto (and any endpoint that leaves
 type's default priority. SWF documents an unset priority as 0; flowgen's
 decider sends every task's priority with the task, so a default priority that
 cannot be read is reported as a note, not as drift.
+
+An activity type's default task list is a note, not drift, too: flowgen's
+decider names the task list in every ScheduleActivityTask, so the registered
+default only serves other deciders. It differs whenever a type outlives the
+workflow version that registered it (an activity with a `version` of its own,
+or `defaults.version`): the type keeps the first version's derived task list,
+and each version's tasks still go to that version's list. Registering is
+skipped for a type that exists, so the registrar policy's
+`swf:defaultTaskList.name` condition (this version's list) is never tested
+against it.
 """
 
 from __future__ import annotations
@@ -93,17 +103,37 @@ def activity_defaults(activity: ActivityPlan) -> dict[str, Any]:
     return defaults
 
 
-def _differences(wanted: dict[str, Any], found: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(drift, notes): the defaults that differ, and those the endpoint does not report."""
+def _differences(
+    wanted: dict[str, Any], found: dict[str, Any], task_list_on_each_task: bool = False
+) -> tuple[list[str], list[str]]:
+    """(drift, notes): the defaults that differ, and those the endpoint does not report or (with
+    `task_list_on_each_task`, for activity types) the default task list, which the decider
+    overrides on every task it schedules."""
     drift: list[str] = []
     notes: list[str] = []
     for key, value in sorted(wanted.items()):
         if key not in found and key in IMPLICIT_DEFAULTS:
             if value != IMPLICIT_DEFAULTS[key]:
                 notes.append(f"this endpoint does not report {key}; the decider sets it on every task")
+        elif key == "defaultTaskList" and task_list_on_each_task and found.get(key) != value:
+            notes.append(_kept_task_list(found.get(key), value))
         elif found.get(key) != value:
             drift.append(f"{key} is {found.get(key)!r}, the spec says {value!r}")
     return drift, notes
+
+
+def _kept_task_list(found: Any, wanted: Any) -> str:
+    """The note for an activity type registered with another default task list than the spec's."""
+
+    def name(value: Any) -> str:
+        named = value.get("name") if isinstance(value, dict) else None
+        return named if isinstance(named, str) else repr(value)
+
+    kept = "none" if found is None else name(found)
+    return (
+        f"it keeps its registered default task list, {kept}, not the spec's {name(wanted)}; flowgen's "
+        "decider names the task list on every task it schedules, so nothing breaks"
+    )
 
 
 @dataclass(frozen=True)
@@ -215,6 +245,9 @@ def _activity_type(
         arguments,
         wanted,
         report,
+        # flowgen's decider names the task list in every ScheduleActivityTask (decider._schedule),
+        # so an activity type's registered default matters only to other deciders.
+        task_list_on_each_task=True,
     )
 
 
@@ -225,6 +258,7 @@ def _ensure_type(
     arguments: dict[str, Any],
     wanted: dict[str, Any],
     report: Report,
+    task_list_on_each_task: bool = False,
 ) -> None:
     """Register a workflow or activity type unless it exists; compare it with the spec if it does."""
     try:
@@ -237,7 +271,8 @@ def _ensure_type(
             report.lines.append(f"{label}: registered")
             return
         found = describe()
-    _compare(label, wanted, dict(found["configuration"]), found["typeInfo"]["status"], report)
+    configuration = dict(found["configuration"])
+    _compare(label, wanted, configuration, found["typeInfo"]["status"], report, task_list_on_each_task)
 
 
 def _register(call: Any, arguments: dict[str, Any]) -> bool:
@@ -251,8 +286,15 @@ def _register(call: Any, arguments: dict[str, Any]) -> bool:
     return True
 
 
-def _compare(label: str, wanted: dict[str, Any], found: dict[str, Any], status: str, report: Report) -> None:
-    problems, notes = _differences(wanted, found)
+def _compare(
+    label: str,
+    wanted: dict[str, Any],
+    found: dict[str, Any],
+    status: str,
+    report: Report,
+    task_list_on_each_task: bool = False,
+) -> None:
+    problems, notes = _differences(wanted, found, task_list_on_each_task)
     if status != "REGISTERED":
         problems.insert(0, f"it is {status}")
     if problems:
@@ -260,7 +302,8 @@ def _compare(label: str, wanted: dict[str, Any], found: dict[str, Any], status: 
         report.lines.append(f"{label}: DRIFT: {'; '.join(problems)}; bump the version in the spec")
         return
     report.unchanged += 1
-    line = f"{label}: already registered as the spec says"
+    other_task_list = task_list_on_each_task and found.get("defaultTaskList") != wanted["defaultTaskList"]
+    line = f"{label}: already registered" + ("" if other_task_list else " as the spec says")
     if notes:
         line += f" (note: {'; '.join(notes)})"
     report.lines.append(line)
