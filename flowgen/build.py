@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flowgen import __version__
-from flowgen.compiler import Compiled, compile_specs
+from flowgen.compiler import Compiled, HeldBy, compile_specs
 from flowgen.diagnostics import show
 from flowgen.plan import build_plan
 from flowgen.render import MANIFEST, Source, package_name, render_package
@@ -35,9 +35,29 @@ def project_path(spec: str) -> str:
     return path.name
 
 
-def _compile_all(specs: list[str], strict: bool) -> tuple[list[Compiled], int]:
-    compiled = compile_specs(specs, strict=strict)
+def _compile_all(specs: list[str], strict: bool, held: HeldBy | None = None) -> tuple[list[Compiled], int]:
+    compiled = compile_specs(specs, strict=strict, held=held)
     return compiled, print_diagnostics(compiled)
+
+
+def held_by_another(out: str | None, root: str | None) -> HeldBy:
+    """compiler.HeldBy from the manifests on disk: a package folder (--out, else ROOT/PACKAGE/)
+    that holds the package of another workflow from another spec, whose name maps to the same
+    package name (`日本` and `中国` both make `__`), is not this spec's to replace."""
+
+    def held(package: str, workflow: str, file: str) -> str | None:
+        directory = Path(out) if out else Path(root or DEFAULT_OUT) / package
+        other = _built_from(directory)
+        if other is None or other[0] == workflow or other[1] == printable(project_path(file)):
+            return None  # free, the same workflow, or the same spec renaming its workflow
+        where = printable(directory.as_posix())
+        return (
+            f"{where} holds the package of workflow {show(other[0])} from {show(other[1])}, and "
+            f"workflow {show(workflow)} makes the same package name, so building would replace it: "
+            f"rename one workflow, or remove {where} first"
+        )
+
+    return held
 
 
 def packages_for(
@@ -45,7 +65,7 @@ def packages_for(
 ) -> tuple[list[Package], int]:
     """Render every spec's package in memory; nothing is written here. A package goes in `out`
     (one spec), else in ROOT/WORKFLOW/ (`root`, by default generated/)."""
-    compiled, code = _compile_all(specs, strict)
+    compiled, code = _compile_all(specs, strict, held_by_another(out, root))
     if code != EXIT_OK:
         return [], code
     packages = []
@@ -62,13 +82,6 @@ def packages_for(
         raw = Path(item.file).read_bytes()
         # A file name that is not UTF-8 is written into the package as printed: with \xNN escapes.
         source = Source(printable(project_path(item.file)), hashlib.sha256(raw).hexdigest())
-        other = _built_from(directory)
-        if other is not None and other[0] != plan.workflow and other[1] != source.path:
-            return [], error(
-                f"{directory} holds the package of workflow {show(other[0])} from "
-                f"{show(other[1])}; the workflow {show(plan.workflow)} of {item.file} makes the same "
-                f"package name: rename one workflow, or remove {directory} first"
-            )
         packages.append(Package(item.file, directory, render_package(plan, source), named_by_user=bool(out)))
     return packages, EXIT_OK
 

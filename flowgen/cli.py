@@ -28,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (YAML or JSON)")
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    validate.add_argument(
+        "--root",
+        metavar="DIR",
+        help="where build puts packages (default: generated): a package there of another workflow "
+        "whose name makes the same package name is refused",
+    )
     validate.set_defaults(run=_validate)
 
     schema = commands.add_parser("schema", help="print the spec language's JSON Schema")
@@ -121,9 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from flowgen.build import held_by_another
     from flowgen.compiler import compile_specs
 
-    return print_diagnostics(compile_specs(args.specs, strict=args.strict))
+    held = held_by_another(None, args.root)
+    return print_diagnostics(compile_specs(args.specs, strict=args.strict, held=held))
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ Later stages (plan, render, write) start from `Compiled.checked`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,16 +38,23 @@ class Compiled:
         return [d for d in self.diagnostics if not d.diagnostic.is_error]
 
 
+# Whether a package on disk already belongs to another workflow: (package name, workflow name,
+# spec file) -> why this spec may not build there, or None. flowgen.build reads the manifests;
+# the compiler only asks, so that `validate` refuses what `build` would.
+HeldBy = Callable[[str, str, str], str | None]
+
+
 def compile_spec(file: str, strict: bool = False) -> Compiled:
     """Load, validate and check one spec file. Never raises for bad input."""
     return _compile(file, strict)[0]
 
 
-def compile_specs(files: list[str], strict: bool = False) -> list[Compiled]:
+def compile_specs(files: list[str], strict: bool = False, held: HeldBy | None = None) -> list[Compiled]:
     """Compile the specs of one command, and refuse two workflows that make one package (each
-    would replace the other's package in generated/) or that register one activity type
-    differently (SWF keeps the first registration: `register` of the other reports drift, or,
-    for a description, keeps the first one's silently)."""
+    would replace the other's package in generated/), a workflow whose package folder holds
+    another workflow's package (`held`: built before, by another spec), or two that register
+    one activity type differently (SWF keeps the first registration: `register` of the other
+    reports drift, or, for a description, keeps the first one's silently)."""
     results = [_compile(file, strict) for file in files]
     first: dict[str, tuple[str, str]] = {}  # package name -> (file, workflow name)
     found: dict[int, list[Diagnostic]] = {}  # index in results -> what the specs together add
@@ -57,6 +65,9 @@ def compile_specs(files: list[str], strict: bool = False) -> list[Compiled]:
         package = package_name(workflow)
         if package not in first:
             first[package] = (compiled.file, workflow)
+            problem = held(package, workflow, compiled.file) if held is not None else None
+            if problem is not None:
+                found.setdefault(index, []).append(Diagnostic(("workflow", "name"), problem))
             continue
         other_file, other = first[package]
         clash = Diagnostic(

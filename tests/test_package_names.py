@@ -98,11 +98,19 @@ def test_a_build_never_replaces_the_package_of_another_workflow(
     before = manifest.read_bytes()
     assert json.loads(before)["workflow"] == "日本"
     china = write(tmp_path, "china.yaml", "中国")
-    assert main(["build", "-q", china]) == 2
-    error = capsys.readouterr().err
-    assert error.startswith("flowgen: error: ") and len(lines(error)) == 1
-    assert all(text in error for text in ('"中国"', '"日本"', "japan.yaml", "generated/__"))
+    # Refused by validate (alone, as a pre-commit hook runs it), check and build alike, at the name.
+    for command in ("validate", "check", "build"):
+        code = main([command, china] if command != "build" else [command, "-q", china])
+        assert code == (2 if command == "check" else 1), command
+        error = capsys.readouterr().err
+        assert error.startswith(f"{china}:4:9: workflow.name: ") and len(lines(error)) == 1, error
+        assert all(text in error for text in ('"中国"', '"日本"', "japan.yaml", "generated/__"))
     assert manifest.read_bytes() == before
+    # Where packages go elsewhere, validate looks there (--root), as build and check do.
+    assert main(["validate", "--root", "elsewhere", china]) == 0
+    assert main(["build", "-q", "--root", "elsewhere", china]) == 0
+    assert main(["validate", "--root", "elsewhere", japan]) == 1
+    capsys.readouterr()
     # The same spec file may rename its workflow: that package is its own.
     write(tmp_path, "japan.yaml", "日-")
     assert main(["build", "-q", japan]) == 0
