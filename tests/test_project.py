@@ -115,7 +115,7 @@ def test_hooks_work_in_another_layout(tmp_path: pathlib.Path) -> None:
         (tmp_path / "flows" / f"{name}.yaml").write_text(spec)
     hooks = {str(hook["id"]): {**hook, "files": r"^flows/.*\.yaml$"} for hook in _hooks()}
     files = ["flows/country_flow.yaml", "flows/order_flow.yaml", "README.md"]  # --all-files
-    assert _run_hook(hooks["flowgen-validate"], files, tmp_path) == 0
+    assert _run_hook(hooks["flowgen-validate"], files, tmp_path, "--root", "build") == 0
     assert _run_hook(hooks["flowgen-check"], files, tmp_path, "--root", "build") == 1  # not built yet
     build = subprocess.run(
         [sys.executable, "-m", "flowgen", "build", "flows/country_flow.yaml", "flows/order_flow.yaml"]
