@@ -423,6 +423,39 @@ def test_the_nesting_limit_is_flowgens_whatever_the_parser_does(
     assert error.diagnostic.position == Position(1, (MAX_DEPTH * (1 if text[0] == "[" else 2)) + 1)
 
 
+@pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML was built without libyaml")
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Over 1 MiB as JSON and as YAML, thousands of brackets and colons, never 3 levels deep.
+        '{"a": [' + ", ".join(['{"b": [1, -2]}'] * 50_000) + "], }}\n",
+        "a:\n" + "".join(f"  - {{b{i}: [1, -2], c: x}}\n" for i in range(30_000)) + "  - [1, 2]]\n",
+    ],
+    ids=["json-one-line", "yaml-many-lines"],
+)
+def test_a_syntax_error_in_a_large_shallow_file_is_not_parsed_twice(
+    monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    # PyYAML's pure-Python parser took 8 s on 1 MiB; it is run only when flowgen's nesting limit
+    # could be what the user must see.
+    monkeypatch.setattr(flowgen.load, "_Loader", yaml.CSafeLoader)
+    pure_parsers: list[object] = []
+    original = yaml.SafeLoader.__init__
+
+    def spy(self: yaml.SafeLoader, stream: str) -> None:
+        pure_parsers.append(self)
+        original(self, stream)
+
+    monkeypatch.setattr(yaml.SafeLoader, "__init__", spy)
+    error = _error(text)
+    assert error.diagnostic.message.startswith("invalid YAML: ")
+    assert error.diagnostic.position is not None and error.diagnostic.position.line == text.count("\n")
+    assert pure_parsers == []
+    # Nested beyond libyaml's own limit before the error: walked again, and flowgen's limit is seen.
+    assert _error("[" * 2_000 + text).diagnostic.message == f"nested more than {MAX_DEPTH} levels deep"
+    assert pure_parsers != []
+
+
 def test_syntax_errors_are_in_flowgens_words_whatever_the_parser_says(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
