@@ -411,12 +411,24 @@ if mode == "writing":
             if len(calls) == 3:
                 pause()
     os.chmod = chmod
-else:
+elif mode == "swapping":
     real_swap = flowgen.write._swap
     def swap(*args):
         real_swap(*args)
         pause()
     flowgen.write._swap = swap
+else:
+    # "renaming-N": no exchange, so each package is swapped in by two renames; pause between the
+    # two of the Nth package, its old tree moved into the staging folder and the new one not in.
+    flowgen.write.exchange = lambda first, second: False
+    real_rename = os.rename
+    def rename(source, target, *args, **kwargs):
+        real_rename(source, target, *args, **kwargs)
+        if pathlib.Path(target).parent.name == "old":
+            calls.append(target)
+            if len(calls) == int(mode.split("-")[1]):
+                pause()
+    os.rename = rename
 
 from flowgen.cli import main
 sys.exit(main(["build", "-q", *sys.argv[3:]]))
@@ -436,6 +448,61 @@ def test_a_sigkill_mid_build_leaves_each_package_old_or_new(
         assert main(["build", "-q", spec, "--out", str(expected / pathlib.Path(spec).stem)]) == 0
     (expected / "order_flow" / "handlers_of_mine.py").write_text("# the user's\n")
     new = _tree(expected)
+    _kill_a_build_at_its_pause(tmp_path, mode, specs)
+    generated = tmp_path / "generated"
+    assert _old_or_new(generated, old, new) == (["old", "old"] if mode == "writing" else ["new", "old"])
+    assert main(["build", "-q", *specs]) == 0
+    assert _tree(generated) == new
+    assert not [name for name in os.listdir(generated) if name.startswith(".")]
+    _only_the_users_file_is_extra(specs, capsys)
+
+
+@pytest.mark.parametrize("swapped_before", [0, 1], ids=["first-package", "second-package"])
+def test_a_sigkill_between_the_two_renames_without_an_exchange_loses_no_tree(
+    tmp_path: pathlib.Path,
+    two_packages: tuple[list[str], dict[str, bytes]],
+    swapped_before: int,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Where renameat2 cannot exchange, a package is swapped in by two renames. A kill between them
+    leaves its folder missing and its old tree, whole, in the staging folder; the next build puts it
+    back before building (the user's files in it survive), and check meanwhile reports it missing."""
+    specs, _ = two_packages
+    generated = tmp_path / "generated"
+    (generated / "country_flow" / "notes_of_mine.md").write_text("# the user's too\n")
+    old = _tree(generated)
+    expected = tmp_path / "expected"
+    for spec in specs:
+        assert main(["build", "-q", spec, "--out", str(expected / pathlib.Path(spec).stem)]) == 0
+    (expected / "order_flow" / "handlers_of_mine.py").write_text("# the user's\n")
+    (expected / "country_flow" / "notes_of_mine.md").write_text("# the user's too\n")
+    new = _tree(expected)
+    _kill_a_build_at_its_pause(tmp_path, f"renaming-{swapped_before + 1}", specs)
+    names = ["country_flow", "order_flow"]
+    moving = names[swapped_before]
+    assert not os.path.lexists(generated / moving)
+    (staging,) = [path for path in generated.iterdir() if path.name.startswith(STAGING_PREFIX)]
+    assert _tree(staging / "old" / moving) == _package_tree(old, moving)
+    for name in names[:swapped_before]:
+        assert _tree(generated / name) == _package_tree(new, name)
+    for name in names[swapped_before + 1 :]:
+        assert _tree(generated / name) == _package_tree(old, name)
+    capsys.readouterr()
+    assert main(["check", *specs]) == 1
+    out = capsys.readouterr().out
+    assert f"MISSING generated/{moving}/flow.py\n" in out and STAGING_PREFIX not in out
+    assert main(["build", "-q", *specs]) == 0
+    assert _tree(generated) == new
+    assert not [name for name in os.listdir(generated) if name.startswith(".")]
+    capsys.readouterr()
+    assert main(["check", *specs]) == 1
+    assert capsys.readouterr().out == (
+        "EXTRA generated/country_flow/notes_of_mine.md\nEXTRA generated/order_flow/handlers_of_mine.py\n"
+    )
+
+
+def _kill_a_build_at_its_pause(tmp_path: pathlib.Path, mode: str, specs: list[str]) -> None:
+    """Run `flowgen build` in a child that pauses as `mode` says (see CHILD), and SIGKILL it there."""
     marker = tmp_path / "paused"
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(marker), mode, *specs], cwd=tmp_path)
     try:
@@ -446,19 +513,21 @@ def test_a_sigkill_mid_build_leaves_each_package_old_or_new(
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
-    generated = tmp_path / "generated"
+
+
+def _package_tree(tree: dict[str, bytes], name: str) -> dict[str, bytes]:
+    """The part of a tree of packages (from _tree) that is the package `name`, by its own paths."""
+    return {path.split("/", 1)[1]: body for path, body in tree.items() if path.startswith(f"{name}/")}
+
+
+def _old_or_new(generated: pathlib.Path, old: dict[str, bytes], new: dict[str, bytes]) -> list[str]:
+    """For each package, "old" or "new"; fails if one is neither (a mix of two builds)."""
     outcomes = []
     for name in ("country_flow", "order_flow"):
         tree = _tree(generated / name)
-        was = {k.split("/", 1)[1]: v for k, v in old.items() if k.startswith(f"{name}/")}
-        now = {k.split("/", 1)[1]: v for k, v in new.items() if k.startswith(f"{name}/")}
-        assert tree in (was, now), f"{name} mixes two builds"
-        outcomes.append("new" if tree == now else "old")
-    assert outcomes == (["old", "old"] if mode == "writing" else ["new", "old"])
-    assert main(["build", "-q", *specs]) == 0
-    assert _tree(generated) == new
-    assert not [name for name in os.listdir(generated) if name.startswith(".")]
-    _only_the_users_file_is_extra(specs, capsys)
+        assert tree in (_package_tree(old, name), _package_tree(new, name)), f"{name} mixes two builds"
+        outcomes.append("new" if tree == _package_tree(new, name) else "old")
+    return outcomes
 
 
 # -- 5. spec names that are not UTF-8 ---------------------------------------------------------------
