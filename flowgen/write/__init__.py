@@ -116,7 +116,8 @@ def owned_files(package: Package, folder: Path, on_disk: dict[str, Kind]) -> set
         if not is_inside(entry):
             raise WriteError(
                 f"{printable(str(package.directory / MANIFEST))}: lists {printable(repr(entry))}, which is not "
-                "a path inside the package; flowgen only ever touches its own package's files"
+                "a path inside the package; flowgen only ever touches its own package's files: remove the "
+                "package folder (or that entry) and build again"
             )
     return set(entries) | {MANIFEST}
 
