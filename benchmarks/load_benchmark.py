@@ -2,8 +2,9 @@
 
 A JSON writer escapes every character beyond U+FFFF as a surrogate pair (json.dumps writes "🙂"
 as "\\ud83d\\ude42"); YAML refuses those escapes, so the loader joins each pair first. This times
-`flowgen.load.load_text` on specs holding N such pairs, on one line and one per line, and on text
-nested 10,000 levels deep (refused at flowgen's limit of 100). Best of three, wall seconds.
+`flowgen.load.load_text` on specs holding N such pairs, on one line and one per line, on text
+nested 10,000 levels deep (refused at flowgen's limit of 100), and on a 1 MiB shallow list with a
+syntax error at its end. Best of three, wall seconds.
 
     .venv/bin/python benchmarks/load_benchmark.py
     .venv/bin/python benchmarks/load_benchmark.py --pairs 1000 20000 80000
@@ -35,6 +36,12 @@ def _spec_with_pairs(pairs: int, separator: str) -> str:
     )
 
 
+def _flow_list_with_an_error(size: int) -> str:
+    """A shallow JSON list of `size` characters whose last item is missing a colon."""
+    item = '{"b": [1, -2]}'
+    return '{"a": [' + ", ".join([item] * ((size - 20) // (len(item) + 2))) + ', {"b" 1}]}\n'
+
+
 def _refused(text: str) -> Callable[[], object]:
     def load() -> object:
         try:
@@ -60,6 +67,7 @@ def main() -> None:
     for name, text in (
         ("[ nested 10,000 deep", "[" * 10_000 + "]" * 10_000),
         ("- nested 10,000 deep", "- " * 10_000 + "x\n"),
+        ("1 MiB flow list, a syntax error at its end", _flow_list_with_an_error(1024 * 1024)),
     ):
         print(f"{name:<44} {len(text):>10,} {_best_of_three(_refused(text)):>8.3f}")
 

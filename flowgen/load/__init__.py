@@ -224,20 +224,57 @@ def _join_surrogates(text: str) -> tuple[str, _Joins]:
 
 def _load_text(text: str) -> Document:
     builder = _Builder()
+    event: yaml.Event | None = None
     try:
         for event in yaml.parse(text, Loader=_Loader):
             builder.feed(event)
     except yaml.YAMLError as error:
-        if not issubclass(yaml.SafeLoader, _Loader):  # that is, the parser was not the pure-Python one
+        if not issubclass(yaml.SafeLoader, _Loader) and _may_nest_too_deep(text, builder, event, error):
             # libyaml has limits of its own (a nesting depth, since 0.2.5) and its own words for
-            # them. Walk the events again with PyYAML's own parser, which has no such limit, so that
-            # flowgen's limits (a LoadError from the builder) are what the user sees whatever libyaml
-            # does. Only that: the pure-Python parser is laxer (it reads lone surrogate escapes), so
-            # its success does not overrule libyaml's refusal.
+            # them, and it reads ahead of the events it hands out. Walk the events again with
+            # PyYAML's own parser, which has no such limit, so that flowgen's nesting limit (a
+            # LoadError from the builder) is what the user sees whatever libyaml does. Only that: the
+            # pure-Python parser is laxer (it reads lone surrogate escapes), so its success does not
+            # overrule libyaml's refusal. It is slow (seconds for 1 MiB), hence the bound first.
             with contextlib.suppress(yaml.YAMLError):
                 _build(text, yaml.parse(text, Loader=yaml.SafeLoader))
         raise _syntax_error(text, error, builder.path()) from None
     return _finish(builder)
+
+
+# Every mapping or sequence starts at one of these characters, each at most one: `[` and `{`, `-`
+# (a block sequence), `?` or the `:` after a key (a block mapping, or a one-pair mapping in [...]).
+_OPENERS = "[{-?:"
+
+
+def _may_nest_too_deep(text: str, builder: _Builder, last: yaml.Event | None, error: yaml.YAMLError) -> bool:
+    """Whether the text before the parser's error could nest deeper than MAX_DEPTH: an upper bound.
+
+    The builder holds the depth reached by the events handed out so far (at most MAX_DEPTH, or it
+    would have refused them). Any level deeper starts after the last of them and before the error,
+    at one of `_OPENERS`, so the depth there plus the openers in between bounds how deep the text
+    nests before the error. Nesting after the error is not looked for: the error comes first.
+    """
+    mark = last.start_mark if last is not None else None
+    start = _offset(text, mark.line, mark.column, 0) if mark is not None else 0
+    end = len(text)
+    if isinstance(error, yaml.MarkedYAMLError):
+        marks = [mark for mark in (error.problem_mark, error.context_mark) if mark is not None]
+        if marks:
+            end = max(_offset(text, mark.line, mark.column, len(text)) for mark in marks) + 1
+    openers = sum(text.count(opener, start, end) for opener in _OPENERS)
+    return len(builder.stack) + openers > MAX_DEPTH
+
+
+def _offset(text: str, line: int, column: int, otherwise: int) -> int:
+    """The index of a 0-based line and column (in characters, as both parsers count them), or
+    `otherwise` if the text has no such line."""
+    if line == 0:
+        return column
+    for number, brk in enumerate(_LINE_BREAK.finditer(text), 1):
+        if number == line:
+            return brk.end() + column
+    return otherwise
 
 
 def _build(text: str, events: Iterator[yaml.Event]) -> Document:

@@ -45,9 +45,9 @@ class Package:
     spec: str
     directory: Path
     files: dict[str, bytes]
-    # True when the user named the folder (--out): a symlink there is the user's own and is
-    # followed. The default generated/WORKFLOW/ may come from anyone's branch, so neither it nor
-    # generated/ may be a symlink.
+    # True when the user named the folder (--out): the path to it is the user's and is followed.
+    # The folder itself may not be a symlink either way (a branch may commit generated/WORKFLOW as
+    # one, and CI may name that with --out); on the default path generated/ may not be one either.
     named_by_user: bool = False
 
 
@@ -65,10 +65,17 @@ class Drift:
 
 
 def _symlink_on_the_way(package: Package) -> Path | None:
-    """generated/ or generated/WORKFLOW/ when it is a symlink (a folder named with --out may be)."""
-    if package.named_by_user:
-        return None
-    return next((p for p in (package.directory.parent, package.directory) if p.is_symlink()), None)
+    """The package folder when it is a symlink, whoever named it, or generated/ when the default
+    path goes through a symlink there."""
+    on_the_way = () if package.named_by_user else (package.directory.parent,)
+    return next((p for p in (*on_the_way, package.directory) if p.is_symlink()), None)
+
+
+def _symlink_refused(link: Path, what: str = "is a symlink") -> str:
+    return (
+        f"{printable(link.as_posix())}: {what}; {_NOT_FOLLOWED}; if you mean the folder it points to,"
+        " pass that folder to --out"
+    )
 
 
 def package_folder(package: Package) -> Path:
@@ -76,9 +83,7 @@ def package_folder(package: Package) -> Path:
     through a symlink flowgen may not follow."""
     link = _symlink_on_the_way(package)
     if link is not None:
-        raise WriteError(
-            f"{printable(str(link))}: is a symlink; {_NOT_FOLLOWED} (choose the folder with --out)"
-        )
+        raise WriteError(_symlink_refused(link))
     if package.named_by_user:
         return Path(os.path.realpath(package.directory))
     return Path(os.path.abspath(package.directory))
@@ -111,7 +116,8 @@ def owned_files(package: Package, folder: Path, on_disk: dict[str, Kind]) -> set
         if not is_inside(entry):
             raise WriteError(
                 f"{printable(str(package.directory / MANIFEST))}: lists {printable(repr(entry))}, which is not "
-                "a path inside the package; flowgen only ever touches its own package's files"
+                "a path inside the package; flowgen only ever touches its own package's files: remove the "
+                "package folder (or that entry) and build again"
             )
     return set(entries) | {MANIFEST}
 
@@ -344,7 +350,7 @@ def compare(package: Package) -> Drift:
     drift = Drift()
     link = _symlink_on_the_way(package)
     if link is not None:
-        drift.changed["."] = f"{printable(link.as_posix())}: a symlink; {_NOT_FOLLOWED}\n"
+        drift.changed["."] = _symlink_refused(link, "a symlink") + "\n"
         return drift
     folder = package_folder(package)
     try:
