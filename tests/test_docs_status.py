@@ -33,7 +33,6 @@ import logging
 import pathlib
 import re
 import shutil
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
@@ -48,6 +47,7 @@ for folder in (TESTS, TESTS.parent):  # moto_swf, and examples/ (also when run a
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
+from chromium import assert_not_blank, needs_chromium, screenshot  # noqa: E402
 from moto_swf import (  # noqa: E402
     AWS_ENV,
     GENERATED,
@@ -253,35 +253,11 @@ def test_the_picture_is_an_svg_of_every_instance() -> None:
         assert found == ["attempt failed"] * failed.get(name, 0) + ["attempt completed"], name
 
 
-def chromium_png(page: pathlib.Path, picture: pathlib.Path, width: int, height: int) -> bytes:
-    """A screenshot of `page` by headless Chromium, as tests/test_timeline.py takes one."""
-    chromium = shutil.which("chromium")
-    assert chromium is not None
-    subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            f"--screenshot={picture}",
-            f"--window-size={width},{height}",
-            page.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return picture.read_bytes()
-
-
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium on this machine")
+@needs_chromium
 def test_chromium_renders_the_picture(tmp_path: pathlib.Path) -> None:
     root = ET.parse(PICTURE).getroot()
     width, height = int(root.get("width") or 0), int(root.get("height") or 0)
-    data = chromium_png(PICTURE, tmp_path / "timeline.png", width, height)
-    assert data.startswith(b"\x89PNG")
-    # Not blank: a PNG of one colour compresses to almost nothing; bars and text do not.
-    assert len(data) > 5000
+    assert_not_blank(screenshot(PICTURE, tmp_path / "timeline.png", width, height))
 
 
 # -- python tests/test_docs_status.py --update ---------------------------------------------------

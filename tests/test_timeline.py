@@ -11,8 +11,6 @@ import dataclasses
 import datetime
 import os
 import pathlib
-import shutil
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -27,6 +25,7 @@ from flowgen.runtime.history import read_history
 from flowgen.runtime.local import LocalRunner, Result
 from flowgen.runtime.plan import FlowPlan
 from flowgen.runtime.timeline import COLOURS, svg
+from tests.chromium import assert_not_blank, needs_chromium, screenshot
 from tests.histories import History
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -160,32 +159,12 @@ def test_open_attempts_are_drawn_to_the_end_of_the_history() -> None:
     assert _bars(_rows(root)[0]) == [("attempt open", COLOURS["open"])]
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium on this machine")
+@needs_chromium
 def test_chromium_renders_a_picture(tmp_path: pathlib.Path) -> None:
     plan, result = _run(_retries)
     page = tmp_path / "timeline.svg"
     page.write_text(svg(plan, read_history(result.history)), encoding="utf-8")
-    picture = tmp_path / "timeline.png"
-    chromium = shutil.which("chromium")
-    assert chromium is not None
-    subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            f"--screenshot={picture}",
-            "--window-size=1230,300",
-            page.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    data = picture.read_bytes()
-    assert data.startswith(b"\x89PNG")
-    # Not blank: a PNG of one colour compresses to almost nothing; bars and text do not.
-    assert len(data) > 5000
+    assert_not_blank(screenshot(page, tmp_path / "timeline.png", 1230, 300))
 
 
 # -- cancelling a local run ---------------------------------------------------------------------------
