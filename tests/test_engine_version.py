@@ -14,7 +14,7 @@ from flowgen.runtime import __version__
 
 # version -> sha256 over the engine's files (name and text of each, in name order).
 ENGINES = {
-    "0.3.1": "03ab48e46f4ab4400f61ac749d8cdeb14d77814a81efd88c555749071c12d066",
+    "0.3.1": "b6f65c605086b9b5df7b2777ba0adfc2fa62ccc0bfd7ff205d1e71b9a669d101",
 }
 
 

@@ -544,3 +544,40 @@ def test_each_command_says_one_line_as_a_user_runs_it_with_credentials_in_the_en
             assert (done.returncode, done.stdout) == (1, ""), done.stderr
             assert done.stderr.count("\n") == 1, done.stderr
             assert done.stderr.startswith(f"python -m {module}: error: ") and "nobody" in done.stderr
+
+
+def test_an_endpoint_that_drops_every_request_fails_after_three_attempts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """status, cancel and terminate ask three times (a person waits), not the loops' ten."""
+    import socket
+    import threading
+
+    for name, value in AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def drop_each() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return  # closed: the test is over
+            accepted.append(1)
+            connection.close()  # before any response: a connection error botocore retries
+
+    threading.Thread(target=drop_each, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        for main, extra in (
+            (order_flow.status.main, []),
+            (order_flow.cancel.main, []),
+            (order_flow.terminate.main, ["--reason", "x"]),
+        ):
+            accepted.clear()
+            code, out, err = run(main, ["--endpoint-url", url, "--workflow-id", "order-1", *extra], capsys)
+            assert (code, out) == (1, "") and err.count("\n") == 1, err
+            assert len(accepted) == 3
+    finally:
+        listener.close()

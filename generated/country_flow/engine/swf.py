@@ -28,12 +28,18 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 75
 MAX_ATTEMPTS = 10
+# A person waits on status, cancel and terminate: botocore's own default for the standard mode,
+# so an endpoint that is down says so in seconds rather than after ten attempts (about 20 s).
+OPERATOR_ATTEMPTS = 3
 # Pollers and their heartbeat threads share one client; keep a connection each.
 MAX_POOL_CONNECTIONS = 50
 
 
 def client(
-    region: str | None = None, endpoint_url: str | None = None, profile: str | None = None
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
 ) -> SWFClient:
     """A boto3 SWF client with botocore's standard retries and long-poll-safe timeouts.
 
@@ -42,7 +48,8 @@ def client(
     """
     session = boto3.session.Session(profile_name=profile, region_name=region)
     config = Config(
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        # total_max_attempts counts the first request too; botocore's `max_attempts` counts retries only.
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
         max_pool_connections=MAX_POOL_CONNECTIONS,

@@ -43,8 +43,8 @@ from .plan import FlowPlan
 from .polling import DeciderLoop
 from .register import register
 from .status import text as status_text
+from .swf import MAX_ATTEMPTS, OPERATOR_ATTEMPTS, stop_on_signals
 from .swf import client as swf_client
-from .swf import stop_on_signals
 from .timeline import svg, write_svg
 from .worker import Worker
 
@@ -72,8 +72,10 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _client(args: argparse.Namespace) -> SWFClient:
-    return swf_client(region=args.region, endpoint_url=args.endpoint_url, profile=args.profile)
+def _client(args: argparse.Namespace, attempts: int = MAX_ATTEMPTS) -> SWFClient:
+    return swf_client(
+        region=args.region, endpoint_url=args.endpoint_url, profile=args.profile, max_attempts=attempts
+    )
 
 
 def _payloads(plan: FlowPlan, args: argparse.Namespace) -> Payloads:
@@ -371,7 +373,7 @@ def status_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     _logging(args)
     domain = args.domain or plan.domain
     try:
-        client = _client(args)
+        client = _client(args, OPERATOR_ATTEMPTS)
         if args.list:
             return _list(plan, client, domain, args)
         payloads = _payloads(plan, args)
@@ -439,7 +441,9 @@ def cancel_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int:
     args = parser.parse_args(argv)
     _logging(args)
     try:
-        operate.cancel(_client(args), args.domain or plan.domain, args.workflow_id, args.run_id)
+        operate.cancel(
+            _client(args, OPERATOR_ATTEMPTS), args.domain or plan.domain, args.workflow_id, args.run_id
+        )
     except (ClientError, BotoCoreError) as error:
         return _operator_error(prog, error)
     print(f"cancellation requested: {args.workflow_id}; the decider closes it as CANCELED")
@@ -457,7 +461,11 @@ def terminate_main(plan: FlowPlan, argv: Sequence[str] | None, prog: str) -> int
     _logging(args)
     try:
         operate.terminate(
-            _client(args), args.domain or plan.domain, args.workflow_id, args.run_id, args.reason
+            _client(args, OPERATOR_ATTEMPTS),
+            args.domain or plan.domain,
+            args.workflow_id,
+            args.run_id,
+            args.reason,
         )
     except (ClientError, BotoCoreError) as error:
         return _operator_error(prog, error)
