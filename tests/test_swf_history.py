@@ -98,8 +98,8 @@ def _ids(events: list[dict[str, Any]]) -> list[int]:
 def test_client_uses_standard_retries_and_outwaits_a_long_poll() -> None:
     swf = client(region="eu-west-1", endpoint_url="http://127.0.0.1:1")
     config = swf.meta.config
-    # botocore stores retries["max_attempts"] (10 retries) as 11 attempts in all.
-    assert config.retries == {"mode": "standard", "total_max_attempts": 11}
+    # Ten attempts in all, the first request included (botocore's `max_attempts` would count retries).
+    assert config.retries == {"mode": "standard", "total_max_attempts": 10}
     assert config.read_timeout == READ_TIMEOUT > 70
     assert config.connect_timeout is not None and config.connect_timeout < 60
     assert swf.meta.region_name == "eu-west-1"
