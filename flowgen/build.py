@@ -40,13 +40,21 @@ def _compile_all(specs: list[str], strict: bool, held: HeldBy | None = None) -> 
     return compiled, print_diagnostics(compiled)
 
 
+def _package_directory(out: str | None, root: str | None, package: str) -> Path:
+    """Where a package goes: `out` (one spec), else ROOT/PACKAGE/ (`root`, by default generated/).
+
+    --root only moves generated/: the package folder under it is named by the spec, as by
+    default, so the same rules hold (neither may be a symlink; see flowgen/write)."""
+    return Path(out) if out else Path(root or DEFAULT_OUT) / package
+
+
 def held_by_another(out: str | None, root: str | None) -> HeldBy:
     """compiler.HeldBy from the manifests on disk: a package folder (--out, else ROOT/PACKAGE/)
     that holds the package of another workflow from another spec, whose name maps to the same
     package name (`日本` and `中国` both make `__`), is not this spec's to replace."""
 
     def held(package: str, workflow: str, file: str) -> str | None:
-        directory = Path(out) if out else Path(root or DEFAULT_OUT) / package
+        directory = _package_directory(out, root, package)
         other = _built_from(directory)
         if other is None or other[0] == workflow or other[1] == printable(project_path(file)):
             return None  # free, the same workflow, or the same spec renaming its workflow
@@ -73,9 +81,7 @@ def packages_for(
     for item in compiled:
         assert item.checked is not None
         plan = build_plan(item.checked)
-        # --root only moves generated/: the package folder under it is named by the spec, as by
-        # default, so the same rules hold (neither may be a symlink; see flowgen/write).
-        directory = Path(out) if out else Path(root or DEFAULT_OUT) / package_name(plan.workflow)
+        directory = _package_directory(out, root, package_name(plan.workflow))
         if directory.resolve() in seen:
             return [], error(f"{item.file} and {seen[directory.resolve()]} both build into {directory}")
         seen[directory.resolve()] = item.file

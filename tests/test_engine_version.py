@@ -14,7 +14,7 @@ from flowgen.runtime import __version__
 
 # version -> sha256 over the engine's files (name and text of each, in name order).
 ENGINES = {
-    "0.3.1": "b6f65c605086b9b5df7b2777ba0adfc2fa62ccc0bfd7ff205d1e71b9a669d101",
+    "0.3.1": "d236e307b326a89c0d478112ff34d8371614bd20bb7bf9fea7c0aa781412e521",
 }
 
 

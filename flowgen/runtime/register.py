@@ -103,18 +103,18 @@ def activity_defaults(activity: ActivityPlan) -> dict[str, Any]:
 
 
 def _differences(
-    wanted: dict[str, Any], found: dict[str, Any], task_list_on_each_task: bool = False
+    wanted: dict[str, Any], found: dict[str, Any], task_list_kept: bool = False
 ) -> tuple[list[str], list[str]]:
     """(drift, notes): the defaults that differ, and those the endpoint does not report or (with
-    `task_list_on_each_task`, for activity types) the default task list, which the decider
-    overrides on every task it schedules."""
+    `task_list_kept`, for an activity type registered with another default task list) the default
+    task list, which the decider overrides on every task it schedules."""
     drift: list[str] = []
     notes: list[str] = []
     for key, value in sorted(wanted.items()):
         if key not in found and key in IMPLICIT_DEFAULTS:
             if value != IMPLICIT_DEFAULTS[key]:
                 notes.append(f"this endpoint does not report {key}; the decider sets it on every task")
-        elif key == "defaultTaskList" and task_list_on_each_task and found.get(key) != value:
+        elif key == "defaultTaskList" and task_list_kept:
             notes.append(_kept_task_list(found.get(key), value))
         elif found.get(key) != value:
             drift.append(f"{key} is {found.get(key)!r}, the spec says {value!r}")
@@ -270,8 +270,14 @@ def _ensure_type(
             report.lines.append(f"{label}: registered")
             return
         found = describe()
-    configuration = dict(found["configuration"])
-    _compare(label, wanted, configuration, found["typeInfo"]["status"], report, task_list_on_each_task)
+    _compare(
+        label,
+        wanted,
+        dict(found["configuration"]),
+        found["typeInfo"]["status"],
+        report,
+        task_list_on_each_task,
+    )
 
 
 def _register(call: Any, arguments: dict[str, Any]) -> bool:
@@ -293,7 +299,8 @@ def _compare(
     report: Report,
     task_list_on_each_task: bool = False,
 ) -> None:
-    problems, notes = _differences(wanted, found, task_list_on_each_task)
+    kept = task_list_on_each_task and found.get("defaultTaskList") != wanted["defaultTaskList"]
+    problems, notes = _differences(wanted, found, kept)
     if status != "REGISTERED":
         problems.insert(0, f"it is {status}")
     if problems:
@@ -301,8 +308,7 @@ def _compare(
         report.lines.append(f"{label}: DRIFT: {'; '.join(problems)}; bump the version in the spec")
         return
     report.unchanged += 1
-    other_task_list = task_list_on_each_task and found.get("defaultTaskList") != wanted["defaultTaskList"]
-    line = f"{label}: already registered" + ("" if other_task_list else " as the spec says")
+    line = f"{label}: already registered" + ("" if kept else " as the spec says")
     if notes:
         line += f" (note: {'; '.join(notes)})"
     report.lines.append(line)

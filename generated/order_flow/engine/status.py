@@ -226,14 +226,7 @@ def summarize(
     expanded = decider.instances_of(plan, execution, workflow_id)
     planned, sharded = expanded.planned, expanded.sharded
     status, closed, failure = _closing(events)
-    started = next(
-        (
-            seconds(e.get("eventTimestamp"))
-            for e in events
-            if e.get("eventType") == "WorkflowExecutionStarted"
-        ),
-        None,
-    )
+    started = seconds(execution.started_at)
     handler_times = _handler_times(plan, execution.instances.values())
     activities: dict[str, ActivityStatus] = {}
     for activity in plan.activities:
@@ -360,9 +353,6 @@ def _when(when: float | None) -> str:
     return datetime.datetime.fromtimestamp(when, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-_COLUMNS = COUNTS
-
-
 def text(status: ExecutionStatus, now: float | None = None) -> str:
     """The status as `python -m PACKAGE.status` prints it: a header, one line per activity, failures.
 
@@ -381,11 +371,11 @@ def text(status: ExecutionStatus, now: float | None = None) -> str:
         lines.append(f"failure    {_one_line(status.failure)}")
     if status.problem:
         lines.append(f"problem    {_one_line(status.problem)}")
-    header = ["activity", *_COLUMNS, "slowest", "total"]
+    header = ["activity", *COUNTS, "slowest", "total"]
     rows = [
         [
             a.name,
-            *(str(getattr(a, c)) for c in _COLUMNS),
+            *(str(getattr(a, c)) for c in COUNTS),
             _duration(a.slowest if a.attempts else None),
             _duration(a.total if a.attempts else None),
         ]

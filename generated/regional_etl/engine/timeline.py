@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .history import Attempt, Execution
+from .history import Attempt, Child, Execution, Instance
 from .history import seconds as _seconds
 from .ids import REVERT_SUFFIX
 from .plan import FlowPlan
@@ -273,15 +273,18 @@ def _tracks(execution: Execution) -> dict[str, tuple[list[Attempt], _Wait]]:
     tracks: dict[str, tuple[list[Attempt], _Wait]] = {}
     for key, instance in execution.instances.items():
         if instance.history:
-            waiting = instance.timer == "open" and instance.timer_attempt == instance.attempts
-            wait = (instance.timer_canceled or (0, None)) if waiting and not instance.open else None
-            tracks[key] = (instance.history, wait)
+            tracks[key] = (instance.history, _retry_wait(instance))
     for (activity, shard), child in execution.children.items():
         if child.history:
-            waiting = child.timer == "open" and child.timer_attempt == child.attempts
-            wait = (child.timer_canceled or (0, None)) if waiting and not child.open else None
-            tracks[f"{activity}-shard {shard}"] = (child.history, wait)
+            tracks[f"{activity}-shard {shard}"] = (child.history, _retry_wait(child))
     return tracks
+
+
+def _retry_wait(state: Instance | Child) -> _Wait:
+    """The wait after the last attempt (a shard's start), if its retry timer was started for it."""
+    if state.open or not (state.timer == "open" and state.timer_attempt == state.attempts):
+        return None
+    return state.timer_canceled or (0, None)
 
 
 def _draw(row: _Row, key: str, attempts: list[Attempt], wait: _Wait, clock: _Clock) -> None:
