@@ -40,6 +40,7 @@ from moto_swf import (
     moto_server,
     of_type,
     process_env,
+    run_main,
     wait_closed,
 )
 
@@ -111,15 +112,7 @@ def test_two_versions_side_by_side_each_run_only_by_its_own_processes(
     try:
         # Deploy v1, then v2 beside it: each registers, and runs a decider and a worker.
         for v, env in envs.items():
-            registered = subprocess.run(
-                [sys.executable, "-m", "rollout_flow.register", *aws],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
+            registered = run_main(env, "rollout_flow.register", *aws)
             assert registered.returncode == 0, registered.stdout + registered.stderr
             assert "warning" not in registered.stdout  # no task list of v1's is v2's
             for role in ("decider", "worker"):
@@ -217,15 +210,7 @@ def test_a_pinned_activity_type_runs_v2_on_v2s_task_list(
     }
     outputs = {}
     for v, env in envs.items():
-        registered = subprocess.run(
-            [sys.executable, "-m", "rollout_flow.register", *aws],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        registered = run_main(env, "rollout_flow.register", *aws)
         assert registered.returncode == 0, registered.stdout + registered.stderr
         outputs[v] = registered.stdout.splitlines()
     assert "activity type rollout_flow.greet pinned: registered" in outputs["1"]

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -302,14 +303,9 @@ def two_packages(
     return specs, old
 
 
-def test_a_failure_writing_the_second_package_writes_nothing_of_the_first(
-    tmp_path: pathlib.Path,
-    two_packages: tuple[list[str], dict[str, bytes]],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    specs, old = two_packages
-    real = flowgen.write._write_file
+def _no_space_for_order_flow(monkeypatch: pytest.MonkeyPatch) -> Callable[[pathlib.Path, bytes], None]:
+    """Writing any file of order_flow's package fails as a full disk would; returns the real writer."""
+    real: Callable[[pathlib.Path, bytes], None] = flowgen.write._write_file
 
     def failing(path: pathlib.Path, body: bytes) -> None:
         if "order_flow" in path.parts:
@@ -317,6 +313,17 @@ def test_a_failure_writing_the_second_package_writes_nothing_of_the_first(
         real(path, body)
 
     monkeypatch.setattr(flowgen.write, "_write_file", failing, raising=False)
+    return real
+
+
+def test_a_failure_writing_the_second_package_writes_nothing_of_the_first(
+    tmp_path: pathlib.Path,
+    two_packages: tuple[list[str], dict[str, bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    specs, old = two_packages
+    _no_space_for_order_flow(monkeypatch)
     assert main(["build", "-q", *specs]) == 2
     assert "No space left on device" in capsys.readouterr().err
     assert _tree(tmp_path / "generated") == old
@@ -328,14 +335,7 @@ def test_a_failed_first_build_leaves_no_generated_folder(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     specs = _two_specs(tmp_path, "dev")
-    real = flowgen.write._write_file
-
-    def failing(path: pathlib.Path, body: bytes) -> None:
-        if "order_flow" in path.parts:
-            raise OSError(28, "No space left on device", str(path))
-        real(path, body)
-
-    monkeypatch.setattr(flowgen.write, "_write_file", failing, raising=False)
+    _no_space_for_order_flow(monkeypatch)
     assert main(["build", "-q", *specs]) == 2
     assert sorted(os.listdir(tmp_path)) == ["country_flow.yaml", "order_flow.yaml"]
 
@@ -620,14 +620,7 @@ def test_a_failure_writing_the_second_package_under_root_writes_nothing(
     assert main(["build", "-q", *specs, "--root", "build"]) == 0
     old = _tree(tmp_path / "build")
     _two_specs(tmp_path, "prod")
-    real = flowgen.write._write_file
-
-    def failing(path: pathlib.Path, body: bytes) -> None:
-        if "order_flow" in path.parts:
-            raise OSError(28, "No space left on device", str(path))
-        real(path, body)
-
-    monkeypatch.setattr(flowgen.write, "_write_file", failing, raising=False)
+    real = _no_space_for_order_flow(monkeypatch)
     assert main(["build", "-q", *specs, "--root", "build"]) == 2
     assert "No space left on device" in capsys.readouterr().err
     assert _tree(tmp_path / "build") == old
