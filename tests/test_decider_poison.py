@@ -34,16 +34,22 @@ grid:
 )
 
 
+def _decide_with_peak(plan: Any, events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """`decide`, and the most memory it held at once (bytes, by tracemalloc)."""
+    tracemalloc.start()
+    try:
+        decisions = decide(plan, events)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return decisions, peak
+
+
 def test_a_huge_date_range_is_refused_by_max_items_before_it_is_built() -> None:
     plan = plan_from(WIDE)
     h = History({"start": "0001-01-01", "end": "9999-12-31"})
     h.decision_task()
-    tracemalloc.start()
-    try:
-        decisions = decide(plan, h.events)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    decisions, peak = _decide_with_peak(plan, h.events)
     days = 3_652_059  # 0001-01-01 to 9999-12-31, both included
     assert summaries(decisions) == [
         f"fail grid would have {days * days} instances, more than its max_items 100"
@@ -71,12 +77,7 @@ def test_an_empty_axis_beside_a_huge_date_range_builds_nothing() -> None:
     plan = plan_from(RANGE_BY_LIST)
     h = History({"start": "0001-01-01", "end": "9999-12-31", "countries": []})
     h.decision_task()
-    tracemalloc.start()
-    try:
-        decisions = decide(plan, h.events)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    decisions, peak = _decide_with_peak(plan, h.events)
     # No instances: the flow completes at once with the empty list.
     assert summaries(decisions) == ['complete {"n":[]}']
     assert peak < 4 * 2**20
